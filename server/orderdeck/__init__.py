@@ -1,0 +1,3 @@
+"""orderdeck: open multichannel order management as a GraphQL service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+"""Settings from the environment, in one place.
+
+Every setting is read from an environment variable prefixed ``ORDERDECK_`` (for example
+``ORDERDECK_DATABASE_URL``). Nothing else in orderdeck reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+DEFAULT_DATABASE_URL = "sqlite://orderdeck.sqlite3"
+
+
+class Settings(BaseSettings):
+    """orderdeck's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERDECK_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="sqlite://PATH (embedded default, a file in the working folder) or "
+        "postgres://user:password@host:port/database",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed to call the API from a browser (SPAs).",
+    )
+    graphiql: bool = Field(True, description="Serve the GraphiQL IDE on GET /graphql.")
+    max_query_depth: int = Field(12, ge=2, le=50, description="Deepest GraphQL query accepted.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ValueError(
+                "ORDERDECK_DATABASE_URL must start with sqlite://, postgres:// or postgresql://"
+            )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded SQLite default."""
+        return self.database_url.startswith("sqlite://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

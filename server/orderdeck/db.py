@@ -1,0 +1,82 @@
+"""Tortoise ORM set-up for SQLite and PostgreSQL, in one place.
+
+Tortoise 1.x keeps its state in a context variable. orderdeck initialises it once per process with
+the global fallback enabled, so that Starlette request tasks, the CLI and worker threads all see the
+same connections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.context import TortoiseContext
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.migrations.api.migrate import migrate as _migrate
+
+MODELS_MODULE = "orderdeck.models"
+MIGRATIONS_MODULE = "orderdeck.migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Tortoise speaks ``postgres://``; accept the common ``postgresql://`` spelling too."""
+    if url.startswith("postgresql://"):
+        return "postgres://" + url[len("postgresql://") :]
+    return url
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    """The Tortoise configuration for a database URL (used by the app, CLI, tests and migrations)."""
+    return {
+        "connections": {"default": normalise_url(url)},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(url: str) -> None:
+    """Open the database connections for this process, visible to every task and thread."""
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    """Close this process's database connections."""
+    await Tortoise.close_connections()
+
+
+async def migrate(url: str) -> None:
+    """Apply every pending migration in ``orderdeck.migrations`` to the database at ``url``.
+
+    Runs in a context of its own, so it can be called before or after :func:`init_db`.
+    """
+    async with TortoiseContext():
+        await _migrate(config=tortoise_config(url))
+
+
+def connection() -> BaseDBAsyncClient:
+    """The current connection (the transaction's, inside ``in_transaction``)."""
+    return connections.get("default")
+
+
+def dialect() -> str:
+    """``postgres`` or ``sqlite``."""
+    return connection().capabilities.dialect
+
+
+def placeholders(count: int, start: int = 1) -> list[str]:
+    """Positional SQL parameter markers for the current dialect ($1.. or ?)."""
+    if dialect() == "postgres":
+        return [f"${i}" for i in range(start, start + count)]
+    return ["?"] * count
+
+
+async def fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Run SQL that returns rows (including UPDATE ... RETURNING) on the current connection."""
+    return await connection().execute_query_dict(sql, params)

@@ -1,0 +1,30 @@
+"""ORM models, one module per aggregate. Only services write them."""
+
+from orderdeck.models.audit import AuditEntry, AuditKind, AuditSubject
+from orderdeck.models.auth import ApiToken, Counter, Role
+from orderdeck.models.base import ActorKind
+from orderdeck.models.locations import Location
+from orderdeck.models.orders import (
+    ADDRESS_FIELDS,
+    DeletedOrder,
+    Dispatch,
+    DispatchState,
+    Order,
+    OrderItem,
+    OrderNote,
+    OrderProperty,
+    OrderReturn,
+    OrderReturnItem,
+    OrderState,
+    OrderStatus,
+    OrderTag,
+    Source,
+)
+from orderdeck.models.stock import StockChangeReason, StockItem, StockLedgerEntry, StockLevel
+
+__all__ = [
+    "ADDRESS_FIELDS", "ActorKind", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
+    "DeletedOrder", "Dispatch", "DispatchState", "Location", "Order", "OrderItem", "OrderNote",
+    "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",
+    "Role", "Source", "StockChangeReason", "StockItem", "StockLedgerEntry", "StockLevel",
+]  # fmt: skip

@@ -1,0 +1,278 @@
+"""Orders: the order, its lines, notes, tags, extended properties, returns and dispatches."""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from orderdeck.models.base import MONEY, WEIGHT, money
+
+
+class OrderStatus(str, Enum):
+    """Payment/kind status, as in Linnworks (0 UNPAID, 1 PAID, 2 RETURN, 3 PENDING, 4 RESEND)."""
+
+    UNPAID = "UNPAID"
+    PAID = "PAID"
+    RETURN = "RETURN"
+    PENDING = "PENDING"
+    RESEND = "RESEND"
+
+
+class OrderState(str, Enum):
+    """Where the order is in its life: open (in Open Orders), processed (shipped) or cancelled."""
+
+    OPEN = "OPEN"
+    PROCESSED = "PROCESSED"
+    CANCELLED = "CANCELLED"
+
+
+class Source:
+    """Well-known order sources (channels add their own, e.g. EBAY, AMAZON)."""
+
+    DIRECT = "DIRECT"
+    DATA_IMPORT = "DATAIMPORTEXPORT"
+
+
+def _address_fields(prefix: str) -> dict[str, fields.Field]:
+    names = {
+        "full_name": 200, "company": 200, "address1": 255, "address2": 255, "address3": 255,
+        "town": 100, "region": 100, "postcode": 32, "country": 64, "phone": 64,
+    }  # fmt: skip
+    return {
+        f"{prefix}_{name}": fields.CharField(max_length=size, default="", db_default="")
+        for name, size in names.items()
+    }
+
+
+ADDRESS_FIELDS = (
+    "full_name", "company", "address1", "address2", "address3",
+    "town", "region", "postcode", "country", "phone",
+)  # fmt: skip
+
+
+class Order(Model):
+    """A customer order, open until processed or cancelled.
+
+    Uniqueness of a channel order is (source, subsource, reference). number is the human,
+    sequential order number users quote, and id is its stable identifier.
+    """
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    number = fields.BigIntField(unique=True)
+    source = fields.CharField(max_length=50, db_index=True)
+    subsource = fields.CharField(max_length=100, default="", db_default="")
+    reference = fields.CharField(max_length=100, null=True, db_index=True)
+    secondary_reference = fields.CharField(max_length=100, null=True, db_index=True)
+    external_reference = fields.CharField(max_length=100, null=True, db_index=True)
+
+    status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.PAID)
+    state = fields.CharEnumField(OrderState, max_length=16, default=OrderState.OPEN, db_index=True)
+    parked = fields.BooleanField(default=False, db_default=False)
+    locked = fields.BooleanField(default=False, db_default=False)
+    on_hold = fields.BooleanField(default=False, db_default=False)
+    label_printed = fields.BooleanField(default=False, db_default=False)
+    invoice_printed = fields.BooleanField(default=False, db_default=False)
+
+    location = fields.ForeignKeyField(
+        "models.Location", related_name="orders", on_delete=fields.RESTRICT
+    )
+    # For resends (status RESEND): the processed order this one re-ships.
+    original_order = fields.ForeignKeyField(
+        "models.Order", related_name="resends", null=True, on_delete=fields.RESTRICT
+    )
+
+    received_at = fields.DatetimeField(db_index=True)
+    despatch_by_at = fields.DatetimeField(null=True)
+    paid_at = fields.DatetimeField(null=True)
+    processed_at = fields.DatetimeField(null=True, db_index=True)
+    cancelled_at = fields.DatetimeField(null=True)
+
+    buyer_name = fields.CharField(max_length=200, default="", db_default="")
+    email = fields.CharField(max_length=254, default="", db_default="")
+    locals().update(_address_fields("shipping"))
+    locals().update(_address_fields("billing"))
+
+    shipping_service = fields.CharField(max_length=100, default="", db_default="")
+    shipping_vendor = fields.CharField(max_length=100, default="", db_default="")
+    tracking_number = fields.CharField(max_length=100, default="", db_default="")
+    total_weight = fields.DecimalField(**WEIGHT, default=0, db_default=0)
+
+    subtotal = money()
+    postage = money()
+    discount = money()
+    tax = money()
+    total = money()
+    currency = fields.CharField(max_length=3, default="GBP", db_default="GBP")
+    payment_method = fields.CharField(max_length=50, default="", db_default="")
+
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "orders"
+        unique_together = (("source", "subsource", "reference"),)
+        ordering = ["number"]
+
+    @property
+    def holds_stock(self) -> bool:
+        """Whether this order's linked lines count towards allocated at its location."""
+        return self.state == OrderState.OPEN and not self.locked
+
+
+class OrderItem(Model):
+    """One line of an order. stock_item is null for an unlinked line (no stock effect)."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    order = fields.ForeignKeyField("models.Order", related_name="items", on_delete=fields.CASCADE)
+    stock_item = fields.ForeignKeyField(
+        "models.StockItem", related_name="order_items", null=True, on_delete=fields.RESTRICT
+    )
+    position = fields.IntField(default=0)
+    sku = fields.CharField(max_length=100)
+    channel_sku = fields.CharField(max_length=100, default="", db_default="")
+    item_number = fields.CharField(max_length=100, default="", db_default="")
+    title = fields.CharField(max_length=255, default="", db_default="")
+    quantity = fields.IntField()
+    unit_price = fields.DecimalField(**MONEY, default=0, db_default=0)
+    discount = money()
+    tax_rate = fields.DecimalField(max_digits=6, decimal_places=3, default=0, db_default=0)
+    tax = money()
+    line_total = money()
+
+    class Meta:
+        table = "order_item"
+        ordering = ["position"]
+
+
+class OrderNote(Model):
+    """A note on an order. Internal notes are for the seller's staff only."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    order = fields.ForeignKeyField("models.Order", related_name="notes", on_delete=fields.CASCADE)
+    text = fields.CharField(max_length=2000)
+    internal = fields.BooleanField(default=True, db_default=True)
+    author = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order_note"
+        ordering = ["created_at"]
+
+
+class OrderTag(Model):
+    """A tag on an order (free text, e.g. priority or gift)."""
+
+    id = fields.BigIntField(primary_key=True)
+    order = fields.ForeignKeyField("models.Order", related_name="tags", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=50, db_index=True)
+
+    class Meta:
+        table = "order_tag"
+        unique_together = (("order", "name"),)
+        ordering = ["name"]
+
+
+class OrderProperty(Model):
+    """An extended property: a named, typed value a channel or user attaches to an order."""
+
+    id = fields.BigIntField(primary_key=True)
+    order = fields.ForeignKeyField(
+        "models.Order", related_name="properties", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    value = fields.CharField(max_length=1000, default="", db_default="")
+    type = fields.CharField(max_length=50, default="Info", db_default="Info")
+
+    class Meta:
+        table = "order_property"
+        unique_together = (("order", "name"),)
+        ordering = ["name"]
+
+
+class OrderReturn(Model):
+    """Items returned from a processed order, optionally restocked at a location."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    order = fields.ForeignKeyField("models.Order", related_name="returns", on_delete=fields.RESTRICT)
+    reason = fields.CharField(max_length=500)
+    restock = fields.BooleanField()
+    location = fields.ForeignKeyField(
+        "models.Location", related_name="returns", null=True, on_delete=fields.RESTRICT
+    )
+    created_by = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order_return"
+        ordering = ["created_at"]
+
+
+class OrderReturnItem(Model):
+    """A quantity of one order line in a return."""
+
+    id = fields.BigIntField(primary_key=True)
+    order_return = fields.ForeignKeyField(
+        "models.OrderReturn", related_name="items", on_delete=fields.CASCADE
+    )
+    order_item = fields.ForeignKeyField(
+        "models.OrderItem", related_name="returned", on_delete=fields.RESTRICT
+    )
+    quantity = fields.IntField()
+
+    class Meta:
+        table = "order_return_item"
+
+
+class DispatchState(str, Enum):
+    """Whether the channel has been told an order shipped."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    NOT_REQUIRED = "NOT_REQUIRED"
+
+
+class Dispatch(Model):
+    """The dispatch note (carrier, tracking) owed to the order's channel once it is processed.
+
+    Recorded in the same transaction as processing (the outbox), and the dispatch job sends it.
+    Orders with no channel to tell (DIRECT) are recorded as NOT_REQUIRED.
+    """
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    order = fields.OneToOneField("models.Order", related_name="dispatch", on_delete=fields.CASCADE)
+    state = fields.CharEnumField(DispatchState, max_length=16, db_index=True)
+    carrier = fields.CharField(max_length=100, default="", db_default="")
+    service = fields.CharField(max_length=100, default="", db_default="")
+    tracking_number = fields.CharField(max_length=100, default="", db_default="")
+    attempts = fields.IntField(default=0, db_default=0)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "dispatch"
+
+
+class DeletedOrder(Model):
+    """What is left of an order a user deleted: its identity, references, who, when, why, and a
+    snapshot of the whole order, so "where did my order go" can be answered."""
+
+    id = fields.UUIDField(primary_key=True)
+    number = fields.BigIntField(db_index=True)
+    source = fields.CharField(max_length=50)
+    subsource = fields.CharField(max_length=100, default="")
+    reference = fields.CharField(max_length=100, null=True, db_index=True)
+    secondary_reference = fields.CharField(max_length=100, null=True, db_index=True)
+    external_reference = fields.CharField(max_length=100, null=True, db_index=True)
+    reason = fields.CharField(max_length=500)
+    deleted_by = fields.CharField(max_length=100)
+    deleted_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    snapshot = fields.JSONField()
+
+    class Meta:
+        table = "deleted_order"
+        ordering = ["-deleted_at"]

@@ -1,0 +1,98 @@
+"""Stock: items, their levels per location, and the ledger of every change to a level."""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from orderdeck.models.base import MONEY, WEIGHT, ActorKind
+
+
+class StockItem(Model):
+    """A product kept in stock, identified by its unique SKU."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    sku = fields.CharField(max_length=100, unique=True)
+    title = fields.CharField(max_length=255)
+    barcode = fields.CharField(max_length=64, null=True, db_index=True)
+    weight = fields.DecimalField(**WEIGHT, default=0, db_default=0)
+    unit_price = fields.DecimalField(**MONEY, default=0, db_default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "stock_item"
+        ordering = ["sku"]
+
+
+class StockLevel(Model):
+    """Stock of one item at one location.
+
+    level is what is physically there, allocated is what open, unlocked orders at the
+    location hold, and available = level - allocated (it may go negative: orders are accepted
+    even when stock is short, and shown as insufficient).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    item = fields.ForeignKeyField("models.StockItem", related_name="levels", on_delete=fields.CASCADE)
+    location = fields.ForeignKeyField(
+        "models.Location", related_name="stock_levels", on_delete=fields.RESTRICT
+    )
+    level = fields.IntField(default=0, db_default=0)
+    allocated = fields.IntField(default=0, db_default=0)
+    minimum_level = fields.IntField(default=0, db_default=0)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "stock_level"
+        unique_together = (("item", "location"),)
+
+    @property
+    def available(self) -> int:
+        """Physical level less what open orders hold."""
+        return self.level - self.allocated
+
+
+class StockChangeReason(str, Enum):
+    """Why a stock level or allocation changed (one per ledger row)."""
+
+    ORDER_CREATED = "ORDER_CREATED"
+    ORDER_EDITED = "ORDER_EDITED"
+    ORDER_MOVED = "ORDER_MOVED"
+    ORDER_LOCKED = "ORDER_LOCKED"
+    ORDER_UNLOCKED = "ORDER_UNLOCKED"
+    ORDER_PROCESSED = "ORDER_PROCESSED"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
+    ORDER_DELETED = "ORDER_DELETED"
+    ITEM_LINKED = "ITEM_LINKED"
+    RETURN_RESTOCKED = "RETURN_RESTOCKED"
+    LEVEL_SET = "LEVEL_SET"
+    LEVEL_ADJUSTED = "LEVEL_ADJUSTED"
+
+
+class StockLedgerEntry(Model):
+    """One change to a stock level or its allocation, with before/after and who did it."""
+
+    id = fields.BigIntField(primary_key=True)
+    item = fields.ForeignKeyField("models.StockItem", related_name="ledger", on_delete=fields.CASCADE)
+    # A plain value, so the history outlives a deleted location.
+    location_id = fields.UUIDField(db_index=True)
+    reason = fields.CharEnumField(StockChangeReason, max_length=32)
+    level_before = fields.IntField()
+    level_after = fields.IntField()
+    allocated_before = fields.IntField()
+    allocated_after = fields.IntField()
+    # The order involved, kept as a plain value so the ledger outlives deleted orders.
+    order_id = fields.UUIDField(null=True, db_index=True)
+    order_number = fields.IntField(null=True)
+    note = fields.CharField(max_length=500, default="", db_default="")
+    actor = fields.CharField(max_length=100)
+    actor_kind = fields.CharEnumField(ActorKind, max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "stock_ledger"
+        ordering = ["-id"]

@@ -1,0 +1,110 @@
+"""API tokens and permissions.
+
+A token is shown once when created; only its SHA-256 is stored. Each token has a role, and each
+role a set of permissions: to add a finer role, add it to Role and ROLE_PERMISSIONS; resolvers
+declare the permission they need and never look at roles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+from enum import Enum
+
+from pydantic import BaseModel, Field
+from tortoise.exceptions import IntegrityError
+
+from orderdeck.models import ActorKind, ApiToken, AuditKind, AuditSubject, Role
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.context import Actor, transaction
+from orderdeck.services.errors import ErrorCode, ServiceError, validated
+
+TOKEN_PREFIX = "od_"
+
+
+class Permission(str, Enum):
+    """What a request may do."""
+
+    READ = "READ"
+    MANAGE_ORDERS = "MANAGE_ORDERS"
+    MANAGE_STOCK = "MANAGE_STOCK"
+    MANAGE_LOCATIONS = "MANAGE_LOCATIONS"
+    MANAGE_TOKENS = "MANAGE_TOKENS"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.OPERATOR: frozenset({Permission.READ, Permission.MANAGE_ORDERS, Permission.MANAGE_STOCK}),
+    Role.READER: frozenset({Permission.READ}),
+}
+
+
+class TokenName(BaseModel):
+    """A token's name: 1 to 100 characters, unique."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(name: str, actor: Actor, role: Role = Role.ADMIN) -> tuple[ApiToken, str]:
+    """Create a named token; return it and its secret (shown once, never stored)."""
+    name = validated(TokenName, {"name": name}).name
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with transaction():
+        if await ApiToken.filter(name=name).exists():
+            raise ServiceError.one(f"A token named {name} already exists", "name", ErrorCode.DUPLICATE)
+        try:
+            token = await ApiToken.create(name=name, role=role, prefix=secret[:10], token_hash=hash_token(secret))
+        except IntegrityError:
+            raise ServiceError.one(f"A token named {name} already exists", "name", ErrorCode.DUPLICATE) from None
+        audit = AuditLog(actor)
+        audit.add(AuditKind.TOKEN_CREATED, AuditSubject.TOKEN, token.id, f"{name} ({role.value})")
+        await audit.write()
+    return token, secret
+
+
+async def revoke_token(name: str, actor: Actor) -> ApiToken:
+    """Revoke a token: it is refused from now on."""
+    async with transaction():
+        token = await ApiToken.filter(name=name, revoked_at=None).select_for_update().first()
+        if token is None:
+            raise ServiceError.one(f"No active token named {name}", "name", ErrorCode.NOT_FOUND)
+        token.revoked_at = datetime.now(timezone.utc)
+        await token.save(update_fields=["revoked_at"])
+        audit = AuditLog(actor)
+        audit.add(AuditKind.TOKEN_REVOKED, AuditSubject.TOKEN, token.id, name)
+        await audit.write()
+    return token
+
+
+async def authenticate(secret: str) -> ApiToken | None:
+    """The active token with this secret, or None."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    return await ApiToken.filter(token_hash=hash_token(secret), revoked_at=None).first()
+
+
+async def ensure_admin_token() -> str | None:
+    """On an empty database, create the first admin token and return its secret; else None."""
+    if await ApiToken.exists():
+        return None
+    try:
+        _, secret = await create_token("admin", Actor.system(), Role.ADMIN)
+    except ServiceError:
+        return None  # another process created it first
+    return secret
+
+
+def token_actor(token: ApiToken) -> Actor:
+    """The actor recorded for changes made with a token."""
+    return Actor(token.name, ActorKind.TOKEN)
+
+
+def permissions_of(token: ApiToken) -> frozenset[Permission]:
+    """What a token may do."""
+    return ROLE_PERMISSIONS[token.role]

@@ -1,0 +1,136 @@
+"""Locations: create, rename, make default, delete. Exactly one location is the default."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+from tortoise.exceptions import IntegrityError
+
+from orderdeck.models import AuditKind, AuditSubject, Location, Order, OrderState, StockLevel
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.context import Actor, transaction
+from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
+
+DEFAULT_LOCATION_NAME = "Default"
+
+
+class LocationName(BaseModel):
+    """A location's name: 1 to 100 characters, unique."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+def _duplicate(name: str) -> ServiceError:
+    return ServiceError.one(f"A location named {name} already exists", "name", ErrorCode.DUPLICATE)
+
+
+async def ensure_default_location(actor: Actor | None = None) -> Location:
+    """Return the default location, creating one named "Default" on first start."""
+    async with transaction():
+        location = await Location.filter(is_default=True).first()
+        if location is not None:
+            return location
+        location = await Location.filter(name=DEFAULT_LOCATION_NAME).select_for_update().first()
+        if location is None:
+            location = await Location.create(name=DEFAULT_LOCATION_NAME, is_default=True)
+            audit = AuditLog(actor or Actor.system())
+            audit.add(AuditKind.LOCATION_CREATED, AuditSubject.LOCATION, location.id, location.name)
+            await audit.write()
+        else:
+            location.is_default = True
+            await location.save(update_fields=["is_default", "updated_at"])
+        return location
+
+
+async def _get_locked(location_id: uuid.UUID) -> Location:
+    location = await Location.filter(id=location_id).select_for_update().first()
+    if location is None:
+        raise not_found("Location", location_id, "id")
+    return location
+
+
+async def create_location(name: str, actor: Actor) -> Location:
+    """Create a location with a unique name."""
+    name = validated(LocationName, {"name": name}).name
+    async with transaction():
+        if await Location.filter(name=name).exists():
+            raise _duplicate(name)
+        try:
+            location = await Location.create(name=name)
+        except IntegrityError:
+            raise _duplicate(name) from None
+        audit = AuditLog(actor)
+        audit.add(AuditKind.LOCATION_CREATED, AuditSubject.LOCATION, location.id, name)
+        await audit.write()
+    return location
+
+
+async def rename_location(location_id: uuid.UUID, name: str, actor: Actor) -> Location:
+    """Give a location a new, unique name."""
+    name = validated(LocationName, {"name": name}).name
+    async with transaction():
+        location = await _get_locked(location_id)
+        if name != location.name and await Location.filter(name=name).exists():
+            raise _duplicate(name)
+        before = location.name
+        location.name = name
+        try:
+            await location.save(update_fields=["name", "updated_at"])
+        except IntegrityError:
+            raise _duplicate(name) from None
+        audit = AuditLog(actor)
+        audit.add(AuditKind.LOCATION_RENAMED, AuditSubject.LOCATION, location.id, name,
+                  before={"name": before}, after={"name": name})  # fmt: skip
+        await audit.write()
+    return location
+
+
+async def set_default_location(location_id: uuid.UUID, actor: Actor) -> Location:
+    """Make a location the default (where new orders go when none is named)."""
+    async with transaction():
+        location = await _get_locked(location_id)
+        previous = await Location.filter(is_default=True).select_for_update().first()
+        if previous is not None and previous.id != location.id:
+            previous.is_default = False
+            await previous.save(update_fields=["is_default", "updated_at"])
+        location.is_default = True
+        await location.save(update_fields=["is_default", "updated_at"])
+        audit = AuditLog(actor)
+        audit.add(AuditKind.LOCATION_DEFAULT_SET, AuditSubject.LOCATION, location.id, location.name,
+                  before={"default": previous.name if previous else None}, after={"default": location.name})  # fmt: skip
+        await audit.write()
+    return location
+
+
+async def delete_location(location_id: uuid.UUID, actor: Actor) -> None:
+    """Delete a location that holds no open orders and no stock, and is not the default."""
+    async with transaction():
+        location = await _get_locked(location_id)
+        if location.is_default:
+            raise ServiceError.one(
+                "The default location cannot be deleted: make another location the default first",
+                "id", ErrorCode.IN_USE,
+            )  # fmt: skip
+        open_orders = await Order.filter(location_id=location.id, state=OrderState.OPEN).count()
+        if open_orders:
+            raise ServiceError.one(
+                f"Location {location.name} holds {open_orders} open orders: move them first",
+                "id", ErrorCode.IN_USE,
+            )  # fmt: skip
+        if await StockLevel.filter(location_id=location.id, level__gt=0).exists():
+            raise ServiceError.one(
+                f"Location {location.name} holds stock: set its levels to zero first", "id", ErrorCode.IN_USE
+            )
+        if await Order.filter(location_id=location.id).exists():
+            raise ServiceError.one(
+                f"Location {location.name} is referenced by processed or cancelled orders and is kept "
+                "for their history", "id", ErrorCode.IN_USE,
+            )  # fmt: skip
+        await StockLevel.filter(location_id=location.id).delete()
+        await location.delete()
+        audit = AuditLog(actor)
+        audit.add(AuditKind.LOCATION_DELETED, AuditSubject.LOCATION, location.id, location.name)
+        await audit.write()

@@ -1,0 +1,892 @@
+"""Order operations: create, edit, flags, move, process, cancel, delete, returns and resends.
+
+Each public function is one transaction and writes its audit entries in it. Orders are locked
+(SELECT ... FOR UPDATE, in id order) before stock rows, everywhere, so concurrent operations on the
+same orders serialise and never deadlock.
+
+Stock policy: an order is accepted even when its location has too little stock (as in Linnworks):
+its lines are allocated, available may go negative, and the order is shown as insufficient. An
+order is processed only when its location physically holds its quantities: processing never drives
+a level below zero.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from orderdeck import db
+from orderdeck.models import (
+    ADDRESS_FIELDS,
+    AuditKind,
+    Counter,
+    DeletedOrder,
+    Dispatch,
+    DispatchState,
+    Location,
+    Order,
+    OrderItem,
+    OrderNote,
+    OrderProperty,
+    OrderReturn,
+    OrderReturnItem,
+    OrderState,
+    OrderStatus,
+    OrderTag,
+    Source,
+    StockChangeReason,
+    StockItem,
+)
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.context import Actor, transaction
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, not_found, validated
+from orderdeck.services.order_inputs import (
+    ItemEdit,
+    ItemInput,
+    LineQuantity,
+    NoteInput,
+    OrderIds,
+    OrderInput,
+    OrderPatch,
+    PropertyInput,
+    ResendInput,
+    ReturnInput,
+    ShipmentInput,
+    line_amounts,
+)
+from orderdeck.services.locations import ensure_default_location
+from orderdeck.services.stock import StockChange, apply_stock_changes, lock_levels
+
+BULK_LIMIT = 1000
+"""The most orders one call of create_orders accepts (GraphQL caps batches lower)."""
+
+SOURCES_WITHOUT_CHANNEL = {Source.DIRECT, Source.DATA_IMPORT}
+"""Sources with no channel to send a dispatch note to."""
+
+
+def now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFailure:
+    """Why one order of a batch was not changed."""
+
+    order_id: uuid.UUID
+    message: str
+    code: ErrorCode
+    number: int | None = None
+
+
+@dataclass
+class BatchResult:
+    """The orders a batch operation changed, and those it skipped with the reason."""
+
+    orders: list[Order] = field(default_factory=list)
+    failures: list[OrderFailure] = field(default_factory=list)
+
+
+class Refusal(Exception):
+    """Raised inside a batch step: this order is skipped with this reason."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.INVALID_TRANSITION) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- shared steps --------------------------------------------------------------------------
+
+
+async def _next_numbers(count: int) -> int:
+    """Reserve ``count`` consecutive order numbers; return the first."""
+    await Counter.bulk_create([Counter(name="order_number", value=0)], ignore_conflicts=True)
+    mark = db.placeholders(2)
+    rows = await db.fetch(
+        f"UPDATE counter SET value = value + {mark[0]} WHERE name = {mark[1]} RETURNING value",
+        [count, "order_number"],
+    )
+    return int(rows[0]["value"]) - count + 1
+
+
+async def _lock_orders(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Order]:
+    """Lock orders in id order and return them by id (missing ids are absent)."""
+    rows = await Order.filter(id__in=list(order_ids)).order_by("id").select_for_update()
+    return {o.id: o for o in rows}
+
+
+async def _lock_order(order_id: uuid.UUID, field_name: str = "orderId") -> Order:
+    orders = await _lock_orders([order_id])
+    if order_id not in orders:
+        raise not_found("Order", order_id, field_name)
+    return orders[order_id]
+
+
+async def _lines_by_order(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[OrderItem]]:
+    lines: dict[uuid.UUID, list[OrderItem]] = {oid: [] for oid in order_ids}
+    for line in await OrderItem.filter(order_id__in=list(lines)).order_by("position"):
+        lines[line.order_id].append(line)
+    return lines
+
+
+def _allocation(
+    order: Order,
+    lines: Iterable[OrderItem],
+    sign: int,
+    reason: StockChangeReason,
+    location_id: uuid.UUID | None = None,
+) -> list[StockChange]:
+    """Allocation deltas (+ to reserve, - to release) for an order's linked lines."""
+    loc = location_id or order.location_id
+    return [
+        StockChange(line.stock_item_id, loc, reason, allocated=sign * line.quantity,
+                    order_id=order.id, order_number=order.number)  # fmt: skip
+        for line in lines
+        if line.stock_item_id is not None
+    ]
+
+
+async def _resolve_location(location_id: uuid.UUID | None, field_name: str) -> Location:
+    if location_id is None:
+        location = await Location.filter(is_default=True).first()
+        if location is None:
+            location = await ensure_default_location()
+        return location
+    location = await Location.get_or_none(id=location_id)
+    if location is None:
+        raise not_found("Location", location_id, field_name)
+    return location
+
+
+def _open(order: Order, verb: str) -> None:
+    """Refuse unless the order is open."""
+    if order.state != OrderState.OPEN:
+        raise Refusal(f"Order {order.number} is {order.state.value.lower()} and cannot be {verb}")
+
+
+def _snapshot(order: Order) -> dict[str, Any]:
+    """The order's main fields as JSON-safe values (for audit before/after and deleted orders)."""
+    keys = ["number", "source", "subsource", "reference", "secondary_reference", "external_reference",
+            "status", "state", "parked", "locked", "on_hold", "buyer_name", "email", "shipping_service",
+            "shipping_vendor", "tracking_number", "subtotal", "postage", "discount", "tax", "total",
+            "currency", "payment_method", "received_at", "despatch_by_at", "paid_at"]  # fmt: skip
+    keys += [f"{p}_{f}" for p in ("shipping", "billing") for f in ADDRESS_FIELDS]
+    out: dict[str, Any] = {"location_id": str(order.location_id)}
+    for key in keys:
+        value = getattr(order, key)
+        if isinstance(value, (Decimal, uuid.UUID)):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif hasattr(value, "value"):
+            value = value.value
+        out[key] = value
+    return out
+
+
+def _line_snapshot(line: OrderItem) -> dict[str, Any]:
+    return {"sku": line.sku, "quantity": line.quantity, "unitPrice": str(line.unit_price),
+            "linked": line.stock_item_id is not None}  # fmt: skip
+
+
+def _set_totals(order: Order, lines: list[OrderItem], weights: dict[uuid.UUID, Decimal]) -> None:
+    order.subtotal = sum((l.line_total - l.tax for l in lines), Decimal(0))
+    order.discount = sum((l.discount for l in lines), Decimal(0))
+    order.tax = sum((l.tax for l in lines), Decimal(0))
+    order.total = order.subtotal + order.tax + order.postage
+    order.total_weight = sum(
+        (weights.get(l.stock_item_id, Decimal(0)) * l.quantity for l in lines if l.stock_item_id),
+        Decimal(0),
+    )
+
+
+def _make_line(order_id: uuid.UUID, position: int, data: ItemInput, item: StockItem | None) -> OrderItem:
+    _, tax, total = line_amounts(data.quantity, data.unit_price, data.discount, data.tax_rate)
+    return OrderItem(
+        id=getattr(data, "id", None) or uuid.uuid4(), order_id=order_id, position=position,
+        stock_item_id=item.id if item else None, sku=data.sku, channel_sku=data.channel_sku,
+        item_number=data.item_number, title=data.title or (item.title if item else ""),
+        quantity=data.quantity, unit_price=data.unit_price, discount=data.discount,
+        tax_rate=data.tax_rate, tax=tax, line_total=total,
+    )  # fmt: skip
+
+
+async def _stock_items(skus: set[str]) -> dict[str, StockItem]:
+    return {i.sku: i for i in await StockItem.filter(sku__in=skus)} if skus else {}
+
+
+def _apply_fields(order: Order, data: dict[str, Any]) -> None:
+    """Copy validated order fields (addresses flattened) onto an order."""
+    for key, value in data.items():
+        if key in ("shipping_address", "billing_address"):
+            prefix = key.removesuffix("_address")
+            for name, part in (value or {}).items():
+                setattr(order, f"{prefix}_{name}", part)
+        else:
+            setattr(order, key, value)
+
+
+# --- create ----------------------------------------------------------------------------------
+
+
+async def create_direct_order(data: OrderInput | dict, actor: Actor) -> Order:
+    """Create one manual (DIRECT) order, reserving its stock at its location."""
+    return (await create_orders([data], actor))[0]
+
+
+async def create_orders(
+    batch: list[OrderInput | dict],
+    actor: Actor,
+    *,
+    source: str = Source.DIRECT,
+    allow_unlinked: bool = False,
+) -> list[Order]:
+    """Create orders in bulk (one transaction, a constant number of statements per call).
+
+    Lines link to stock items by SKU. Unknown SKUs are an error unless ``allow_unlinked`` (channel
+    downloads and imports), in which case the line stays unlinked and holds no stock. A reference
+    already used by an order of the same source and subsource is an error.
+    """
+    if not 1 <= len(batch) <= BULK_LIMIT:
+        raise ServiceError.one(f"Give between 1 and {BULK_LIMIT} orders", "orders", ErrorCode.TOO_MANY)
+    prefix = (lambda n: f"orders.{n}") if len(batch) > 1 else (lambda n: "")
+    inputs: list[OrderInput] = []
+    errors: list[FieldError] = []
+    for n, data in enumerate(batch):
+        try:
+            inputs.append(validated(OrderInput, data, prefix(n)))
+        except ServiceError as exc:
+            errors += exc.errors
+    if errors:
+        raise ServiceError(errors)
+
+    items = await _stock_items({line.sku for o in inputs for line in o.items})
+    locations = {loc.id: loc for loc in await Location.filter(id__in={o.location_id for o in inputs if o.location_id})}
+    default = await _resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
+    seen: set[tuple[str, str]] = set()
+    for n, o in enumerate(inputs):
+        p = prefix(n) + "." if prefix(n) else ""
+        if o.location_id and o.location_id not in locations:
+            errors.append(FieldError(f"Location {o.location_id} does not exist", f"{p}locationId", ErrorCode.NOT_FOUND))
+        if not allow_unlinked:
+            for i, line in enumerate(o.items):
+                if line.sku not in items:
+                    errors.append(FieldError(f"SKU {line.sku} does not exist", f"{p}items.{i}.sku", ErrorCode.NOT_FOUND))
+        if o.reference:
+            if (o.subsource, o.reference) in seen:
+                errors.append(FieldError(f"Reference {o.reference} is given twice", f"{p}reference", ErrorCode.DUPLICATE))
+            seen.add((o.subsource, o.reference))
+    if errors:
+        raise ServiceError(errors)
+
+    async with transaction():
+        await _refuse_existing_references(source, inputs, prefix)
+        first = await _next_numbers(len(inputs))
+        orders, lines, extras, changes = _build_orders(inputs, source, first, items, locations, default)
+        await apply_stock_changes(changes, actor)
+        try:
+            await Order.bulk_create(orders)
+        except IntegrityError:
+            raise ServiceError.one("An order with this reference already exists", "reference", ErrorCode.DUPLICATE) from None
+        await OrderItem.bulk_create(lines)
+        for model, rows in extras.items():
+            if rows:
+                await model.bulk_create(rows)
+        audit = AuditLog(actor)
+        for order in orders:
+            audit.order(AuditKind.ORDER_CREATED, order, f"Order created ({order.source})")
+        await audit.write()
+    return orders
+
+
+async def _refuse_existing_references(source: str, inputs: list[OrderInput], prefix: Callable[[int], str]) -> None:
+    refs = {o.reference for o in inputs if o.reference}
+    if not refs:
+        return
+    existing = set(
+        await Order.filter(source=source, reference__in=refs).values_list("subsource", "reference")
+    )
+    errors = []
+    for n, o in enumerate(inputs):
+        if (o.subsource, o.reference) in existing:
+            p = prefix(n) + "." if prefix(n) else ""
+            errors.append(FieldError(f"An order with reference {o.reference} already exists",
+                                     f"{p}reference", ErrorCode.DUPLICATE))  # fmt: skip
+    if errors:
+        raise ServiceError(errors)
+
+
+def _build_orders(
+    inputs: list[OrderInput],
+    source: str,
+    first_number: int,
+    items: dict[str, StockItem],
+    locations: dict[uuid.UUID, Location],
+    default: Location | None,
+) -> tuple[list[Order], list[OrderItem], dict[type, list], list[StockChange]]:
+    """Build (unsaved) orders, lines, tags/notes/properties and the allocations they need."""
+    received = now()
+    orders, lines, changes = [], [], []
+    extras: dict[type, list] = {OrderTag: [], OrderNote: [], OrderProperty: []}
+    weights = {i.id: i.weight for i in items.values()}
+    for n, o in enumerate(inputs):
+        location = locations[o.location_id] if o.location_id else default
+        data = o.model_dump(exclude={"items", "tags", "notes", "properties", "location_id"})
+        if data["billing_address"] is None:
+            data["billing_address"] = data["shipping_address"]
+        order = Order(id=uuid.uuid4(), source=source, location_id=location.id, number=first_number + n)
+        _apply_fields(order, data)
+        order.received_at = o.received_at or received
+        order.parked = o.status == OrderStatus.UNPAID
+        if o.status == OrderStatus.PAID and order.paid_at is None:
+            order.paid_at = order.received_at
+        order_lines = [_make_line(order.id, n, line, items.get(line.sku)) for n, line in enumerate(o.items)]
+        _set_totals(order, order_lines, weights)
+        orders.append(order)
+        lines += order_lines
+        changes += _allocation(order, order_lines, +1, StockChangeReason.ORDER_CREATED)
+        extras[OrderTag] += [OrderTag(order_id=order.id, name=t) for t in dict.fromkeys(o.tags)]
+        extras[OrderNote] += [OrderNote(id=uuid.uuid4(), order_id=order.id, author="", **n.model_dump()) for n in o.notes]
+        extras[OrderProperty] += [OrderProperty(order_id=order.id, **p.model_dump()) for p in o.properties]
+    return orders, lines, extras, changes
+
+
+# --- edit ------------------------------------------------------------------------------------
+
+
+async def update_order(order_id: uuid.UUID, data: OrderPatch | dict, actor: Actor) -> Order:
+    """Edit an open, unlocked order. When items change, the allocation follows the change."""
+    patch = validated(OrderPatch, data)
+    changes = patch.model_dump(exclude_unset=True)
+    async with transaction():
+        order = await _lock_order(order_id, "id")
+        _editable(order)
+        before = _snapshot(order)
+        audit = AuditLog(actor)
+        new_items = changes.pop("items", None)
+        _apply_fields(order, changes)
+        if new_items is not None:
+            await _replace_lines(order, patch.items or [], actor, audit)
+        elif "postage" in changes:
+            lines = (await _lines_by_order([order.id]))[order.id]
+            weights = {i.id: i.weight for i in await StockItem.filter(id__in={l.stock_item_id for l in lines if l.stock_item_id})}
+            _set_totals(order, lines, weights)
+        order.updated_at = now()
+        await order.save()
+        after = _snapshot(order)
+        diff_before = {k: v for k, v in before.items() if after.get(k) != v}
+        if diff_before:
+            audit.order(AuditKind.ORDER_UPDATED, order, "Order edited", before=diff_before,
+                        after={k: after[k] for k in diff_before})  # fmt: skip
+        await audit.write()
+    return order
+
+
+def _editable(order: Order) -> None:
+    if order.state != OrderState.OPEN:
+        raise ServiceError.one(f"Order {order.number} is {order.state.value.lower()} and cannot be edited",
+                               "id", ErrorCode.INVALID_TRANSITION)  # fmt: skip
+    if order.locked:
+        raise ServiceError.one(f"Order {order.number} is locked: unlock it to edit it", "id",
+                               ErrorCode.INVALID_TRANSITION)  # fmt: skip
+
+
+async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audit: AuditLog) -> None:
+    old = (await _lines_by_order([order.id]))[order.id]
+    old_ids = {line.id for line in old}
+    errors = [
+        FieldError(f"Line {e.id} is not a line of order {order.number}", f"items.{n}.id", ErrorCode.NOT_FOUND)
+        for n, e in enumerate(edits) if e.id is not None and e.id not in old_ids
+    ]  # fmt: skip
+    items = await _stock_items({e.sku for e in edits})
+    old_skus = {line.sku for line in old}
+    errors += [
+        FieldError(f"SKU {e.sku} does not exist", f"items.{n}.sku", ErrorCode.NOT_FOUND)
+        for n, e in enumerate(edits) if e.sku not in items and e.sku not in old_skus
+    ]  # fmt: skip
+    if errors:
+        raise ServiceError(errors)
+    new = [_make_line(order.id, n, e, items.get(e.sku)) for n, e in enumerate(edits)]
+    if order.holds_stock:
+        changes = _allocation(order, old, -1, StockChangeReason.ORDER_EDITED)
+        changes += _allocation(order, new, +1, StockChangeReason.ORDER_EDITED)
+        await apply_stock_changes(_net(changes), actor)
+    await OrderItem.filter(order_id=order.id).delete()
+    await OrderItem.bulk_create(new)
+    _set_totals(order, new, {i.id: i.weight for i in items.values()})
+    audit.order(AuditKind.ITEMS_CHANGED, order, "Items changed",
+                before=[_line_snapshot(l) for l in old], after=[_line_snapshot(l) for l in new])  # fmt: skip
+
+
+def _net(changes: list[StockChange]) -> list[StockChange]:
+    """Merge deltas per (item, location, reason, order) so an unchanged line writes no ledger row."""
+    merged: dict[tuple, StockChange] = {}
+    for c in changes:
+        k = (c.key, c.reason, c.order_id)
+        p = merged.get(k)
+        merged[k] = c if p is None else StockChange(c.item_id, c.location_id, c.reason, p.level + c.level,
+                                                    p.allocated + c.allocated, c.order_id, c.order_number)  # fmt: skip
+    return list(merged.values())
+
+
+# --- batch flag operations --------------------------------------------------------------------
+
+
+Step = Callable[[Order, "BatchContext"], None]
+
+
+@dataclass
+class BatchContext:
+    """What a batch step may read and add to."""
+
+    actor: Actor
+    audit: AuditLog
+    lines: dict[uuid.UUID, list[OrderItem]]
+    changes: list[StockChange] = field(default_factory=list)
+
+
+async def _run_batch(
+    order_ids: list[uuid.UUID] | OrderIds | dict,
+    actor: Actor,
+    step: Step,
+    fields_changed: list[str],
+    after: Callable[[list[Order]], Awaitable[None]] | None = None,
+) -> BatchResult:
+    """Lock the orders, run ``step`` on each (a Refusal skips it), then write everything at once;
+    ``after`` runs last, in the same transaction, with the orders that were changed."""
+    ids = validated(OrderIds, {"order_ids": order_ids} if isinstance(order_ids, list) else order_ids).order_ids
+    result = BatchResult()
+    async with transaction():
+        orders = await _lock_orders(ids)
+        context = BatchContext(actor, AuditLog(actor), await _lines_by_order(orders))
+        for oid in ids:
+            order = orders.get(oid)
+            if order is None:
+                result.failures.append(OrderFailure(oid, f"Order {oid} does not exist", ErrorCode.NOT_FOUND))
+                continue
+            try:
+                step(order, context)
+            except Refusal as refusal:
+                result.failures.append(OrderFailure(oid, refusal.message, refusal.code, order.number))
+                continue
+            order.updated_at = now()
+            result.orders.append(order)
+        await apply_stock_changes(context.changes, actor)
+        if result.orders:
+            await Order.bulk_update(result.orders, fields=[*fields_changed, "updated_at"])
+            if after is not None:
+                await after(result.orders)
+        await context.audit.write()
+    return result
+
+
+async def set_status(order_ids: list[uuid.UUID], status: OrderStatus, actor: Actor) -> BatchResult:
+    """Change the status of open orders. UNPAID parks an order, PAID unparks an unpaid one."""
+    if status in (OrderStatus.RETURN, OrderStatus.RESEND):
+        raise ServiceError.one(f"Status {status.value} is set by creating a return or resend", "status")
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        _open(order, "changed")
+        if order.status == status:
+            raise Refusal(f"Order {order.number} is already {status.value}")
+        before = order.status
+        if status == OrderStatus.UNPAID:
+            order.parked = True
+        elif before == OrderStatus.UNPAID:
+            order.parked = False
+            if status == OrderStatus.PAID and order.paid_at is None:
+                order.paid_at = now()
+        order.status = status
+        ctx.audit.order(AuditKind.STATUS_CHANGED, order, f"{before.value} -> {status.value}",
+                        before={"status": before.value}, after={"status": status.value})  # fmt: skip
+
+    return await _run_batch(order_ids, actor, step, ["status", "parked", "paid_at"])
+
+
+def _flag_step(flag: str, value: bool, on: AuditKind, off: AuditKind, label: str) -> Step:
+    def step(order: Order, ctx: BatchContext) -> None:
+        _open(order, "changed")
+        if getattr(order, flag) == value:
+            raise Refusal(f"Order {order.number} is already {'' if value else 'not '}{label}")
+        setattr(order, flag, value)
+        ctx.audit.order(on if value else off, order)
+
+    return step
+
+
+async def set_parked(order_ids: list[uuid.UUID], parked: bool, actor: Actor) -> BatchResult:
+    """Park (keep out of processing, stock still allocated) or unpark open orders."""
+    step = _flag_step("parked", parked, AuditKind.PARKED, AuditKind.UNPARKED, "parked")
+    return await _run_batch(order_ids, actor, step, ["parked"])
+
+
+async def set_on_hold(order_ids: list[uuid.UUID], on_hold: bool, actor: Actor) -> BatchResult:
+    """Put open orders on hold (not processed until released) or release them."""
+    step = _flag_step("on_hold", on_hold, AuditKind.HELD, AuditKind.UNHELD, "on hold")
+    return await _run_batch(order_ids, actor, step, ["on_hold"])
+
+
+async def set_locked(order_ids: list[uuid.UUID], locked: bool, actor: Actor) -> BatchResult:
+    """Lock open orders (their stock is released, they cannot be edited or processed) or unlock
+    them (their stock is allocated again)."""
+    flag = _flag_step("locked", locked, AuditKind.LOCKED, AuditKind.UNLOCKED, "locked")
+    reason = StockChangeReason.ORDER_LOCKED if locked else StockChangeReason.ORDER_UNLOCKED
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        flag(order, ctx)
+        ctx.changes += _allocation(order, ctx.lines[order.id], -1 if locked else +1, reason)
+
+    return await _run_batch(order_ids, actor, step, ["locked"])
+
+
+async def add_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor) -> BatchResult:
+    """Tag orders (open or not). Tags already present are left as they are."""
+    return await _change_tags(order_ids, tags, actor, add=True)
+
+
+async def remove_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor) -> BatchResult:
+    """Remove tags from orders."""
+    return await _change_tags(order_ids, tags, actor, add=False)
+
+
+async def _change_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor, *, add: bool) -> BatchResult:
+    names = [t.strip() for t in tags]
+    if not names or len(names) > 20 or any(not 1 <= len(t) <= 50 for t in names):
+        raise ServiceError.one("Give 1 to 20 tags of 1 to 50 characters each", "tags")
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        ctx.audit.order(AuditKind.TAG_ADDED if add else AuditKind.TAG_REMOVED, order, ", ".join(names),
+                        tag=names[0])  # fmt: skip
+
+    async def write_tags(orders: list[Order]) -> None:
+        if add:
+            await OrderTag.bulk_create([OrderTag(order_id=o.id, name=t) for o in orders for t in names],
+                                       ignore_conflicts=True)  # fmt: skip
+        else:
+            await OrderTag.filter(order_id__in=[o.id for o in orders], name__in=names).delete()
+
+    return await _run_batch(order_ids, actor, step, [], write_tags)
+
+
+async def move_orders(order_ids: list[uuid.UUID], location_id: uuid.UUID, actor: Actor) -> BatchResult:
+    """Move open orders to another location; their allocation moves with them atomically."""
+    target = await Location.get_or_none(id=location_id)
+    if target is None:
+        raise not_found("Location", location_id, "locationId")
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        _open(order, "moved")
+        if order.location_id == target.id:
+            raise Refusal(f"Order {order.number} is already at {target.name}")
+        if order.holds_stock:
+            ctx.changes += _allocation(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_MOVED)
+            ctx.changes += _allocation(order, ctx.lines[order.id], +1, StockChangeReason.ORDER_MOVED, target.id)
+        before = order.location_id
+        order.location_id = target.id
+        ctx.audit.order(AuditKind.MOVED, order, f"Moved to {target.name}",
+                        before={"locationId": str(before)}, after={"locationId": str(target.id)})  # fmt: skip
+
+    return await _run_batch(order_ids, actor, step, ["location_id"])
+
+
+# --- process ---------------------------------------------------------------------------------
+
+
+async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) -> BatchResult:
+    """Process (ship) open orders: deduct each line from its location's level, release the
+    allocation, record the dispatch owed to the channel, and move the order to processed.
+
+    Skipped, each with its reason: parked, locked, on-hold and unpaid orders, orders with unlinked
+    lines, and orders whose location does not physically hold their quantities.
+    """
+    if not 1 <= len(shipments) <= 100:
+        raise ServiceError.one("Give between 1 and 100 orders", "orders", ErrorCode.TOO_MANY)
+    inputs = [validated(ShipmentInput, s, f"orders.{n}") for n, s in enumerate(shipments)]
+    by_id = {s.order_id: s for s in inputs}
+    result = BatchResult()
+    async with transaction():
+        orders = await _lock_orders(by_id)
+        lines = await _lines_by_order(orders)
+        levels = await lock_levels({(l.stock_item_id, o.location_id) for o in orders.values()
+                                    for l in lines[o.id] if l.stock_item_id})  # fmt: skip
+        left = {key: row.level for key, row in levels.items()}
+        audit, changes, dispatches, stamp = AuditLog(actor), [], [], now()
+        for oid, shipment in by_id.items():
+            order = orders.get(oid)
+            if order is None:
+                result.failures.append(OrderFailure(oid, f"Order {oid} does not exist", ErrorCode.NOT_FOUND))
+                continue
+            try:
+                _processable(order, lines[oid], left)
+            except Refusal as refusal:
+                result.failures.append(OrderFailure(oid, refusal.message, refusal.code, order.number))
+                continue
+            for line in lines[oid]:
+                left[(line.stock_item_id, order.location_id)] -= line.quantity
+                changes.append(StockChange(line.stock_item_id, order.location_id, StockChangeReason.ORDER_PROCESSED,
+                                           level=-line.quantity, allocated=-line.quantity,
+                                           order_id=order.id, order_number=order.number))  # fmt: skip
+            for name in ("tracking_number", "shipping_vendor", "shipping_service"):
+                if getattr(shipment, name) is not None:
+                    setattr(order, name, getattr(shipment, name))
+            order.state, order.processed_at, order.updated_at = OrderState.PROCESSED, stamp, stamp
+            dispatches.append(Dispatch(
+                order_id=order.id, carrier=order.shipping_vendor, service=order.shipping_service,
+                tracking_number=order.tracking_number,
+                state=DispatchState.NOT_REQUIRED if order.source in SOURCES_WITHOUT_CHANNEL else DispatchState.PENDING,
+            ))  # fmt: skip
+            audit.order(AuditKind.PROCESSED, order, f"Processed at {stamp.isoformat()}",
+                        after={"trackingNumber": order.tracking_number})  # fmt: skip
+            result.orders.append(order)
+        await apply_stock_changes(changes, actor)
+        if result.orders:
+            await Order.bulk_update(result.orders, fields=["state", "processed_at", "updated_at", "tracking_number",
+                                                           "shipping_vendor", "shipping_service"])  # fmt: skip
+            await Dispatch.bulk_create(dispatches)
+        await audit.write()
+    return result
+
+
+def _processable(order: Order, lines: list[OrderItem], left: dict[tuple, int]) -> None:
+    """Refuse with the reason an order cannot be processed now."""
+    _open(order, "processed")
+    if order.locked:
+        raise Refusal(f"Order {order.number} is locked", ErrorCode.ORDER_LOCKED)
+    if order.parked:
+        raise Refusal(f"Order {order.number} is parked", ErrorCode.ORDER_PARKED)
+    if order.on_hold:
+        raise Refusal(f"Order {order.number} is on hold", ErrorCode.ORDER_ON_HOLD)
+    if order.status == OrderStatus.UNPAID:
+        raise Refusal(f"Order {order.number} is unpaid", ErrorCode.ORDER_UNPAID)
+    unlinked = [l.sku for l in lines if l.stock_item_id is None]
+    if unlinked:
+        raise Refusal(f"Order {order.number} has unlinked items: {', '.join(unlinked)}", ErrorCode.UNLINKED_ITEMS)
+    need: dict[tuple, int] = {}
+    for line in lines:
+        key = (line.stock_item_id, order.location_id)
+        need[key] = need.get(key, 0) + line.quantity
+    short = [key for key, qty in need.items() if left.get(key, 0) < qty]
+    if short:
+        skus = ", ".join(l.sku for l in lines if (l.stock_item_id, order.location_id) in short)
+        raise Refusal(f"Order {order.number}: not enough stock of {skus} at its location", ErrorCode.INSUFFICIENT_STOCK)
+
+
+# --- cancel and delete -------------------------------------------------------------------------
+
+
+async def cancel_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -> BatchResult:
+    """Cancel open orders: their allocation is released; they stay searchable as cancelled."""
+    reason = _reason(reason)
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        _open(order, "cancelled")
+        if order.holds_stock:
+            ctx.changes += _allocation(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_CANCELLED)
+        order.state, order.cancelled_at = OrderState.CANCELLED, now()
+        ctx.audit.order(AuditKind.CANCELLED, order, reason)
+
+    return await _run_batch(order_ids, actor, step, ["state", "cancelled_at"])
+
+
+async def delete_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -> BatchResult:
+    """Delete open orders: their allocation is released and a deleted-order record (who, when,
+    why, and a snapshot of the order) is kept, searchable by reference."""
+    reason = _reason(reason)
+    deleted: list[DeletedOrder] = []
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        _open(order, "deleted")
+        if order.holds_stock:
+            ctx.changes += _allocation(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_DELETED)
+        snapshot = _snapshot(order) | {"items": [_line_snapshot(l) for l in ctx.lines[order.id]]}
+        deleted.append(DeletedOrder(
+            id=order.id, number=order.number, source=order.source, subsource=order.subsource,
+            reference=order.reference, secondary_reference=order.secondary_reference,
+            external_reference=order.external_reference, reason=reason, deleted_by=actor.name,
+            snapshot=snapshot,
+        ))  # fmt: skip
+        ctx.audit.order(AuditKind.DELETED, order, reason, before=snapshot)
+
+    async def remove(orders: list[Order]) -> None:
+        await DeletedOrder.bulk_create(deleted)
+        await Order.filter(id__in=[o.id for o in orders]).delete()
+
+    return await _run_batch(order_ids, actor, step, [], remove)
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not 1 <= len(reason) <= 500:
+        raise ServiceError.one("Give a reason of 1 to 500 characters", "reason")
+    return reason
+
+
+# --- notes and properties ------------------------------------------------------------------------
+
+
+async def add_note(order_id: uuid.UUID, data: NoteInput | dict, actor: Actor) -> OrderNote:
+    """Add a note to an order (open or not)."""
+    note = validated(NoteInput, data)
+    async with transaction():
+        order = await _lock_order(order_id)
+        row = await OrderNote.create(order_id=order.id, author=actor.name, **note.model_dump())
+        audit = AuditLog(actor)
+        audit.order(AuditKind.NOTE_ADDED, order, note.text[:200])
+        await audit.write()
+    return row
+
+
+async def delete_note(note_id: uuid.UUID, actor: Actor) -> Order:
+    """Delete a note; returns its order."""
+    async with transaction():
+        note = await OrderNote.get_or_none(id=note_id)
+        if note is None:
+            raise not_found("Note", note_id, "noteId")
+        order = await _lock_order(note.order_id)
+        await note.delete()
+        audit = AuditLog(actor)
+        audit.order(AuditKind.NOTE_DELETED, order, note.text[:200])
+        await audit.write()
+    return order
+
+
+async def set_property(order_id: uuid.UUID, data: PropertyInput | dict, actor: Actor) -> OrderProperty:
+    """Set an extended property (replacing one of the same name)."""
+    prop = validated(PropertyInput, data)
+    async with transaction():
+        order = await _lock_order(order_id)
+        row = await OrderProperty.get_or_none(order_id=order.id, name=prop.name)
+        before = {"value": row.value, "type": row.type} if row else None
+        if row is None:
+            row = await OrderProperty.create(order_id=order.id, **prop.model_dump())
+        else:
+            row.value, row.type = prop.value, prop.type
+            await row.save(update_fields=["value", "type"])
+        audit = AuditLog(actor)
+        audit.order(AuditKind.PROPERTY_SET, order, prop.name, before=before, after={"value": prop.value, "type": prop.type})
+        await audit.write()
+    return row
+
+
+async def remove_property(order_id: uuid.UUID, name: str, actor: Actor) -> Order:
+    """Remove an extended property by name."""
+    async with transaction():
+        order = await _lock_order(order_id)
+        row = await OrderProperty.get_or_none(order_id=order.id, name=name)
+        if row is None:
+            raise not_found("Property", name, "name")
+        await row.delete()
+        audit = AuditLog(actor)
+        audit.order(AuditKind.PROPERTY_REMOVED, order, name, before={"value": row.value, "type": row.type})
+        await audit.write()
+    return order
+
+
+# --- returns and resends -------------------------------------------------------------------------
+
+
+async def _returnable_lines(order: Order, wanted: list[LineQuantity]) -> dict[uuid.UUID, OrderItem]:
+    """Check a processed order's lines and quantities (not more than shipped less returned)."""
+    if order.state != OrderState.PROCESSED:
+        raise ServiceError.one(f"Order {order.number} is not processed", "orderId", ErrorCode.INVALID_TRANSITION)
+    lines = {l.id: l for l in (await _lines_by_order([order.id]))[order.id]}
+    returned: dict[uuid.UUID, int] = {}
+    for row in await OrderReturnItem.filter(order_item_id__in=list(lines)):
+        returned[row.order_item_id] = returned.get(row.order_item_id, 0) + row.quantity
+    errors, asked = [], {}
+    for n, want in enumerate(wanted):
+        line = lines.get(want.item_id)
+        if line is None:
+            errors.append(FieldError(f"Line {want.item_id} is not a line of order {order.number}",
+                                     f"items.{n}.itemId", ErrorCode.NOT_FOUND))  # fmt: skip
+            continue
+        asked[want.item_id] = asked.get(want.item_id, 0) + want.quantity
+        if asked[want.item_id] > line.quantity - returned.get(line.id, 0):
+            errors.append(FieldError(
+                f"Only {line.quantity - returned.get(line.id, 0)} of {line.sku} can still be returned",
+                f"items.{n}.quantity",
+            ))  # fmt: skip
+    if errors:
+        raise ServiceError(errors)
+    return lines
+
+
+async def create_return(data: ReturnInput | dict, actor: Actor) -> OrderReturn:
+    """Record items returned from a processed order; restock them at a location if asked."""
+    ret = validated(ReturnInput, data)
+    async with transaction():
+        order = await _lock_order(ret.order_id)
+        lines = await _returnable_lines(order, ret.items)
+        location = await _resolve_location(ret.location_id or order.location_id, "locationId") if ret.restock else None
+        row = await OrderReturn.create(order_id=order.id, reason=ret.reason, restock=ret.restock,
+                                       location_id=location.id if location else None, created_by=actor.name)  # fmt: skip
+        await OrderReturnItem.bulk_create([
+            OrderReturnItem(order_return_id=row.id, order_item_id=i.item_id, quantity=i.quantity) for i in ret.items
+        ])  # fmt: skip
+        if location is not None:
+            await apply_stock_changes([
+                StockChange(lines[i.item_id].stock_item_id, location.id, StockChangeReason.RETURN_RESTOCKED,
+                            level=i.quantity, order_id=order.id, order_number=order.number, note=ret.reason)
+                for i in ret.items if lines[i.item_id].stock_item_id
+            ], actor)  # fmt: skip
+        audit = AuditLog(actor)
+        audit.order(AuditKind.RETURN_CREATED, order, ret.reason,
+                    after={"items": [{"sku": lines[i.item_id].sku, "quantity": i.quantity} for i in ret.items],
+                           "restockedAt": location.name if location else None})  # fmt: skip
+        await audit.write()
+    return row
+
+
+async def create_resend(data: ResendInput | dict, actor: Actor) -> Order:
+    """Ship items of a processed order again: a new open order with status RESEND, linked to the
+    original, reserving stock at its despatch location."""
+    resend = validated(ResendInput, data)
+    async with transaction():
+        original = await _lock_order(resend.order_id)
+        if original.state != OrderState.PROCESSED:
+            raise ServiceError.one(f"Order {original.number} is not processed", "orderId",
+                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
+        lines = {l.id: l for l in (await _lines_by_order([original.id]))[original.id]}
+        bad = [FieldError(f"Line {w.item_id} is not a line of order {original.number}", f"items.{n}.itemId",
+                          ErrorCode.NOT_FOUND) for n, w in enumerate(resend.items) if w.item_id not in lines]  # fmt: skip
+        if bad:
+            raise ServiceError(bad)
+        location = await _resolve_location(resend.location_id or original.location_id, "locationId")
+        order = Order(id=uuid.uuid4(), number=await _next_numbers(1), source=original.source,
+                      subsource=original.subsource, reference=None,
+                      secondary_reference=original.reference or str(original.number),
+                      external_reference=original.external_reference, status=OrderStatus.RESEND,
+                      location_id=location.id, original_order_id=original.id, received_at=now(),
+                      paid_at=now(), currency=original.currency)  # fmt: skip
+        for name in ["buyer_name", "email", "shipping_service", "shipping_vendor", *(
+                f"{p}_{f}" for p in ("shipping", "billing") for f in ADDRESS_FIELDS)]:  # fmt: skip
+            setattr(order, name, getattr(original, name))
+        new_lines = [
+            OrderItem(order_id=order.id, position=n, stock_item_id=lines[w.item_id].stock_item_id,
+                      sku=lines[w.item_id].sku, channel_sku=lines[w.item_id].channel_sku,
+                      item_number=lines[w.item_id].item_number, title=lines[w.item_id].title,
+                      quantity=w.quantity)  # fmt: skip
+            for n, w in enumerate(resend.items)
+        ]
+        order.postage = resend.cost
+        order.total = resend.cost
+        await order.save()
+        await OrderItem.bulk_create(new_lines)
+        await OrderNote.create(order_id=order.id, text=f"Resend of order {original.number}: {resend.reason}",
+                               internal=True, author=actor.name)  # fmt: skip
+        await apply_stock_changes(_allocation(order, new_lines, +1, StockChangeReason.ORDER_CREATED), actor)
+        audit = AuditLog(actor)
+        audit.order(AuditKind.RESEND_CREATED, original, f"Resent as order {order.number}: {resend.reason}")
+        audit.order(AuditKind.ORDER_CREATED, order, f"Resend of order {original.number}")
+        await audit.write()
+    return order

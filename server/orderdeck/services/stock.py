@@ -1,0 +1,333 @@
+"""Stock: items, levels per location, and the one primitive that changes level or allocation.
+
+Every change to a level or an allocation goes through :func:`apply_stock_changes`, which locks the
+affected rows in a fixed order (no deadlocks, no lost updates), updates them with one statement and
+writes one ledger row per (reason, order, item, location).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+
+from pydantic import BaseModel, ConfigDict, Field
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from orderdeck import db
+from orderdeck.models import (
+    AuditKind,
+    AuditSubject,
+    Location,
+    StockChangeReason,
+    StockItem,
+    StockLedgerEntry,
+    StockLevel,
+)
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.context import MAX_BATCH, Actor, transaction
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, not_found, validated
+
+StockKey = tuple[uuid.UUID, uuid.UUID]
+"""(stock item id, location id)."""
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """A delta to the level and/or allocation of one item at one location, and why."""
+
+    item_id: uuid.UUID
+    location_id: uuid.UUID
+    reason: StockChangeReason
+    level: int = 0
+    allocated: int = 0
+    order_id: uuid.UUID | None = None
+    order_number: int | None = None
+    note: str = ""
+
+    @property
+    def key(self) -> StockKey:
+        return (self.item_id, self.location_id)
+
+
+async def ensure_levels(keys: set[StockKey]) -> None:
+    """Create missing (item, location) level rows at zero; existing ones are left alone."""
+    if keys:
+        await StockLevel.bulk_create(
+            [StockLevel(item_id=i, location_id=loc) for i, loc in sorted(keys)],
+            ignore_conflicts=True,
+        )
+
+
+async def lock_levels(keys: set[StockKey]) -> dict[StockKey, StockLevel]:
+    """Lock the level rows of ``keys`` (creating missing ones) in id order, and return them."""
+    if not keys:
+        return {}
+    await ensure_levels(keys)
+    condition = reduce(or_, (Q(item_id=i, location_id=loc) for i, loc in keys))
+    rows = await StockLevel.filter(condition).order_by("id").select_for_update()
+    return {(row.item_id, row.location_id): row for row in rows}
+
+
+async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[StockKey, StockLevel]:
+    """Apply deltas to levels and allocations, write the ledger; return the new levels.
+
+    Must run inside the caller's transaction. Zero changes are dropped.
+    """
+    changes = [c for c in changes if c.level or c.allocated]
+    if not changes:
+        return {}
+    levels = await lock_levels({c.key for c in changes})
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for change in changes:
+        row_id = levels[change.key].id
+        totals[row_id][0] += change.level
+        totals[row_id][1] += change.allocated
+
+    ids = sorted(totals)
+    marks = iter(db.placeholders(len(ids) * 5))
+    level_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
+    alloc_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
+    in_list = ", ".join(next(marks) for _ in ids)
+    params: list[int] = [v for i in ids for v in (i, totals[i][0])]
+    params += [v for i in ids for v in (i, totals[i][1])]
+    params += ids
+    sql = (
+        f"UPDATE stock_level SET level = level + CASE id {level_case} ELSE 0 END, "
+        f"allocated = allocated + CASE id {alloc_case} ELSE 0 END, "
+        f"updated_at = CURRENT_TIMESTAMP WHERE id IN ({in_list}) "
+        "RETURNING id, level, allocated"
+    )
+    rows = await db.fetch(sql, params)
+    after = {row["id"]: (row["level"], row["allocated"]) for row in rows}
+    for row in levels.values():
+        if row.id in after:
+            row.level, row.allocated = after[row.id]
+
+    await StockLedgerEntry.bulk_create(_ledger_rows(changes, levels, totals, actor))
+    return {key: row for key, row in levels.items() if row.id in totals}
+
+
+def _ledger_rows(
+    changes: list[StockChange],
+    levels: dict[StockKey, StockLevel],
+    totals: dict[int, list[int]],
+    actor: Actor,
+) -> list[StockLedgerEntry]:
+    """One ledger row per (reason, order, item, location), chaining before/after values."""
+    merged: dict[tuple, StockChange] = {}
+    for c in changes:
+        k = (c.key, c.reason, c.order_id)
+        prev = merged.get(k)
+        merged[k] = c if prev is None else StockChange(
+            c.item_id, c.location_id, c.reason, prev.level + c.level, prev.allocated + c.allocated,
+            c.order_id, c.order_number, prev.note or c.note,
+        )  # fmt: skip
+    running = {
+        key: [row.level - totals[row.id][0], row.allocated - totals[row.id][1]]
+        for key, row in levels.items()
+        if row.id in totals
+    }
+    entries = []
+    for c in merged.values():
+        if not (c.level or c.allocated):
+            continue
+        level_before, alloc_before = running[c.key]
+        running[c.key] = [level_before + c.level, alloc_before + c.allocated]
+        entries.append(
+            StockLedgerEntry(
+                item_id=c.item_id, location_id=c.location_id, reason=c.reason,
+                level_before=level_before, level_after=level_before + c.level,
+                allocated_before=alloc_before, allocated_after=alloc_before + c.allocated,
+                order_id=c.order_id, order_number=c.order_number, note=c.note[:500],
+                actor=actor.name, actor_kind=actor.kind,
+            )  # fmt: skip
+        )
+    return entries
+
+
+# --- stock items ---------------------------------------------------------------------------
+
+
+class StockItemInput(BaseModel):
+    """A new stock item."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=100)
+    title: str = Field(min_length=1, max_length=255)
+    barcode: str | None = Field(None, max_length=64)
+    weight: Decimal = Field(Decimal(0), ge=0, max_digits=12, decimal_places=3)
+    unit_price: Decimal = Field(Decimal(0), ge=0, max_digits=14, decimal_places=2)
+
+
+class StockItemPatch(BaseModel):
+    """Changes to a stock item; fields left out stay as they are."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    sku: str | None = Field(None, min_length=1, max_length=100)
+    title: str | None = Field(None, min_length=1, max_length=255)
+    barcode: str | None = Field(None, max_length=64)
+    weight: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=3)
+    unit_price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
+
+
+def _item_snapshot(item: StockItem) -> dict[str, str | None]:
+    return {
+        "sku": item.sku, "title": item.title, "barcode": item.barcode,
+        "weight": str(item.weight), "unitPrice": str(item.unit_price),
+    }  # fmt: skip
+
+
+async def create_stock_item(data: StockItemInput | dict, actor: Actor) -> StockItem:
+    """Create a stock item with a unique SKU."""
+    data = validated(StockItemInput, data)
+    async with transaction():
+        if await StockItem.filter(sku=data.sku).exists():
+            raise ServiceError.one(f"SKU {data.sku} already exists", "sku", ErrorCode.DUPLICATE)
+        try:
+            item = await StockItem.create(**data.model_dump())
+        except IntegrityError:
+            raise ServiceError.one(f"SKU {data.sku} already exists", "sku", ErrorCode.DUPLICATE) from None
+        audit = AuditLog(actor)
+        audit.add(AuditKind.STOCK_ITEM_CREATED, AuditSubject.STOCK_ITEM, item.id, item.sku,
+                  after=_item_snapshot(item))  # fmt: skip
+        await audit.write()
+    return item
+
+
+async def update_stock_item(item_id: uuid.UUID, data: StockItemPatch | dict, actor: Actor) -> StockItem:
+    """Change a stock item's SKU, title, barcode, weight or price."""
+    patch = validated(StockItemPatch, data)
+    changes = patch.model_dump(exclude_unset=True)
+    if "sku" in changes and changes["sku"] is None or "title" in changes and changes["title"] is None:
+        raise ServiceError.one("SKU and title cannot be empty", "sku" if changes.get("sku", 1) is None else "title")
+    async with transaction():
+        item = await StockItem.filter(id=item_id).select_for_update().first()
+        if item is None:
+            raise not_found("Stock item", item_id, "id")
+        if "sku" in changes and changes["sku"] != item.sku:
+            if await StockItem.filter(sku=changes["sku"]).exists():
+                raise ServiceError.one(f"SKU {changes['sku']} already exists", "sku", ErrorCode.DUPLICATE)
+        before = _item_snapshot(item)
+        item.update_from_dict(changes)
+        try:
+            await item.save()
+        except IntegrityError:
+            raise ServiceError.one(f"SKU {changes['sku']} already exists", "sku", ErrorCode.DUPLICATE) from None
+        audit = AuditLog(actor)
+        audit.add(AuditKind.STOCK_ITEM_UPDATED, AuditSubject.STOCK_ITEM, item.id, item.sku,
+                  before=before, after=_item_snapshot(item))  # fmt: skip
+        await audit.write()
+    return item
+
+
+# --- stock levels ----------------------------------------------------------------------------
+
+
+class LevelInput(BaseModel):
+    """One stock level to set (absolute) or adjust (delta), by SKU and location."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=100)
+    location_id: uuid.UUID
+    quantity: int = Field(ge=-1_000_000_000, le=1_000_000_000)
+
+
+class LevelChangeInput(BaseModel):
+    """A batch of stock level writes and why they were made."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    levels: list[LevelInput] = Field(min_length=1, max_length=MAX_BATCH)
+    reason: str = Field("", max_length=500)
+
+
+async def _resolve_levels(batch: LevelChangeInput) -> tuple[list[StockKey], dict[StockKey, str]]:
+    """Map each input row to (item id, location id), naming unknown SKUs and locations."""
+    skus = {row.sku for row in batch.levels}
+    items = {i.sku: i.id for i in await StockItem.filter(sku__in=skus).only("id", "sku")}
+    loc_ids = {row.location_id for row in batch.levels}
+    known_locations = set(await Location.filter(id__in=loc_ids).values_list("id", flat=True))
+    errors, keys, skus_by_key = [], [], {}
+    for n, row in enumerate(batch.levels):
+        if row.sku not in items:
+            errors.append(FieldError(f"SKU {row.sku} does not exist", f"levels.{n}.sku", ErrorCode.NOT_FOUND))
+        if row.location_id not in known_locations:
+            errors.append(FieldError(f"Location {row.location_id} does not exist",
+                                     f"levels.{n}.locationId", ErrorCode.NOT_FOUND))  # fmt: skip
+        if not errors:
+            key = (items[row.sku], row.location_id)
+            keys.append(key)
+            skus_by_key[key] = row.sku
+    if errors:
+        raise ServiceError(errors)
+    if len(set(keys)) != len(keys):
+        raise ServiceError.one("Each SKU and location may appear only once", "levels")
+    return keys, skus_by_key
+
+
+async def set_stock_levels(data: LevelChangeInput | dict, actor: Actor) -> list[StockLevel]:
+    """Set absolute physical levels (a stock count). Levels cannot be negative."""
+    return await _write_levels(data, actor, absolute=True)
+
+
+async def adjust_stock_levels(data: LevelChangeInput | dict, actor: Actor) -> list[StockLevel]:
+    """Add (or, with a negative quantity, remove) stock. No level may end below zero."""
+    return await _write_levels(data, actor, absolute=False)
+
+
+async def _write_levels(data: LevelChangeInput | dict, actor: Actor, *, absolute: bool) -> list[StockLevel]:
+    batch = validated(LevelChangeInput, data)
+    keys, skus = await _resolve_levels(batch)
+    reason = StockChangeReason.LEVEL_SET if absolute else StockChangeReason.LEVEL_ADJUSTED
+    kind = AuditKind.STOCK_LEVEL_SET if absolute else AuditKind.STOCK_LEVEL_ADJUSTED
+    async with transaction():
+        current = await lock_levels(set(keys))
+        changes, errors = [], []
+        for n, (key, row) in enumerate(zip(keys, batch.levels)):
+            delta = row.quantity - current[key].level if absolute else row.quantity
+            if current[key].level + delta < 0:
+                errors.append(FieldError(
+                    f"Level of {row.sku} would be {current[key].level + delta}: levels cannot go below zero",
+                    f"levels.{n}.quantity",
+                ))  # fmt: skip
+            changes.append(StockChange(key[0], key[1], reason, level=delta, note=batch.reason))
+        if errors:
+            raise ServiceError(errors)
+        before = {key: current[key].level for key in keys}
+        updated = await apply_stock_changes(changes, actor)
+        audit = AuditLog(actor)
+        for key in keys:
+            level = updated.get(key, current[key])
+            audit.add(kind, AuditSubject.STOCK_ITEM, key[0], f"{skus[key]}: {batch.reason}".rstrip(": "),
+                      before={"level": before[key], "locationId": str(key[1])},
+                      after={"level": level.level, "locationId": str(key[1])})  # fmt: skip
+        await audit.write()
+    return [updated.get(key, current[key]) for key in keys]
+
+
+async def set_minimum_level(sku: str, location_id: uuid.UUID, minimum: int, actor: Actor) -> StockLevel:
+    """Set the level below which an item counts as low at a location."""
+    if not 0 <= minimum <= 1_000_000_000:
+        raise ServiceError.one("Minimum level must be between 0 and 1000000000", "minimumLevel")
+    keys, _ = await _resolve_levels(
+        LevelChangeInput(levels=[LevelInput(sku=sku, location_id=location_id, quantity=0)])
+    )
+    async with transaction():
+        row = (await lock_levels({keys[0]}))[keys[0]]
+        before = row.minimum_level
+        row.minimum_level = minimum
+        await row.save(update_fields=["minimum_level", "updated_at"])
+        audit = AuditLog(actor)
+        audit.add(AuditKind.MINIMUM_LEVEL_SET, AuditSubject.STOCK_ITEM, keys[0][0], sku,
+                  before={"minimumLevel": before, "locationId": str(location_id)},
+                  after={"minimumLevel": minimum, "locationId": str(location_id)})  # fmt: skip
+        await audit.write()
+    return row

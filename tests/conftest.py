@@ -1,0 +1,107 @@
+"""Test fixtures: every storage test runs on SQLite and on PostgreSQL.
+
+Each backend is a throwaway database built from the migrations alone (PostgreSQL: a database named
+orderdeck_test_<pid>, dropped at the end; SQLite: a file in a temporary folder). Tests are grouped by
+backend. Between tests every table is emptied and the default location recreated.
+
+Environment:
+- ORDERDECK_TEST_BACKENDS: comma list of backends to run, default "sqlite,postgres".
+- ORDERDECK_TEST_POSTGRES: server URL, default postgres://postgres@127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from orderdeck import db
+from orderdeck.models import ActorKind
+from orderdeck.services.context import Actor
+from orderdeck.services.locations import ensure_default_location
+
+POSTGRES = os.environ.get("ORDERDECK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+BACKENDS = [b.strip() for b in os.environ.get("ORDERDECK_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
+
+TABLES = [
+    "audit_entry", "stock_ledger", "order_return_item", "order_return", "dispatch", "order_tag",
+    "order_note", "order_property", "order_item", "deleted_order", "orders", "stock_level",
+    "stock_item", "location", "api_token", "counter",
+]  # fmt: skip
+
+
+async def create_postgres_database(name: str) -> str:
+    """Create an empty PostgreSQL database and return its URL."""
+    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{POSTGRES}/{name}"
+
+
+async def drop_postgres_database(name: str) -> None:
+    """Drop a database made by create_postgres_database."""
+    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A migrated throwaway database of one backend, open for the whole session."""
+    backend = request.param
+    if backend == "postgres":
+        name = f"orderdeck_test_{os.getpid()}"
+        url = await create_postgres_database(name)
+        url_with_pool = f"{url}?minsize=1&maxsize=30"
+    else:
+        url = url_with_pool = f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'orderdeck.sqlite3'}"
+    await db.migrate(url)
+    await db.init_db(url_with_pool)
+    try:
+        yield url
+    finally:
+        await db.close_db()
+        # Tortoise caches compiled INSERT/UPDATE SQL per table, not per dialect: the next backend
+        # must not reuse this one's placeholders.
+        EXECUTOR_CACHE.clear()
+        if backend == "postgres":
+            await drop_postgres_database(name)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[str]:
+    """An empty database (but for the default location); yields the backend name."""
+    yield "postgres" if database_url.startswith("postgres") else "sqlite"
+    conn = db.connection()
+    if db.dialect() == "postgres":
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        for table in TABLES:
+            await conn.execute_script(f"DELETE FROM {table}")
+
+
+@pytest.fixture
+async def default_location(database: str):
+    """The default location (created as on first start)."""
+    return await ensure_default_location()
+
+
+@pytest.fixture
+def actor() -> Actor:
+    """A user making changes in tests."""
+    return Actor("tester", ActorKind.USER)
+
+
+@pytest.fixture
+def postgres_only(database: str) -> None:
+    """Skip on SQLite: for tests of row locks and concurrency, which SQLite serialises anyway."""
+    if database != "postgres":
+        pytest.skip("needs PostgreSQL")
