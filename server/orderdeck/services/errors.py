@@ -58,13 +58,23 @@ class ServiceError(Exception):
 
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> ServiceError:
-        """Translate a pydantic validation error into field errors with dotted paths."""
+        """Translate a pydantic validation error into field errors with dotted, camelCase paths
+        (as the API names fields, and as the services' own errors name them). A list longer than
+        allowed is TOO_MANY; every other problem is INVALID."""
         errors = []
         for err in exc.errors():
-            path = ".".join(str(part) for part in (prefix, *err["loc"]) if part != "")
+            parts = [camel_case(part) if isinstance(part, str) else str(part) for part in err["loc"]]
+            path = ".".join(part for part in (prefix, *parts) if part != "")
             message = err["msg"].removeprefix("Value error, ")
-            errors.append(FieldError(message, path or None, ErrorCode.INVALID))
+            code = ErrorCode.TOO_MANY if err["type"] == "too_long" else ErrorCode.INVALID
+            errors.append(FieldError(message, path or None, code))
         return cls(errors)
+
+
+def camel_case(name: str) -> str:
+    """``order_ids`` -> ``orderIds``: an input field's name as the API spells it."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def not_found(what: str, value: object, field: str | None) -> ServiceError:

@@ -1,0 +1,127 @@
+"""The Starlette application: GraphQL at /graphql (token required), health endpoints, CORS."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from orderdeck import db
+from orderdeck.config import Settings, get_settings
+from orderdeck.graphql.context import Context
+from orderdeck.graphql.schema import build_schema
+from orderdeck.models import ApiToken
+from orderdeck.services import auth
+from orderdeck.services.locations import ensure_default_location
+
+UNAUTHORIZED = (
+    "Missing or invalid API token: send 'Authorization: Bearer <token>' "
+    "(create one with 'orderdeck token create --name NAME')"
+)
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The token in an 'Authorization: Bearer ...' header, if any."""
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+class OrderdeckGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app, with the token checked before any GraphQL work is done."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            if not self._wants_ide(request):
+                token = await auth.authenticate(bearer_token(request) or "")
+                if token is None:
+                    response = JSONResponse(
+                        {"errors": [{"message": UNAUTHORIZED, "extensions": {"code": "UNAUTHENTICATED"}}]},
+                        status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="orderdeck"'},
+                    )
+                    await response(scope, receive, send)
+                    return
+                scope.setdefault("state", {})["token"] = token
+        await super().__call__(scope, receive, send)
+
+    def _wants_ide(self, request: Request) -> bool:
+        """A browser asking for the GraphiQL page (it carries no token; its queries will)."""
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
+        token: ApiToken | None = getattr(request.state, "token", None)
+        if token is None:  # only the GraphiQL page gets here without a token; it runs no query
+            return Context(token=None, actor=None, permissions=frozenset(), request=request, response=response)
+        return Context(
+            token=token,
+            actor=auth.token_actor(token),
+            permissions=auth.permissions_of(token),
+            request=request,
+            response=response,
+        )
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """Liveness: the process is up."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database answers."""
+    try:
+        await db.connection().execute_query("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+    return JSONResponse({"status": "ok", "database": db.dialect()})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The orderdeck ASGI app. Opens the database on start-up (migrations are the CLI's job)."""
+    settings = settings or get_settings()
+    graphql = OrderdeckGraphQL(
+        build_schema(settings.max_query_depth),
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.init_db(settings.database_url)
+        await ensure_default_location()
+        try:
+            yield
+        finally:
+            await db.close_db()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
+        ],
+        lifespan=lifespan,
+    )

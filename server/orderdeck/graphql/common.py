@@ -1,0 +1,203 @@
+"""Shared GraphQL pieces: user errors, global ids, the Node interface and keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from tortoise.queryset import QuerySet
+
+from orderdeck.services.errors import ErrorCode as ServiceErrorCode
+from orderdeck.services.errors import FieldError, ServiceError
+
+T = TypeVar("T")
+
+ErrorCode = strawberry.enum(ServiceErrorCode, name="ErrorCode", description="Why an input was refused.")
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+
+
+@strawberry.type(description="A problem with an input. `field` is the input's path, e.g. `items.0.quantity`.")
+class UserError:
+    message: str
+    code: ErrorCode
+    field: str | None = None
+
+
+def _camel(segment: str) -> str:
+    head, *rest = segment.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def user_errors(exc: ServiceError) -> list[UserError]:
+    """A service error as GraphQL user errors, paths in the API's camelCase."""
+    return [
+        UserError(
+            message=e.message,
+            code=e.code,
+            field=".".join(_camel(part) for part in e.field.split(".")) if e.field else None,
+        )
+        for e in exc.errors
+    ]
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+
+def encode_id(type_name: str, value: uuid.UUID | int | str) -> str:
+    """A global id: base64 of "Type:value"."""
+    return base64.b64encode(f"{type_name}:{value}".encode()).decode()
+
+
+def decode_id(value: str, type_name: str, field: str) -> uuid.UUID:
+    """The UUID inside a global id of ``type_name``; a ServiceError naming ``field`` otherwise."""
+    try:
+        kind, _, raw = base64.b64decode(value.encode(), validate=True).decode().partition(":")
+        if kind == type_name:
+            return uuid.UUID(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ServiceError.one(f"{value[:60]!r} is not a valid {type_name} id", field)
+
+
+def decode_ids(values: list[str], type_name: str, field: str, limit: int = MAX_PAGE) -> list[uuid.UUID]:
+    """Decode a list of global ids (at most ``limit``), naming each bad one by position."""
+    if len(values) > limit:
+        raise ServiceError.one(f"Give at most {limit} ids", field, ServiceErrorCode.TOO_MANY)
+    if not values:
+        raise ServiceError.one("Give at least one id", field)
+    errors: list[FieldError] = []
+    ids = []
+    for n, value in enumerate(values):
+        try:
+            ids.append(decode_id(value, type_name, f"{field}.{n}"))
+        except ServiceError as exc:
+            errors += exc.errors
+    if errors:
+        raise ServiceError(errors)
+    return ids
+
+
+def node_type_of(value: str) -> tuple[str, str]:
+    """(type name, raw id) of a global id; GraphQL error if it is not one."""
+    try:
+        kind, sep, raw = base64.b64decode(value.encode(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        sep = ""
+    if not sep or not re.fullmatch(r"[A-Za-z]+", kind):
+        raise GraphQLError(f"{value[:60]!r} is not a valid id")
+    return kind, raw
+
+
+@strawberry.interface(description="An object with a global id, refetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+# --- mutations ---------------------------------------------------------------------------------
+
+
+async def attempt(call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
+    """Run a service call; return (result, []) or (None, user errors) if it was refused."""
+    try:
+        return await call(), []
+    except ServiceError as exc:
+        return None, user_errors(exc)
+
+
+# --- pagination ----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of results with Relay cursors and the total count.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The nodes of this page (the edges' nodes, without cursors).")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many results match, on all pages.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.b64encode(json.dumps([value], default=str).encode()).decode()
+
+
+def decode_cursor(cursor: str, argument: str) -> Any:
+    try:
+        value = json.loads(base64.b64decode(cursor.encode(), validate=True))
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (int, str)):
+            return value[0]
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise GraphQLError(f"Argument {argument!r} is not a valid cursor")
+
+
+async def paginate(
+    queryset: QuerySet,
+    *,
+    key: str,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    descending: bool = False,
+) -> Connection:
+    """Keyset pagination over ``queryset`` ordered by the unique column ``key``.
+
+    Costs one query for the page, and one count query only if totalCount is asked for.
+    """
+    if first is not None and last is not None:
+        raise GraphQLError("Give either first or last, not both")
+    size = last if last is not None else (first if first is not None else DEFAULT_PAGE)
+    if not 0 <= size <= MAX_PAGE:
+        raise GraphQLError(f"first and last must be between 0 and {MAX_PAGE}")
+    backwards = last is not None
+    page = queryset
+    if after is not None:
+        page = page.filter(**{f"{key}__{'lt' if descending else 'gt'}": decode_cursor(after, "after")})
+    if before is not None:
+        page = page.filter(**{f"{key}__{'gt' if descending else 'lt'}": decode_cursor(before, "before")})
+    order = descending != backwards
+    rows = list(await page.order_by(f"-{key}" if order else key).limit(size + 1))
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    edges = [Edge(cursor=encode_cursor(getattr(row, key)), node=row) for row in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=more if not backwards else before is not None,
+            has_previous_page=more if backwards else after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _count=queryset.count,
+    )

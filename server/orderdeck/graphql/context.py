@@ -1,0 +1,49 @@
+"""The per-request GraphQL context: who is calling, what they may do, and the DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as _Info
+
+from orderdeck.models import ApiToken
+from orderdeck.services.auth import Permission
+from orderdeck.services.context import Actor
+
+L = TypeVar("L", bound=DataLoader)
+
+
+class Loaders:
+    """DataLoaders of one request, each created on first use from its factory function.
+
+    Areas declare loaders as module-level factories (``def location_by_id() -> DataLoader``) and
+    use them as ``info.context.loaders.get(location_by_id).load(key)``.
+    """
+
+    def __init__(self) -> None:
+        self._loaders: dict[Callable[[], DataLoader], DataLoader] = {}
+
+    def get(self, factory: Callable[[], L]) -> L:
+        """The request's loader made by ``factory``."""
+        loader = self._loaders.get(factory)
+        if loader is None:
+            loader = self._loaders[factory] = factory()
+        return loader  # type: ignore[return-value]
+
+
+@dataclass
+class Context:
+    """What every resolver can reach as ``info.context``."""
+
+    token: ApiToken | None
+    actor: Actor | None
+    permissions: frozenset[Permission]
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(default_factory=Loaders)
+
+
+Info = _Info[Context, None]

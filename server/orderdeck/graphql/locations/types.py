@@ -1,0 +1,32 @@
+"""GraphQL types of locations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from orderdeck import models
+from orderdeck.graphql.common import Node, encode_id
+from orderdeck.graphql.context import Info
+from orderdeck.graphql.locations.loaders import open_order_count_by_location
+
+
+@strawberry.type(description="A warehouse or other place that holds stock and ships orders.")
+class Location(Node):
+    name: str
+    is_default: bool
+    created_at: datetime
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Location", self.id))  # type: ignore[arg-type]
+
+    @strawberry.field(description="How many open orders are at this location.")
+    async def open_order_count(self, info: Info) -> int:
+        return await info.context.loaders.get(open_order_count_by_location).load(self.id)  # type: ignore[arg-type]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, (models.Location, cls))

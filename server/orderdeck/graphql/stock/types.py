@@ -1,0 +1,66 @@
+"""GraphQL types of stock items and levels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from orderdeck import models
+from orderdeck.graphql.common import Node, encode_id
+from orderdeck.graphql.context import Info
+from orderdeck.graphql.locations.loaders import location_by_id
+from orderdeck.graphql.locations.types import Location
+from orderdeck.graphql.stock.loaders import levels_by_item, stock_item_by_id
+
+
+@strawberry.type(description="A product kept in stock, identified by its SKU.")
+class StockItem(Node):
+    sku: str
+    title: str
+    barcode: str | None
+    weight: Decimal
+    unit_price: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("StockItem", self.id))  # type: ignore[arg-type]
+
+    @strawberry.field(description="Stock of this item at each location that has a level for it.")
+    async def levels(self, info: Info) -> list[StockLevel]:
+        return await info.context.loaders.get(levels_by_item).load(self.id)  # type: ignore[arg-type,return-value]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, (models.StockItem, cls))
+
+
+@strawberry.type(
+    description="Stock of one item at one location: level (physical), allocated (held by open, "
+    "unlocked orders) and available = level - allocated (negative when orders exceed stock)."
+)
+class StockLevel:
+    level: int
+    allocated: int
+    minimum_level: int
+    updated_at: datetime
+
+    @strawberry.field
+    def available(self) -> int:
+        return self.level - self.allocated
+
+    @strawberry.field(description="Whether available stock is below the minimum level.")
+    def below_minimum(self) -> bool:
+        return self.level - self.allocated < self.minimum_level
+
+    @strawberry.field
+    async def location(self, info: Info) -> Location:
+        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def item(self, info: Info) -> StockItem:
+        return await info.context.loaders.get(stock_item_by_id).load(self.item_id)  # type: ignore[attr-defined]
