@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -172,7 +172,7 @@ async def db_state() -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def refused(field: str | None, code: ErrorCode) -> Iterator[pytest.ExceptionInfo[ServiceError]]:
+async def refused(field: str | None, code: ErrorCode) -> AsyncIterator[pytest.ExceptionInfo[ServiceError]]:
     """Expect the body to raise a ServiceError naming ``field`` with ``code``, and to change nothing."""
     before = await db_state()
     with pytest.raises(ServiceError) as info:

@@ -77,11 +77,11 @@ class Order(Model):
     invoice_printed = fields.BooleanField(default=False, db_default=False)
 
     location = fields.ForeignKeyField(
-        "models.Location", related_name="orders", on_delete=fields.RESTRICT
+        "models.Location", related_name="orders", on_delete=fields.RESTRICT, db_index=True
     )
     # For resends (status RESEND): the processed order this one re-ships.
     original_order = fields.ForeignKeyField(
-        "models.Order", related_name="resends", null=True, on_delete=fields.RESTRICT
+        "models.Order", related_name="resends", null=True, on_delete=fields.RESTRICT, db_index=True
     )
 
     received_at = fields.DatetimeField(db_index=True)
@@ -126,9 +126,9 @@ class OrderItem(Model):
     """One line of an order. stock_item is null for an unlinked line (no stock effect)."""
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    order = fields.ForeignKeyField("models.Order", related_name="items", on_delete=fields.CASCADE)
+    order = fields.ForeignKeyField("models.Order", related_name="items", on_delete=fields.CASCADE, db_index=True)
     stock_item = fields.ForeignKeyField(
-        "models.StockItem", related_name="order_items", null=True, on_delete=fields.RESTRICT
+        "models.StockItem", related_name="order_items", null=True, on_delete=fields.RESTRICT, db_index=True
     )
     position = fields.IntField(default=0)
     sku = fields.CharField(max_length=100)
@@ -151,7 +151,7 @@ class OrderNote(Model):
     """A note on an order. Internal notes are for the seller's staff only."""
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    order = fields.ForeignKeyField("models.Order", related_name="notes", on_delete=fields.CASCADE)
+    order = fields.ForeignKeyField("models.Order", related_name="notes", on_delete=fields.CASCADE, db_index=True)
     text = fields.CharField(max_length=2000)
     internal = fields.BooleanField(default=True, db_default=True)
     author = fields.CharField(max_length=100)
@@ -196,7 +196,7 @@ class OrderReturn(Model):
     """Items returned from a processed order, optionally restocked at a location."""
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    order = fields.ForeignKeyField("models.Order", related_name="returns", on_delete=fields.RESTRICT)
+    order = fields.ForeignKeyField("models.Order", related_name="returns", on_delete=fields.RESTRICT, db_index=True)
     reason = fields.CharField(max_length=500)
     restock = fields.BooleanField()
     location = fields.ForeignKeyField(
@@ -215,10 +215,10 @@ class OrderReturnItem(Model):
 
     id = fields.BigIntField(primary_key=True)
     order_return = fields.ForeignKeyField(
-        "models.OrderReturn", related_name="items", on_delete=fields.CASCADE
+        "models.OrderReturn", related_name="items", on_delete=fields.CASCADE, db_index=True
     )
     order_item = fields.ForeignKeyField(
-        "models.OrderItem", related_name="returned", on_delete=fields.RESTRICT
+        "models.OrderItem", related_name="returned", on_delete=fields.RESTRICT, db_index=True
     )
     quantity = fields.IntField()
 

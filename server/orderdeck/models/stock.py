@@ -39,7 +39,7 @@ class StockLevel(Model):
     id = fields.BigIntField(primary_key=True)
     item = fields.ForeignKeyField("models.StockItem", related_name="levels", on_delete=fields.CASCADE)
     location = fields.ForeignKeyField(
-        "models.Location", related_name="stock_levels", on_delete=fields.RESTRICT
+        "models.Location", related_name="stock_levels", on_delete=fields.RESTRICT, db_index=True
     )
     level = fields.IntField(default=0, db_default=0)
     allocated = fields.IntField(default=0, db_default=0)
@@ -77,7 +77,7 @@ class StockLedgerEntry(Model):
     """One change to a stock level or its allocation, with before/after and who did it."""
 
     id = fields.BigIntField(primary_key=True)
-    item = fields.ForeignKeyField("models.StockItem", related_name="ledger", on_delete=fields.CASCADE)
+    item = fields.ForeignKeyField("models.StockItem", related_name="ledger", on_delete=fields.CASCADE, db_index=True)
     # A plain value, so the history outlives a deleted location.
     location_id = fields.UUIDField(db_index=True)
     reason = fields.CharEnumField(StockChangeReason, max_length=32)
@@ -87,7 +87,7 @@ class StockLedgerEntry(Model):
     allocated_after = fields.IntField()
     # The order involved, kept as a plain value so the ledger outlives deleted orders.
     order_id = fields.UUIDField(null=True, db_index=True)
-    order_number = fields.IntField(null=True)
+    order_number = fields.BigIntField(null=True)
     note = fields.CharField(max_length=500, default="", db_default="")
     actor = fields.CharField(max_length=100)
     actor_kind = fields.CharEnumField(ActorKind, max_length=16)

@@ -7,7 +7,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 from tortoise.exceptions import IntegrityError
 
-from orderdeck.models import AuditKind, AuditSubject, Location, Order, OrderState, StockLevel
+from orderdeck.models import AuditKind, AuditSubject, Location, Order, OrderReturn, OrderState, StockLevel
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
@@ -29,6 +29,13 @@ def _duplicate(name: str) -> ServiceError:
 
 async def ensure_default_location(actor: Actor | None = None) -> Location:
     """Return the default location, creating one named "Default" on first start."""
+    try:
+        return await _ensure_default(actor)
+    except IntegrityError:  # another process created it at the same moment: use theirs
+        return await _ensure_default(actor)
+
+
+async def _ensure_default(actor: Actor | None) -> Location:
     async with transaction():
         location = await Location.filter(is_default=True).first()
         if location is not None:
@@ -91,8 +98,13 @@ async def rename_location(location_id: uuid.UUID, name: str, actor: Actor) -> Lo
 async def set_default_location(location_id: uuid.UUID, actor: Actor) -> Location:
     """Make a location the default (where new orders go when none is named)."""
     async with transaction():
-        location = await _get_locked(location_id)
-        previous = await Location.filter(is_default=True).select_for_update().first()
+        # Lock every location (a short list) in id order: concurrent calls then run one after the
+        # other, each seeing the default the previous one set.
+        locked = {loc.id: loc for loc in await Location.all().order_by("id").select_for_update()}
+        location = locked.get(location_id)
+        if location is None:
+            raise not_found("Location", location_id, "id")
+        previous = next((loc for loc in locked.values() if loc.is_default), None)
         if previous is not None and previous.id != location.id:
             previous.is_default = False
             await previous.save(update_fields=["is_default", "updated_at"])
@@ -106,7 +118,8 @@ async def set_default_location(location_id: uuid.UUID, actor: Actor) -> Location
 
 
 async def delete_location(location_id: uuid.UUID, actor: Actor) -> None:
-    """Delete a location that holds no open orders and no stock, and is not the default."""
+    """Delete a location that holds no open orders and no stock, is not the default, and is not in
+    the history of any order or return."""
     async with transaction():
         location = await _get_locked(location_id)
         if location.is_default:
@@ -124,10 +137,12 @@ async def delete_location(location_id: uuid.UUID, actor: Actor) -> None:
             raise ServiceError.one(
                 f"Location {location.name} holds stock: set its levels to zero first", "id", ErrorCode.IN_USE
             )
-        if await Order.filter(location_id=location.id).exists():
+        in_history = await Order.filter(location_id=location.id).exists()
+        in_history = in_history or await OrderReturn.filter(location_id=location.id).exists()
+        if in_history:
             raise ServiceError.one(
-                f"Location {location.name} is referenced by processed or cancelled orders and is kept "
-                "for their history", "id", ErrorCode.IN_USE,
+                f"Location {location.name} is referenced by processed or cancelled orders or returns and is "
+                "kept for their history", "id", ErrorCode.IN_USE,
             )  # fmt: skip
         await StockLevel.filter(location_id=location.id).delete()
         await location.delete()

@@ -8,7 +8,7 @@ lines' nets, its total is subtotal + tax + postage.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
@@ -34,10 +34,11 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 
 
 def _require_time_zone(value: datetime | None) -> datetime | None:
-    """Dates must say their time zone; a naive date would be read differently by each server."""
+    """Dates must say their time zone; a naive date would be read differently by each server.
+    They are kept in UTC (SQLite stores dates as text: mixed offsets would sort wrongly)."""
     if value is not None and value.tzinfo is None:
         raise ValueError("date must include a time zone (e.g. 2026-11-22T10:00:00Z)")
-    return value
+    return value.astimezone(timezone.utc) if value is not None else None
 
 
 class Strict(BaseModel):
@@ -166,6 +167,15 @@ class OrderPatch(Strict):
     items: list[ItemEdit] | None = Field(None, min_length=1, max_length=MAX_LINES)
 
     _aware = field_validator("despatch_by_at", "paid_at")(_require_time_zone)
+
+    @field_validator("buyer_name", "email", "shipping_service", "shipping_vendor", "tracking_number",
+                     "postage", "currency", "payment_method")  # fmt: skip
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        """These fields always have a value: null cannot clear them (leave them out to keep them)."""
+        if value is None:
+            raise ValueError("cannot be null: give a value, or leave the field out to keep it")
+        return value
 
 
 class ShipmentInput(Strict):

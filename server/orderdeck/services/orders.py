@@ -292,7 +292,7 @@ async def create_orders(
     async with transaction():
         await _refuse_existing_references(source, inputs, prefix)
         first = await _next_numbers(len(inputs))
-        orders, lines, extras, changes = _build_orders(inputs, source, first, items, locations, default)
+        orders, lines, extras, changes = _build_orders(inputs, source, first, items, locations, default, actor)
         await apply_stock_changes(changes, actor)
         try:
             await Order.bulk_create(orders)
@@ -306,6 +306,9 @@ async def create_orders(
         for order in orders:
             audit.order(AuditKind.ORDER_CREATED, order, f"Order created ({order.source})")
         await audit.write()
+        # bulk_create leaves its objects marked unsaved (no related queries, save() would insert):
+        # return the stored orders instead, in input order.
+        orders = await Order.filter(id__in=[o.id for o in orders]).order_by("number")
     return orders
 
 
@@ -333,8 +336,10 @@ def _build_orders(
     items: dict[str, StockItem],
     locations: dict[uuid.UUID, Location],
     default: Location | None,
+    actor: Actor,
 ) -> tuple[list[Order], list[OrderItem], dict[type, list], list[StockChange]]:
-    """Build (unsaved) orders, lines, tags/notes/properties and the allocations they need."""
+    """Build (unsaved) orders, lines, tags/notes/properties and the allocations they need.
+    Notes given with an order are written by the actor creating it."""
     received = now()
     orders, lines, changes = [], [], []
     extras: dict[type, list] = {OrderTag: [], OrderNote: [], OrderProperty: []}
@@ -356,7 +361,7 @@ def _build_orders(
         lines += order_lines
         changes += _allocation(order, order_lines, +1, StockChangeReason.ORDER_CREATED)
         extras[OrderTag] += [OrderTag(order_id=order.id, name=t) for t in dict.fromkeys(o.tags)]
-        extras[OrderNote] += [OrderNote(id=uuid.uuid4(), order_id=order.id, author="", **n.model_dump()) for n in o.notes]
+        extras[OrderNote] += [OrderNote(id=uuid.uuid4(), order_id=order.id, author=actor.name, **n.model_dump()) for n in o.notes]
         extras[OrderProperty] += [OrderProperty(order_id=order.id, **p.model_dump()) for p in o.properties]
     return orders, lines, extras, changes
 
@@ -859,6 +864,9 @@ async def create_resend(data: ResendInput | dict, actor: Actor) -> Order:
         lines = {l.id: l for l in (await _lines_by_order([original.id]))[original.id]}
         bad = [FieldError(f"Line {w.item_id} is not a line of order {original.number}", f"items.{n}.itemId",
                           ErrorCode.NOT_FOUND) for n, w in enumerate(resend.items) if w.item_id not in lines]  # fmt: skip
+        bad += [FieldError(f"Order {original.number} shipped only {lines[w.item_id].quantity} of {lines[w.item_id].sku}",
+                           f"items.{n}.quantity") for n, w in enumerate(resend.items)
+                if w.item_id in lines and w.quantity > lines[w.item_id].quantity]  # fmt: skip
         if bad:
             raise ServiceError(bad)
         location = await _resolve_location(resend.location_id or original.location_id, "locationId")

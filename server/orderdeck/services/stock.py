@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import reduce
 from operator import or_
@@ -30,7 +31,7 @@ from orderdeck.models import (
 )
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import MAX_BATCH, Actor, transaction
-from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, not_found, validated
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
 
 StockKey = tuple[uuid.UUID, uuid.UUID]
 """(stock item id, location id)."""
@@ -104,9 +105,11 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
     )
     rows = await db.fetch(sql, params)
     after = {row["id"]: (row["level"], row["allocated"]) for row in rows}
+    stamp = datetime.now(timezone.utc)
     for row in levels.values():
         if row.id in after:
             row.level, row.allocated = after[row.id]
+            row.updated_at = stamp
 
     await StockLedgerEntry.bulk_create(_ledger_rows(changes, levels, totals, actor))
     return {key: row for key, row in levels.items() if row.id in totals}
@@ -205,8 +208,10 @@ async def update_stock_item(item_id: uuid.UUID, data: StockItemPatch | dict, act
     """Change a stock item's SKU, title, barcode, weight or price."""
     patch = validated(StockItemPatch, data)
     changes = patch.model_dump(exclude_unset=True)
-    if "sku" in changes and changes["sku"] is None or "title" in changes and changes["title"] is None:
-        raise ServiceError.one("SKU and title cannot be empty", "sku" if changes.get("sku", 1) is None else "title")
+    required = ("sku", "title", "weight", "unit_price")
+    empty = [camel_case(name) for name in required if name in changes and changes[name] is None]
+    if empty:
+        raise ServiceError([FieldError(f"{name} cannot be empty", name) for name in empty])
     async with transaction():
         item = await StockItem.filter(id=item_id).select_for_update().first()
         if item is None:
@@ -317,9 +322,12 @@ async def set_minimum_level(sku: str, location_id: uuid.UUID, minimum: int, acto
     """Set the level below which an item counts as low at a location."""
     if not 0 <= minimum <= 1_000_000_000:
         raise ServiceError.one("Minimum level must be between 0 and 1000000000", "minimumLevel")
-    keys, _ = await _resolve_levels(
-        LevelChangeInput(levels=[LevelInput(sku=sku, location_id=location_id, quantity=0)])
-    )
+    wanted = validated(LevelInput, {"sku": sku, "location_id": location_id, "quantity": 0})
+    try:
+        keys, _ = await _resolve_levels(LevelChangeInput(levels=[wanted]))
+    except ServiceError as exc:  # name the arguments, not a batch row that the caller never gave
+        raise ServiceError([replace(e, field=(e.field or "").removeprefix("levels.0.") or None)
+                            for e in exc.errors]) from None  # fmt: skip
     async with transaction():
         row = (await lock_levels({keys[0]}))[keys[0]]
         before = row.minimum_level

@@ -1,1 +1,81 @@
-"""GraphQL queries of the audit area."""
+"""GraphQL queries of the audit area: the audit trail, filtered and paged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from graphql import GraphQLError
+from tortoise.queryset import QuerySet
+
+from orderdeck import models
+from orderdeck.graphql.audit.types import AuditEntry, AuditKind, AuditSubject
+from orderdeck.graphql.common import Connection, decode_id, node_type_of, paginate
+from orderdeck.graphql.permissions import READ
+
+SUBJECT_TYPES = ("Order", "StockItem", "Location")
+"""Global id types whose raw id is an audit subject id."""
+
+
+@strawberry.input(description="Which audit entries to list. All conditions must hold.")
+class AuditFilter:
+    kinds: list[AuditKind] | None = strawberry.field(default=None, description="Any of these kinds.")
+    subject: AuditSubject | None = None
+    subject_id: str | None = strawberry.field(
+        default=None, description="A raw subject id (uuid), or the global id of an order, stock item or location."
+    )
+    order_number: int | None = None
+    actor: str | None = strawberry.field(default=None, description="Who made the change (exact name).")
+    from_: datetime | None = strawberry.field(default=None, name="from", description="Made at or after this time.")
+    to: datetime | None = strawberry.field(default=None, description="Made before this time.")
+
+
+def subject_uuid(value: str) -> uuid.UUID:
+    """The raw subject id in ``value``: a uuid, or a global id of a subject type."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        pass
+    kind, _ = node_type_of(value)
+    if kind not in SUBJECT_TYPES:
+        raise GraphQLError(f"filter.subjectId: a {kind} id is not an audit subject")
+    return decode_id(value, kind, "filter.subjectId")
+
+
+def audit_entries(where: AuditFilter | None) -> QuerySet[models.AuditEntry]:
+    """The audit entries matching a filter."""
+    entries = models.AuditEntry.all()
+    if where is None:
+        return entries
+    if where.kinds is not None:
+        entries = entries.filter(kind__in=set(where.kinds))
+    if where.subject is not None:
+        entries = entries.filter(subject=where.subject)
+    if where.subject_id is not None:
+        entries = entries.filter(subject_id=subject_uuid(where.subject_id))
+    if where.order_number is not None:
+        entries = entries.filter(order_number=where.order_number)
+    if where.actor is not None:
+        entries = entries.filter(actor=where.actor)
+    if where.from_ is not None:
+        entries = entries.filter(created_at__gte=where.from_)
+    if where.to is not None:
+        entries = entries.filter(created_at__lt=where.to)
+    return entries
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=READ, description="Every user-visible change, newest first.")
+    async def audit_trail(
+        self,
+        filter: AuditFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AuditEntry]:
+        return await paginate(
+            audit_entries(filter), key="id", first=first, after=after, last=last, before=before, descending=True
+        )

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from orderdeck.graphql.common import encode_id
 from orderdeck.models import ActorKind as _ActorKind
 from orderdeck.models import AuditKind as _AuditKind
 from orderdeck.models import AuditSubject as _AuditSubject
@@ -28,6 +29,10 @@ class AuditEntry:
     actor_kind: ActorKind
     created_at: datetime
     order_number: int | None
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("AuditEntry", self.id))  # type: ignore[arg-type]
 
     @strawberry.field(description="The raw id of the subject (an order, stock item, location or token).")
     def subject_id(self) -> str:

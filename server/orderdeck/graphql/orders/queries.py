@@ -1,1 +1,163 @@
-"""GraphQL queries of the orders area."""
+"""GraphQL queries of the orders area: one order, filtered lists, search, deleted orders.
+
+Read-only: these go straight to the models. An invalid argument (a malformed id, a reversed date
+range, a naive date) is a GraphQL error with a message saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import strawberry
+from graphql import GraphQLError
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from orderdeck import models
+from orderdeck.graphql.common import Connection, decode_id, paginate
+from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
+from orderdeck.graphql.orders.types import DeletedOrder, Order, OrderSearchResult
+from orderdeck.graphql.permissions import READ
+from orderdeck.services.errors import ServiceError
+
+MAX_SEARCH = 100
+
+
+def _id(value: str, type_name: str, argument: str) -> uuid.UUID:
+    try:
+        return decode_id(value, type_name, argument)
+    except ServiceError as exc:
+        raise GraphQLError(f"{argument}: {exc.errors[0].message}") from None
+
+
+def _utc(value: datetime, argument: str) -> datetime:
+    if value.tzinfo is None:
+        raise GraphQLError(f"{argument}: the date must include a time zone (e.g. 2026-11-22T10:00:00Z)")
+    return value.astimezone(timezone.utc)
+
+
+def _date_range(query: QuerySet, column: str, start: datetime | None, end: datetime | None, name: str) -> QuerySet:
+    """Restrict ``column`` to [start, end] (either end optional)."""
+    if start is not None:
+        start = _utc(start, f"filter.{name}From")
+        query = query.filter(**{f"{column}__gte": start})
+    if end is not None:
+        end = _utc(end, f"filter.{name}To")
+        query = query.filter(**{f"{column}__lte": end})
+    if start is not None and end is not None and start > end:
+        raise GraphQLError(f"filter.{name}From ({start.isoformat()}) is after filter.{name}To ({end.isoformat()})")
+    return query
+
+
+def filtered_orders(where: OrderFilter | None, state: models.OrderState | None = None) -> QuerySet:
+    """The orders matching ``where`` (and ``state``, when a query presets it)."""
+    where = where or OrderFilter()
+    if state is not None and where.state is not None and where.state != state:
+        raise GraphQLError(f"filter.state: this query lists {state.value} orders only")
+    query = models.Order.all()
+    exact = {
+        "state": state or where.state, "source": where.source, "subsource": where.subsource, "status": where.status,
+        "parked": where.parked, "locked": where.locked, "on_hold": where.on_hold,
+    }  # fmt: skip
+    query = query.filter(**{k: v for k, v in exact.items() if v is not None})
+    if where.location_id is not None:
+        query = query.filter(location_id=_id(where.location_id, "Location", "filter.locationId"))
+    if where.tag is not None:
+        tagged = models.OrderTag.filter(name=where.tag.strip()).values("order_id")
+        query = query.filter(id__in=Subquery(tagged))
+    query = _date_range(query, "received_at", where.received_from, where.received_to, "received")
+    return _date_range(query, "processed_at", where.processed_from, where.processed_to, "processed")
+
+
+async def _page(
+    query: QuerySet, sort: OrderSort, first: int | None, after: str | None, last: int | None, before: str | None
+) -> Connection[Order]:
+    return await paginate(query, key="number", first=first, after=after, last=last, before=before,
+                          descending=sort == OrderSort.NUMBER_DESC)  # fmt: skip
+
+
+def _matching(query: str) -> Q:
+    """Orders (or deleted orders) whose number is ``query`` or whose reference, secondary or
+    external reference equals it, ignoring case."""
+    text = query.strip()
+    match = Q(reference__iexact=text) | Q(secondary_reference__iexact=text) | Q(external_reference__iexact=text)
+    if text.isdigit() and len(text) <= 18:
+        match |= Q(number=int(text))
+    return match
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=READ, description="One order, by id or by number (give exactly one).")
+    async def order(self, id: strawberry.ID | None = None, number: int | None = None) -> Order | None:
+        if (id is None) == (number is None):
+            raise GraphQLError("Give exactly one of id and number")
+        if id is not None:
+            return await models.Order.get_or_none(id=_id(id, "Order", "id"))  # type: ignore[return-value]
+        return await models.Order.get_or_none(number=number)  # type: ignore[return-value]
+
+    @strawberry.field(permission_classes=READ, description="Orders in any state, filtered, a page at a time.")
+    async def orders(
+        self,
+        filter: OrderFilter | None = None,
+        sort: OrderSort = OrderSort.NUMBER_ASC,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Order]:
+        return await _page(filtered_orders(filter), sort, first, after, last, before)
+
+    @strawberry.field(permission_classes=READ, description="Open orders (orders with filter.state = OPEN).")
+    async def open_orders(
+        self,
+        filter: OrderFilter | None = None,
+        sort: OrderSort = OrderSort.NUMBER_ASC,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Order]:
+        return await _page(filtered_orders(filter, models.OrderState.OPEN), sort, first, after, last, before)
+
+    @strawberry.field(permission_classes=READ, description="Processed orders (orders with filter.state = PROCESSED).")
+    async def processed_orders(
+        self,
+        filter: OrderFilter | None = None,
+        sort: OrderSort = OrderSort.NUMBER_ASC,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Order]:
+        return await _page(filtered_orders(filter, models.OrderState.PROCESSED), sort, first, after, last, before)
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="Find an order by number, or by reference, secondary or external reference (exact, "
+        "ignoring case), whether it is open, processed, cancelled or deleted. Newest (highest number) first.",
+    )
+    async def search_orders(self, query: str, limit: int = 20) -> list[OrderSearchResult]:
+        if not query.strip():
+            raise GraphQLError("query: give an order number or reference")
+        if not 1 <= limit <= MAX_SEARCH:
+            raise GraphQLError(f"limit must be between 1 and {MAX_SEARCH}")
+        match = _matching(query)
+        live = await models.Order.filter(match).order_by("-number").limit(limit)
+        deleted = await models.DeletedOrder.filter(match).order_by("-number").limit(limit)
+        found = sorted([*live, *deleted], key=lambda o: o.number, reverse=True)
+        return found[:limit]  # type: ignore[return-value]
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="Orders users deleted, newest (highest number) first; `search` matches the number or a "
+        "reference exactly, ignoring case.",
+    )
+    async def deleted_orders(
+        self, first: int | None = None, after: str | None = None, search: str | None = None
+    ) -> Connection[DeletedOrder]:
+        query = models.DeletedOrder.all()
+        if search is not None and search.strip():
+            query = query.filter(_matching(search))
+        return await paginate(query, key="number", first=first, after=after, descending=True)

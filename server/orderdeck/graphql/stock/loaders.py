@@ -20,7 +20,7 @@ def stock_item_by_id() -> DataLoader[uuid.UUID, StockItem | None]:
 def levels_by_item() -> DataLoader[uuid.UUID, list[StockLevel]]:
     async def load(ids: list[uuid.UUID]) -> list[list[StockLevel]]:
         found: dict[uuid.UUID, list[StockLevel]] = {i: [] for i in ids}
-        for row in await StockLevel.filter(item_id__in=set(ids)):
+        for row in await StockLevel.filter(item_id__in=set(ids)).order_by("id"):
             found[row.item_id].append(row)
         return [found[i] for i in ids]
 

@@ -9,11 +9,16 @@ from typing import Any
 import strawberry
 
 from orderdeck import models
+from orderdeck.graphql.audit.types import ActorKind
 from orderdeck.graphql.common import Node, encode_id
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import location_by_id
 from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.stock.loaders import levels_by_item, stock_item_by_id
+
+StockChangeReason = strawberry.enum(
+    models.StockChangeReason, name="StockChangeReason", description="Why a stock level or allocation changed."
+)
 
 
 @strawberry.type(description="A product kept in stock, identified by its SKU.")
@@ -64,3 +69,40 @@ class StockLevel:
     @strawberry.field
     async def item(self, info: Info) -> StockItem:
         return await info.context.loaders.get(stock_item_by_id).load(self.item_id)  # type: ignore[attr-defined]
+
+
+@strawberry.type(
+    description="One change to the level and/or allocation of an item at a location, with the values "
+    "before and after, why it happened and who made it. Newest first in `stockLedger`."
+)
+class StockLedgerEntry:
+    reason: StockChangeReason
+    level_before: int
+    level_after: int
+    allocated_before: int
+    allocated_after: int
+    order_number: int | None = strawberry.field(description="The order involved, if any.")
+    note: str
+    actor: str
+    actor_kind: ActorKind
+    created_at: datetime
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("StockLedgerEntry", self.id))  # type: ignore[arg-type]
+
+    @strawberry.field(description="levelAfter - levelBefore.")
+    def level_change(self) -> int:
+        return self.level_after - self.level_before
+
+    @strawberry.field(description="allocatedAfter - allocatedBefore.")
+    def allocated_change(self) -> int:
+        return self.allocated_after - self.allocated_before
+
+    @strawberry.field
+    async def item(self, info: Info) -> StockItem:
+        return await info.context.loaders.get(stock_item_by_id).load(self.item_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The location; null once the location has been deleted.")
+    async def location(self, info: Info) -> Location | None:
+        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[attr-defined]

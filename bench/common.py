@@ -1,0 +1,278 @@
+"""Shared set-up of the orderdeck benchmarks: a throwaway database, seeding, timing, tables.
+
+Every benchmark runs against a PostgreSQL database of its own, ``orderdeck_bench_<pid>``, built
+from the migrations (``orderdeck.db.migrate``) and dropped at the end, even on failure or Ctrl-C.
+The server is ``ORDERDECK_BENCH_POSTGRES`` (default ``postgres://postgres@127.0.0.1:5432``).
+
+The benchmark machines are small and noisy: no figure means anything on its own, so every
+benchmark measures its own baseline in the same run and prints ratios against it.
+
+This module must not import from ``tests/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+# Run from a checkout without installing: bench/ sits next to server/.
+_SERVER = Path(__file__).resolve().parent.parent / "server"
+if _SERVER.is_dir() and str(_SERVER) not in sys.path:
+    sys.path.insert(0, str(_SERVER))
+
+from orderdeck import db  # noqa: E402
+from orderdeck.models import ActorKind, Location, StockItem, StockLevel  # noqa: E402
+from orderdeck.services.context import Actor  # noqa: E402
+from orderdeck.services.locations import ensure_default_location  # noqa: E402
+
+POSTGRES = os.environ.get("ORDERDECK_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+
+ACTOR = Actor("bench", ActorKind.USER)
+
+# Every table of the schema, children first (for TRUNCATE between phases).
+ORDER_TABLES = [
+    "audit_entry", "stock_ledger", "order_return_item", "order_return", "dispatch", "order_tag",
+    "order_note", "order_property", "order_item", "deleted_order", "orders",
+]  # fmt: skip
+
+
+# --- the throwaway database ----------------------------------------------------------------
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class BenchDatabase:
+    """The database of one benchmark run."""
+
+    name: str
+    url: str
+
+    async def raw(self) -> asyncpg.Connection:
+        """A plain asyncpg connection to it (for COPY baselines and checks); close it yourself."""
+        return await asyncpg.connect(self.url)
+
+
+@asynccontextmanager
+async def bench_database(pool_max: int = 10) -> AsyncIterator[BenchDatabase]:
+    """Create ``orderdeck_bench_<pid>``, migrate it, open Tortoise on it; drop it afterwards."""
+    name = f"orderdeck_bench_{os.getpid()}"
+    url = f"{POSTGRES}/{name}"
+    await _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        await db.migrate(url)
+        await db.init_db(f"{url}?minsize=1&maxsize={pool_max}")
+        try:
+            await ensure_default_location()
+            yield BenchDatabase(name, url)
+        finally:
+            await db.close_db()
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def truncate_orders() -> None:
+    """Empty every order table (and the ledger and audit trail); stock items and levels stay."""
+    await db.connection().execute_script(f"TRUNCATE {', '.join(ORDER_TABLES)} RESTART IDENTITY CASCADE")
+
+
+# --- seeding -------------------------------------------------------------------------------
+
+
+@dataclass
+class Catalogue:
+    """Seeded stock: items by SKU, the locations, and the level each (item, location) starts at."""
+
+    items: list[StockItem]
+    locations: list[Location]
+    start_level: int
+
+    @property
+    def skus(self) -> list[str]:
+        return [i.sku for i in self.items]
+
+
+async def seed_stock(skus: int = 500, extra_locations: int = 1, level: int = 1_000_000) -> Catalogue:
+    """Stock items SKU-00001.. and a level row for each at every location (default + extras).
+
+    Seeding writes rows directly (bulk_create); it is set-up, not what is measured.
+    """
+    default = await ensure_default_location()
+    extras = [Location(id=uuid.uuid4(), name=f"Warehouse {n + 2}") for n in range(extra_locations)]
+    if extras:
+        await Location.bulk_create(extras)
+    items = [
+        StockItem(id=uuid.uuid4(), sku=f"SKU-{n:05d}", title=f"Bench product {n}", barcode=f"50{n:011d}",
+                  weight=Decimal("0.250"), unit_price=Decimal("9.99"))  # fmt: skip
+        for n in range(1, skus + 1)
+    ]
+    await StockItem.bulk_create(items, batch_size=1000)
+    locations = [default, *extras]
+    await StockLevel.bulk_create(
+        [StockLevel(item_id=i.id, location_id=loc.id, level=level) for loc in locations for i in items],
+        batch_size=1000,
+    )
+    return Catalogue(items, locations, level)
+
+
+def order_inputs(count: int, catalogue: Catalogue, *, lines: int = 3, seed: int = 1, prefix: str = "B") -> list[dict]:
+    """``count`` direct-order inputs of ``lines`` distinct SKUs each, spread over the locations.
+
+    Deterministic for a seed. References are unique per prefix.
+    """
+    rng = random.Random(seed)
+    skus = catalogue.skus
+    locations = catalogue.locations
+    out = []
+    for n in range(count):
+        location = locations[n % len(locations)]
+        out.append({
+            "location_id": location.id,
+            "reference": f"{prefix}-{seed}-{n:07d}",
+            "buyer_name": f"Buyer {n}",
+            "email": f"buyer{n}@example.com",
+            "shipping_address": {
+                "full_name": f"Buyer {n}", "address1": f"{n} High Street", "town": "Leeds",
+                "postcode": "LS1 4AP", "country": "GB", "phone": "0113 496 0000",
+            },
+            "shipping_service": "Standard",
+            "postage": Decimal("3.95"),
+            "payment_method": "card",
+            "items": [
+                {"sku": sku, "quantity": rng.randint(1, 5), "unit_price": Decimal(rng.randint(100, 9999)) / 100,
+                 "tax_rate": Decimal(20)}
+                for sku in rng.sample(skus, lines)
+            ],
+        })  # fmt: skip
+    return out
+
+
+# --- timing --------------------------------------------------------------------------------
+
+
+class Clock:
+    """Elapsed wall time of a block: ``with Clock() as c: ...; c.seconds``."""
+
+    def __enter__(self) -> Clock:
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) of values, by linear interpolation."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(a: float, b: float) -> str:
+    """a / b formatted for a table (two significant decimals below 1)."""
+    if not b:
+        return "n/a"
+    r = a / b
+    return f"{r:.3f}" if r < 0.1 else f"{r:.2f}"
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    """A number with thousands separators."""
+    return f"{value:,.{digits}f}"
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain text table, first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    print(f"\n{title}")
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        print(line(row))
+
+
+def machine_note() -> str:
+    """Where the figures came from."""
+    import platform
+
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL at {POSTGRES.rsplit('@', 1)[-1]}"
+
+
+# --- counting SQL statements ---------------------------------------------------------------
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Pool open/close messages are not statements.
+        message = str(record.msg)
+        if "connection pool" in message:
+            return
+        sql = record.args[0] if record.args and message.startswith("%s") else message
+        self.statements.append(str(sql))
+
+
+@contextmanager
+def count_sql() -> Iterator[list[str]]:
+    """Collect the SQL Tortoise sends (records of the "tortoise.db_client" logger at DEBUG).
+
+    An executemany (bulk_create) is one record, like one statement.
+    """
+    logger = logging.getLogger("tortoise.db_client")
+    handler = _Counter()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield handler.statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+async def seed_orders(count: int, catalogue: Catalogue, *, batch: int = 100, seed: int = 1) -> int:
+    """Create ``count`` open direct orders through the service (batches of ``batch``); return count."""
+    from orderdeck.services.orders import create_orders
+
+    inputs = order_inputs(count, catalogue, seed=seed, prefix="P")
+    for start in range(0, count, batch):
+        await create_orders(inputs[start : start + batch], ACTOR)
+    return count

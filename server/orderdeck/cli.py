@@ -1,0 +1,169 @@
+"""The orderdeck command: serve, migrate, tokens, and developer tools."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from orderdeck import __version__, db
+from orderdeck.config import Settings, get_settings
+from orderdeck.models import ActorKind
+from orderdeck.services.context import Actor
+
+T = TypeVar("T")
+CLI_ACTOR = Actor("cli", ActorKind.SYSTEM)
+"""The actor recorded for changes made from the command line."""
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise click.ClickException(f"Invalid configuration: {exc}") from None
+
+
+def _with_db(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` with the database open (and migrated), then close it."""
+
+    async def run() -> T:
+        await db.migrate(settings.database_url)
+        await db.init_db(settings.database_url)
+        try:
+            return await work()
+        finally:
+            await db.close_db()
+
+    return asyncio.run(run())
+
+
+@click.group()
+@click.version_option(__version__, prog_name="orderdeck")
+def main() -> None:
+    """orderdeck: open multichannel order management over GraphQL.
+
+    Configuration comes from ORDERDECK_* environment variables (see the README).
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="API processes (PostgreSQL only: SQLite is for one process).")  # fmt: skip
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API (GraphQL and GraphiQL at /graphql), applying migrations first."""
+    import uvicorn
+
+    from orderdeck.services.auth import ensure_admin_token
+    from orderdeck.services.locations import ensure_default_location
+
+    settings = _settings()
+    if workers > 1 and settings.is_sqlite:
+        raise click.ClickException("--workers > 1 needs PostgreSQL: SQLite is for a single process")
+
+    async def prepare() -> str | None:
+        await ensure_default_location()
+        return await ensure_admin_token()
+
+    secret = _with_db(settings, prepare)
+    if secret:
+        click.echo(
+            "\n  First start: an admin API token was created. It is shown only this once:\n\n"
+            f"    {secret}\n\n"
+            "  Send it as 'Authorization: Bearer <token>'. More tokens: orderdeck token create --name NAME\n"
+        )
+    click.echo(f"orderdeck {__version__} on {db.normalise_url(settings.database_url).split('://')[0]}: "
+               f"GraphQL at http://{host}:{port}/graphql")  # fmt: skip
+    uvicorn.run("orderdeck.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=True)  # fmt: skip
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    settings = _settings()
+    asyncio.run(db.migrate(settings.database_url))
+    click.echo("Database is up to date.", err=True)
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="A unique name; it is recorded as the actor of every change.")
+@click.option("--role", type=click.Choice(["ADMIN", "OPERATOR", "READER"]), default="ADMIN", show_default=True)
+def token_create(name: str, role: str) -> None:
+    """Create an API token and print only the token on stdout."""
+    from orderdeck.models import Role
+    from orderdeck.services.auth import create_token
+    from orderdeck.services.errors import ServiceError
+
+    async def work() -> str:
+        _, secret = await create_token(name, CLI_ACTOR, Role(role))
+        return secret
+
+    try:
+        secret = _with_db(_settings(), work)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.option("--name", required=True)
+def token_revoke(name: str) -> None:
+    """Revoke an API token by name."""
+    from orderdeck.services.auth import revoke_token
+    from orderdeck.services.errors import ServiceError
+
+    try:
+        _with_db(_settings(), lambda: revoke_token(name, CLI_ACTOR))
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Token {name} revoked.", err=True)
+
+
+@main.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL schema (SDL); the repository's schema.graphql is this output."""
+    from orderdeck.graphql.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+
+
+@main.command()
+@click.option("--name", default=None, help="A name for the migration (default: auto).")
+def makemigrations(name: str | None) -> None:
+    """Write a migration for model changes into migrations/ (run from a source checkout)."""
+    from tortoise.migrations.autodetector import MigrationAutodetector
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.writer import format_migration_name
+
+    config = db.tortoise_config("sqlite://:memory:")
+
+    async def run() -> list[str]:
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=config, init_connections=False)
+            writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
+        written = []
+        for writer in writers:
+            if name:
+                writer.name = format_migration_name(int(writer.name.split("_", 1)[0]), name)
+            written.append(str(writer.write()))
+        return written
+
+    written = asyncio.run(run())
+    for path in written:
+        click.echo(f"Created {path}")
+    if not written:
+        click.echo("No changes detected.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

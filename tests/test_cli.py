@@ -1,0 +1,109 @@
+"""The orderdeck command, end to end: serve on an empty database, tokens, export-schema."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import create_postgres_database, drop_postgres_database
+
+ORDERDECK = [sys.executable, "-m", "orderdeck.cli"]
+TOKEN = re.compile(r"\bod_[A-Za-z0-9_-]{20,}\b")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a command on a fresh, empty database of each backend."""
+    name = f"orderdeck_cli_{uuid.uuid4().hex[:8]}"
+    if request.param == "postgres":
+        url = await create_postgres_database(name)
+    else:
+        url = f"sqlite://{tmp_path / 'cli.sqlite3'}"
+    yield {**os.environ, "ORDERDECK_DATABASE_URL": url}
+    if request.param == "postgres":
+        await drop_postgres_database(name)
+
+
+def start_server(env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen:
+    """Start `orderdeck serve` and wait until it is ready."""
+    proc = subprocess.Popen([*ORDERDECK, "serve", "--port", str(port)], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stdout.read()}")
+    else:
+        proc.kill()
+        raise AssertionError("serve did not become ready in 60 s")
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_first_serve_prints_an_admin_token_once_and_it_works(database_env, tmp_path):
+    port = free_port()
+    proc = start_server(database_env, tmp_path, port)
+    try:
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready["status"] == "ok"
+        unauthorised = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { name } }"})
+        assert unauthorised.status_code == 401
+    finally:
+        output = stop(proc)
+    tokens = TOKEN.findall(output)
+    assert len(tokens) == 1, output
+    proc = start_server(database_env, tmp_path, port)
+    try:
+        me = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { name role } }"},
+                        headers={"Authorization": f"Bearer {tokens[0]}"})  # fmt: skip
+        assert me.json() == {"data": {"me": {"name": "admin", "role": "ADMIN"}}}
+        locations = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ locations { name isDefault } }"},
+                               headers={"Authorization": f"Bearer {tokens[0]}"})  # fmt: skip
+        assert locations.json()["data"]["locations"] == [{"name": "Default", "isDefault": True}]
+    finally:
+        second = stop(proc)
+    assert not TOKEN.findall(second), "the admin token must be printed only on the first start"
+
+
+def test_token_create_prints_only_the_token(database_env, tmp_path):
+    done = subprocess.run([*ORDERDECK, "token", "create", "--name", "ci-bot"], env=database_env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert TOKEN.fullmatch(done.stdout.strip()), done.stdout
+    again = subprocess.run([*ORDERDECK, "token", "create", "--name", "ci-bot"], env=database_env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+    assert again.stdout == ""
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path):
+    env = {**os.environ, "ORDERDECK_DATABASE_URL": "mysql://nope"}
+    done = subprocess.run([*ORDERDECK, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "ORDERDECK_DATABASE_URL must start with" in done.stderr

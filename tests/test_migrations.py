@@ -1,0 +1,104 @@
+"""Migrations build the database the models describe, on PostgreSQL and from an installed wheel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from tortoise.context import TortoiseContext
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+from orderdeck import db
+from orderdeck.models import __all__ as model_names
+from orderdeck import models
+from tests.conftest import POSTGRES, create_postgres_database, drop_postgres_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_migrations_are_in_step_with_models():
+    """No model change is missing a migration (what `orderdeck makemigrations` would write)."""
+    config = db.tortoise_config("sqlite://:memory:")
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config, init_connections=False)
+        writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
+    assert writers == [], "models changed without a migration: run `orderdeck makemigrations`"
+
+
+def _model_columns() -> dict[str, set[str]]:
+    tables: dict[str, set[str]] = {}
+    for name in model_names:
+        model = getattr(models, name)
+        meta = getattr(model, "_meta", None)
+        if meta is None or not hasattr(meta, "db_table"):
+            continue
+        tables[meta.db_table] = {f.source_field or key for key, f in meta.fields_map.items() if key in meta.db_fields}
+    return tables
+
+
+async def test_fresh_postgres_database_from_migrations_matches_models():
+    name = f"orderdeck_migr_{uuid.uuid4().hex[:8]}"
+    url = await create_postgres_database(name)
+    try:
+        await db.migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            )
+        finally:
+            await conn.close()
+        actual: dict[str, set[str]] = {}
+        for row in rows:
+            actual.setdefault(row["table_name"], set()).add(row["column_name"])
+        for table, columns in _model_columns().items():
+            assert table in actual, f"table {table} missing"
+            assert actual[table] == columns, f"{table}: database {sorted(actual[table])} != models {sorted(columns)}"
+    finally:
+        await drop_postgres_database(name)
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """orderdeck built as a wheel and installed (without dependencies) into a folder of its own."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True)  # fmt: skip
+    wheel = next(out.glob("orderdeck-*.whl"))
+    target = out / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True)  # fmt: skip
+    return target
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_migrate_from_installed_wheel(installed_wheel: Path, tmp_path: Path, backend: str):
+    name = f"orderdeck_wheel_{uuid.uuid4().hex[:8]}"
+    url = await create_postgres_database(name) if backend == "postgres" else f"sqlite://{tmp_path / 'w.sqlite3'}"
+    try:
+        env = {**os.environ, "PYTHONPATH": str(installed_wheel), "ORDERDECK_DATABASE_URL": url}
+        code = "import orderdeck, sys; print(orderdeck.__file__); from orderdeck.cli import main; main()"
+        done = subprocess.run([sys.executable, "-c", code, "migrate"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(str(installed_wheel)), "ran the source tree, not the wheel"
+        if backend == "postgres":
+            conn = await asyncpg.connect(url)
+            try:
+                tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+            finally:
+                await conn.close()
+        else:
+            import sqlite3
+
+            with sqlite3.connect(tmp_path / "w.sqlite3") as conn:
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert set(_model_columns()) <= tables
+    finally:
+        if backend == "postgres":
+            await drop_postgres_database(name)
