@@ -16,7 +16,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 from orderdeck import db
 from orderdeck.models import __all__ as model_names
 from orderdeck import models
-from tests.conftest import POSTGRES, create_postgres_database, drop_postgres_database
+from tests.conftest import create_postgres_database, drop_postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 

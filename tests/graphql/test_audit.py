@@ -78,10 +78,11 @@ async def test_time_window(client, default_location, actor):
     at = b.created_at.isoformat()
     window = {"kinds": ["STOCK_ITEM_CREATED"]}
     assert [n["note"] for n in (await trail(client, {**window, "from": at}))["nodes"]] == ["C", "B"]
-    assert [n["note"] for n in (await trail(client, {**window, "to": at}))["nodes"]] == ["A"]
+    assert [n["note"] for n in (await trail(client, {**window, "to": at}))["nodes"]] == ["B", "A"]
     c = await AuditEntry.get(note="C")
     between = await trail(client, {**window, "from": at, "to": c.created_at.isoformat()})
-    assert [n["note"] for n in between["nodes"]] == ["B"]
+    assert [n["note"] for n in between["nodes"]] == ["C", "B"]
+    assert [n["note"] for n in (await trail(client, {**window, "from": at, "to": at}))["nodes"]] == ["B"]
 
 
 async def test_audit_pages_newest_first_both_ways(client, default_location, actor):

@@ -266,11 +266,12 @@ async def test_ledger_filters(client, default_location, north, items, actor):
         ("CUP", "North", "LEVEL_SET"), ("MUG", "Default", "LEVEL_SET")
     ]  # fmt: skip
     assert (await ledger(client, {"sku": "NOPE"}))["totalCount"] == 0
-    # A ledger row's time bounds it exactly: from is inclusive, to exclusive.
+    # A ledger row's time bounds it exactly: both ends are included.
     newest = await StockLedgerEntry.filter(reason=StockChangeReason.LEVEL_ADJUSTED).first()
     at = newest.created_at.isoformat()
     assert (await ledger(client, {"from": at}))["totalCount"] == 1
-    assert (await ledger(client, {"to": at}))["totalCount"] == 2
+    assert (await ledger(client, {"to": at}))["totalCount"] == 3
+    assert (await ledger(client, {"from": at, "to": at}))["totalCount"] == 1
 
     body = (await client.post(LEDGER, {"filter": {"itemId": gid(north)}})).json()
     assert "filter.itemId" in body["errors"][0]["message"]

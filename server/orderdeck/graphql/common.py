@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -100,6 +101,38 @@ def node_type_of(value: str) -> tuple[str, str]:
 @strawberry.interface(description="An object with a global id, refetchable with `node(id:)`.")
 class Node:
     id: strawberry.ID
+
+
+def query_id(value: str, type_name: str, argument: str) -> uuid.UUID:
+    """decode_id for query arguments: a bad id is a GraphQL error naming the argument."""
+    try:
+        return decode_id(value, type_name, argument)
+    except ServiceError as exc:
+        raise GraphQLError(f"{argument}: {exc.errors[0].message}") from None
+
+
+def date_range(
+    query: QuerySet, column: str, start: datetime | None, end: datetime | None, start_name: str, end_name: str
+) -> QuerySet:
+    """Restrict ``column`` to [start, end], both ends included and optional.
+
+    Dates must carry a time zone; a start after the end is a GraphQL error naming both arguments.
+    """
+    if start is not None:
+        start = _utc(start, start_name)
+        query = query.filter(**{f"{column}__gte": start})
+    if end is not None:
+        end = _utc(end, end_name)
+        query = query.filter(**{f"{column}__lte": end})
+    if start is not None and end is not None and start > end:
+        raise GraphQLError(f"{start_name} ({start.isoformat()}) is after {end_name} ({end.isoformat()})")
+    return query
+
+
+def _utc(value: datetime, argument: str) -> datetime:
+    if value.tzinfo is None:
+        raise GraphQLError(f"{argument}: the date must include a time zone (e.g. 2026-11-22T10:00:00Z)")
+    return value.astimezone(timezone.utc)
 
 
 # --- mutations ---------------------------------------------------------------------------------

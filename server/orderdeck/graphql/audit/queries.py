@@ -11,7 +11,7 @@ from tortoise.queryset import QuerySet
 
 from orderdeck import models
 from orderdeck.graphql.audit.types import AuditEntry, AuditKind, AuditSubject
-from orderdeck.graphql.common import Connection, decode_id, node_type_of, paginate
+from orderdeck.graphql.common import date_range, Connection, decode_id, node_type_of, paginate
 from orderdeck.graphql.permissions import READ
 
 SUBJECT_TYPES = ("Order", "StockItem", "Location")
@@ -28,7 +28,7 @@ class AuditFilter:
     order_number: int | None = None
     actor: str | None = strawberry.field(default=None, description="Who made the change (exact name).")
     from_: datetime | None = strawberry.field(default=None, name="from", description="Made at or after this time.")
-    to: datetime | None = strawberry.field(default=None, description="Made before this time.")
+    to: datetime | None = strawberry.field(default=None, description="Made at or before this time.")
 
 
 def subject_uuid(value: str) -> uuid.UUID:
@@ -58,11 +58,7 @@ def audit_entries(where: AuditFilter | None) -> QuerySet[models.AuditEntry]:
         entries = entries.filter(order_number=where.order_number)
     if where.actor is not None:
         entries = entries.filter(actor=where.actor)
-    if where.from_ is not None:
-        entries = entries.filter(created_at__gte=where.from_)
-    if where.to is not None:
-        entries = entries.filter(created_at__lt=where.to)
-    return entries
+    return date_range(entries, "created_at", where.from_, where.to, "filter.from", "filter.to")
 
 
 @strawberry.type

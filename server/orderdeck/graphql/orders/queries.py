@@ -6,8 +6,6 @@ range, a naive date) is a GraphQL error with a message saying what is wrong.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
 
 import strawberry
 from graphql import GraphQLError
@@ -15,39 +13,12 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
-from orderdeck.graphql.common import Connection, decode_id, paginate
+from orderdeck.graphql.common import Connection, date_range, paginate, query_id
 from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
 from orderdeck.graphql.orders.types import DeletedOrder, Order, OrderSearchResult
 from orderdeck.graphql.permissions import READ
-from orderdeck.services.errors import ServiceError
 
 MAX_SEARCH = 100
-
-
-def _id(value: str, type_name: str, argument: str) -> uuid.UUID:
-    try:
-        return decode_id(value, type_name, argument)
-    except ServiceError as exc:
-        raise GraphQLError(f"{argument}: {exc.errors[0].message}") from None
-
-
-def _utc(value: datetime, argument: str) -> datetime:
-    if value.tzinfo is None:
-        raise GraphQLError(f"{argument}: the date must include a time zone (e.g. 2026-11-22T10:00:00Z)")
-    return value.astimezone(timezone.utc)
-
-
-def _date_range(query: QuerySet, column: str, start: datetime | None, end: datetime | None, name: str) -> QuerySet:
-    """Restrict ``column`` to [start, end] (either end optional)."""
-    if start is not None:
-        start = _utc(start, f"filter.{name}From")
-        query = query.filter(**{f"{column}__gte": start})
-    if end is not None:
-        end = _utc(end, f"filter.{name}To")
-        query = query.filter(**{f"{column}__lte": end})
-    if start is not None and end is not None and start > end:
-        raise GraphQLError(f"filter.{name}From ({start.isoformat()}) is after filter.{name}To ({end.isoformat()})")
-    return query
 
 
 def filtered_orders(where: OrderFilter | None, state: models.OrderState | None = None) -> QuerySet:
@@ -62,12 +33,14 @@ def filtered_orders(where: OrderFilter | None, state: models.OrderState | None =
     }  # fmt: skip
     query = query.filter(**{k: v for k, v in exact.items() if v is not None})
     if where.location_id is not None:
-        query = query.filter(location_id=_id(where.location_id, "Location", "filter.locationId"))
+        query = query.filter(location_id=query_id(where.location_id, "Location", "filter.locationId"))
     if where.tag is not None:
         tagged = models.OrderTag.filter(name=where.tag.strip()).values("order_id")
         query = query.filter(id__in=Subquery(tagged))
-    query = _date_range(query, "received_at", where.received_from, where.received_to, "received")
-    return _date_range(query, "processed_at", where.processed_from, where.processed_to, "processed")
+    query = date_range(query, "received_at", where.received_from, where.received_to,
+                       "filter.receivedFrom", "filter.receivedTo")  # fmt: skip
+    return date_range(query, "processed_at", where.processed_from, where.processed_to,
+                      "filter.processedFrom", "filter.processedTo")  # fmt: skip
 
 
 async def _page(
@@ -94,7 +67,7 @@ class Query:
         if (id is None) == (number is None):
             raise GraphQLError("Give exactly one of id and number")
         if id is not None:
-            return await models.Order.get_or_none(id=_id(id, "Order", "id"))  # type: ignore[return-value]
+            return await models.Order.get_or_none(id=query_id(id, "Order", "id"))  # type: ignore[return-value]
         return await models.Order.get_or_none(number=number)  # type: ignore[return-value]
 
     @strawberry.field(permission_classes=READ, description="Orders in any state, filtered, a page at a time.")

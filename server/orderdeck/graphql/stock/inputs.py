@@ -43,7 +43,7 @@ class StockLedgerFilter:
     reason: StockChangeReason | None = None
     order_number: int | None = None
     from_: datetime | None = strawberry.field(default=None, name="from", description="Made at or after this time.")
-    to: datetime | None = strawberry.field(default=None, description="Made before this time.")
+    to: datetime | None = strawberry.field(default=None, description="Made at or before this time.")
 
 
 # --- stock items -----------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
-from orderdeck.graphql.common import Connection, decode_id, paginate
-from orderdeck.graphql.context import Info
+from orderdeck.graphql.common import date_range, Connection, decode_id, paginate
 from orderdeck.graphql.permissions import READ
 from orderdeck.graphql.stock.inputs import StockItemFilter, StockLedgerFilter
 from orderdeck.graphql.stock.types import StockItem, StockLedgerEntry, StockLevel
@@ -53,11 +52,7 @@ def ledger_entries(where: StockLedgerFilter | None) -> QuerySet[models.StockLedg
         entries = entries.filter(reason=where.reason)
     if where.order_number is not None:
         entries = entries.filter(order_number=where.order_number)
-    if where.from_ is not None:
-        entries = entries.filter(created_at__gte=where.from_)
-    if where.to is not None:
-        entries = entries.filter(created_at__lt=where.to)
-    return entries
+    return date_range(entries, "created_at", where.from_, where.to, "filter.from", "filter.to")
 
 
 @strawberry.type
