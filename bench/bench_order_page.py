@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_order_page.py [--orders 5000] [--rounds 5] [--seconds 3]
 
 Seeds ``--orders`` open orders of 3 lines (through the service), with stock levels low enough
-that the page shows FULL, PARTIAL and INSUFFICIENT allocations, then fetches the first page of
+that the page's FIFO allocation is not all FULL, then fetches the first page of
 100 open orders x 3 items, with location, totals, allocation, stock item and stock level:
 
 - GraphQL: POST /graphql on the app from ``orderdeck.app.create_app`` (token checked as in
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections import Counter as Tally
@@ -169,8 +168,8 @@ async def main(args: argparse.Namespace) -> None:
         catalogue = await seed_stock(skus=500, extra_locations=1)
         with Clock() as seeding:
             await seed_orders(args.orders, catalogue)
-        # Physical levels of 0-59 units: the FIFO allocation of the first page is then a mix of
-        # FULL, PARTIAL and INSUFFICIENT (allocated stays what the orders hold).
+        # Physical levels of 0-59 units, so that stock runs short and the FIFO allocation of the
+        # page is not all FULL (allocated stays what the orders hold).
         await db.connection().execute_script("UPDATE stock_level SET level = abs(hashtext(id::text)) % 60")
         # Planner statistics as autovacuum would have them in a running system. Without them (a
         # freshly loaded database) the allocation query picks nested loops and takes seconds.
@@ -264,7 +263,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=5000, help="open orders seeded (default 5000)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per round and app (default 3)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per round and contender (default 3)")
     return parser.parse_args(argv)
 
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +13,9 @@ import httpx
 import pytest
 
 from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support import ORDERDECK, free_port, start_server, stop
 
-ORDERDECK = [sys.executable, "-m", "orderdeck.cli"]
 TOKEN = re.compile(r"\bod_[A-Za-z0-9_-]{20,}\b")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -40,44 +31,19 @@ async def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         await drop_postgres_database(name)
 
 
-def start_server(env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen:
-    """Start `orderdeck serve` and wait until it is ready."""
-    proc = subprocess.Popen([*ORDERDECK, "serve", "--port", str(port)], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {proc.stdout.read()}")
-    else:
-        proc.kill()
-        raise AssertionError("serve did not become ready in 60 s")
-    return proc
-
-
-def stop(proc: subprocess.Popen) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    return out
-
-
 def test_first_serve_prints_an_admin_token_once_and_it_works(database_env, tmp_path):
     port = free_port()
-    proc = start_server(database_env, tmp_path, port)
+    server = start_server(database_env, tmp_path, port)
     try:
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
         assert ready["status"] == "ok"
         unauthorised = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { name } }"})
         assert unauthorised.status_code == 401
     finally:
-        output = stop(proc)
+        output = stop(server)
     tokens = TOKEN.findall(output)
     assert len(tokens) == 1, output
-    proc = start_server(database_env, tmp_path, port)
+    server = start_server(database_env, tmp_path, port)
     try:
         me = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ me { name role } }"},
                         headers={"Authorization": f"Bearer {tokens[0]}"})  # fmt: skip
@@ -86,7 +52,7 @@ def test_first_serve_prints_an_admin_token_once_and_it_works(database_env, tmp_p
                                headers={"Authorization": f"Bearer {tokens[0]}"})  # fmt: skip
         assert locations.json()["data"]["locations"] == [{"name": "Default", "isDefault": True}]
     finally:
-        second = stop(proc)
+        second = stop(server)
     assert not TOKEN.findall(second), "the admin token must be printed only on the first start"
 
 

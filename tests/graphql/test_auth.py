@@ -49,3 +49,14 @@ async def test_health_endpoints(client):
     assert (await client.http.get("/healthz")).json() == {"status": "ok"}
     ready = (await client.http.get("/readyz")).json()
     assert ready["status"] == "ok"
+
+
+async def test_cors_preflight_allows_only_configured_origins(client):
+    allowed = await client.http.options("/graphql", headers={
+        "Origin": "http://spa.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})  # fmt: skip
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://spa.example"
+    refused = await client.http.options("/graphql", headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})  # fmt: skip
+    assert "access-control-allow-origin" not in refused.headers

@@ -17,7 +17,7 @@ from tests.services.helpers import (
 )
 from orderdeck import db
 from orderdeck.models import AuditEntry, AuditKind, StockItem, StockLedgerEntry, StockLevel
-from orderdeck.services import locations, stock
+from orderdeck.services import locations, orders, stock
 from orderdeck.services.errors import ErrorCode
 
 
@@ -202,3 +202,15 @@ async def test_consistency_check_counts_locked_orders_as_holding_nothing(default
 
     with pytest.raises(AssertionError, match="allocated 0, open unlocked orders hold 2"):
         await assert_stock_consistent()
+
+
+async def test_an_order_of_500_distinct_lines_reserves_and_releases(default_location, actor):
+    """Stock rows are locked with one flat condition per location, however many items (a condition per
+    (item, location) pair nested past Python's recursion limit at about 480 pairs)."""
+    await StockItem.bulk_create([StockItem(sku=f"BULK-{n:03}", title=f"Bulk {n}") for n in range(500)])
+    order = await orders.create_direct_order({"items": [{"sku": f"BULK-{n:03}", "quantity": 2} for n in range(500)]}, actor)
+    assert await StockLevel.filter(allocated=2).count() == 500
+    result = await orders.cancel_orders([order.id], "Too big", actor)
+    assert not result.failures
+    assert await StockLevel.filter(allocated=0).count() == 500
+    await assert_stock_consistent()

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from orderdeck.services.errors import ServiceError
 
 AREAS = [
     "orderdeck.graphql.core",
@@ -18,6 +30,28 @@ AREAS = [
     "orderdeck.graphql.locations.mutations",
     "orderdeck.graphql.audit.queries",
 ]
+
+
+logger = logging.getLogger("orderdeck.graphql")
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    """Errors the client caused (bad query, bad argument, refused input): answered, not logged."""
+    return error.original_error is None or isinstance(error.original_error, (GraphQLError, ServiceError))
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, logging only unexpected errors (with their traceback).
+
+    Strawberry logs every error, which buries a real failure under the traceback of every mistyped
+    query. Unexpected errors also reach the client as "Unexpected error." (MaskErrors), never as
+    an internal message.
+    """
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if not is_client_error(error):
+                logger.error("Unexpected error in %s", error.path, exc_info=error.original_error)
 
 
 def _collect(name: str) -> tuple[type, ...]:
@@ -37,11 +71,12 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
         extra_types.append(Order)
     except ImportError:  # pragma: no cover - the orders area is always present once built
         pass
-    return strawberry.Schema(
+    return Schema(
         query=merge_types("Query", _collect("Query")),
         mutation=merge_types("Mutation", _collect("Mutation")),
         types=extra_types,
         extensions=[
+            MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: MaxTokensLimiter(max_token_count=5000),

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from enum import Enum
+from functools import reduce
+from operator import or_
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from orderdeck.models.base import MONEY, WEIGHT, ActorKind
 
@@ -54,6 +59,22 @@ class StockLevel(Model):
     def available(self) -> int:
         """Physical level less what open orders hold."""
         return self.level - self.allocated
+
+    @classmethod
+    def for_keys(cls, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> QuerySet[StockLevel]:
+        """The levels of exactly these (item id, location id) pairs.
+
+        One condition per location (item IN ...), so the SQL stays flat however many pairs there
+        are (a condition per pair nests, and Tortoise compiles it recursively).
+        """
+        items_at: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for item_id, location_id in keys:
+            items_at.setdefault(location_id, set()).add(item_id)
+        if not items_at:
+            return cls.filter(id__in=[])
+        return cls.filter(
+            reduce(or_, (Q(location_id=loc, item_id__in=list(items)) for loc, items in items_at.items()))
+        )
 
 
 class StockChangeReason(str, Enum):

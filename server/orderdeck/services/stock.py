@@ -12,12 +12,9 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
 from pydantic import BaseModel, ConfigDict, Field
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from orderdeck import db
 from orderdeck.models import (
@@ -68,9 +65,9 @@ async def lock_levels(keys: set[StockKey]) -> dict[StockKey, StockLevel]:
     """Lock the level rows of ``keys`` (creating missing ones) in id order, and return them."""
     if not keys:
         return {}
-    await ensure_levels(keys)
-    condition = reduce(or_, (Q(item_id=i, location_id=loc) for i, loc in keys))
-    rows = await StockLevel.filter(condition).order_by("id").select_for_update()
+    existing = set(await StockLevel.for_keys(keys).values_list("item_id", "location_id"))
+    await ensure_levels(keys - existing)
+    rows = await StockLevel.for_keys(keys).order_by("id").select_for_update()
     return {(row.item_id, row.location_id): row for row in rows}
 
 

@@ -11,7 +11,7 @@ from tortoise.queryset import QuerySet
 
 from orderdeck import models
 from orderdeck.graphql.audit.types import AuditEntry, AuditKind, AuditSubject
-from orderdeck.graphql.common import date_range, Connection, decode_id, node_type_of, paginate
+from orderdeck.graphql.common import Connection, date_range, query_id, node_type_of, paginate
 from orderdeck.graphql.permissions import READ
 
 SUBJECT_TYPES = ("Order", "StockItem", "Location")
@@ -40,7 +40,7 @@ def subject_uuid(value: str) -> uuid.UUID:
     kind, _ = node_type_of(value)
     if kind not in SUBJECT_TYPES:
         raise GraphQLError(f"filter.subjectId: a {kind} id is not an audit subject")
-    return decode_id(value, kind, "filter.subjectId")
+    return query_id(value, kind, "filter.subjectId")
 
 
 def audit_entries(where: AuditFilter | None) -> QuerySet[models.AuditEntry]:

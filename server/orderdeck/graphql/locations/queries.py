@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from orderdeck import models
-from orderdeck.graphql.common import decode_id
+from orderdeck.graphql.common import query_id
 from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.permissions import READ
 
@@ -18,4 +18,4 @@ class Query:
 
     @strawberry.field(permission_classes=READ, description="One location by id; null if there is none.")
     async def location(self, id: strawberry.ID) -> Location | None:
-        return await models.Location.get_or_none(id=decode_id(id, "Location", "id"))  # type: ignore[return-value]
+        return await models.Location.get_or_none(id=query_id(id, "Location", "id"))  # type: ignore[return-value]

@@ -29,9 +29,7 @@ def levels_by_item() -> DataLoader[uuid.UUID, list[StockLevel]]:
 
 def level_by_item_and_location() -> DataLoader[tuple[uuid.UUID, uuid.UUID], StockLevel | None]:
     async def load(keys: list[tuple[uuid.UUID, uuid.UUID]]) -> list[StockLevel | None]:
-        rows = await StockLevel.filter(
-            item_id__in={k[0] for k in keys}, location_id__in={k[1] for k in keys}
-        )
+        rows = await StockLevel.for_keys(keys)
         found = {(r.item_id, r.location_id): r for r in rows}
         return [found.get(k) for k in keys]
 

@@ -8,7 +8,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
-from orderdeck.graphql.common import date_range, Connection, decode_id, paginate
+from orderdeck.graphql.common import Connection, date_range, query_id, paginate
 from orderdeck.graphql.permissions import READ
 from orderdeck.graphql.stock.inputs import StockItemFilter, StockLedgerFilter
 from orderdeck.graphql.stock.types import StockItem, StockLedgerEntry, StockLevel
@@ -29,7 +29,7 @@ def stock_items(where: StockItemFilter | None) -> QuerySet[models.StockItem]:
         items = items.filter(Q(sku__icontains=text) | Q(title__icontains=text) | Q(barcode__icontains=text))
     levels = None
     if where.location_id is not None:
-        levels = models.StockLevel.filter(location_id=decode_id(where.location_id, "Location", "filter.locationId"))
+        levels = models.StockLevel.filter(location_id=query_id(where.location_id, "Location", "filter.locationId"))
     if where.below_minimum:
         levels = _below_minimum(levels if levels is not None else models.StockLevel.all())
     if levels is not None:
@@ -45,9 +45,9 @@ def ledger_entries(where: StockLedgerFilter | None) -> QuerySet[models.StockLedg
     if where.sku is not None:
         entries = entries.filter(item__sku=where.sku)
     if where.item_id is not None:
-        entries = entries.filter(item_id=decode_id(where.item_id, "StockItem", "filter.itemId"))
+        entries = entries.filter(item_id=query_id(where.item_id, "StockItem", "filter.itemId"))
     if where.location_id is not None:
-        entries = entries.filter(location_id=decode_id(where.location_id, "Location", "filter.locationId"))
+        entries = entries.filter(location_id=query_id(where.location_id, "Location", "filter.locationId"))
     if where.reason is not None:
         entries = entries.filter(reason=where.reason)
     if where.order_number is not None:
@@ -73,7 +73,7 @@ class Query:
         if (id is None) == (sku is None):
             raise GraphQLError("Give exactly one of id and sku")
         if id is not None:
-            return await models.StockItem.get_or_none(id=decode_id(id, "StockItem", "id"))  # type: ignore[return-value]
+            return await models.StockItem.get_or_none(id=query_id(id, "StockItem", "id"))  # type: ignore[return-value]
         return await models.StockItem.get_or_none(sku=sku)  # type: ignore[return-value]
 
     @strawberry.field(permission_classes=READ, description="The stock levels kept at one location.")
@@ -86,7 +86,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[StockLevel]:
-        levels = models.StockLevel.filter(location_id=decode_id(location_id, "Location", "locationId"))
+        levels = models.StockLevel.filter(location_id=query_id(location_id, "Location", "locationId"))
         if below_minimum:
             levels = _below_minimum(levels)
         return await paginate(levels, key="id", first=first, after=after, last=last, before=before)

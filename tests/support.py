@@ -1,0 +1,56 @@
+"""Helpers for tests that run orderdeck as a real process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ORDERDECK = [sys.executable, "-m", "orderdeck.cli"]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running `orderdeck serve`, its output going to a log file (never a pipe that could fill)."""
+
+    process: subprocess.Popen
+    log: Path
+    url: str
+
+
+def start_server(env: dict[str, str], cwd: Path, port: int) -> Server:
+    """Start `orderdeck serve` and wait until it is ready."""
+    log = cwd / f"serve-{port}-{time.monotonic_ns()}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([*ORDERDECK, "serve", "--port", str(port)], env=env, cwd=cwd,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return Server(proc, log, f"http://127.0.0.1:{port}")
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {log.read_text()}")
+    proc.kill()
+    raise AssertionError(f"serve did not become ready in 60 s: {log.read_text()}")
+
+
+def stop(server: Server) -> str:
+    """Stop the server; return everything it printed."""
+    server.process.terminate()
+    server.process.wait(timeout=30)
+    return server.log.read_text()
