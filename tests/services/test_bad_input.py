@@ -53,6 +53,14 @@ BAD_ORDERS = [
     ("no lines", changed(items=[]), "items", ErrorCode.INVALID),
     ("status resend", changed(status="RESEND"), "status", ErrorCode.INVALID),
     ("negative postage", changed(postage="-0.01"), "postage", ErrorCode.INVALID),
+    ("NUL in buyer name", changed(buyer_name="Ann\x00"), "buyerName", ErrorCode.INVALID),
+    ("NUL in a line title", line(title="Mug\x00"), "items.0.title", ErrorCode.INVALID),
+    ("NUL in a tag", changed(tags=["gift\x00"]), "tags.0", ErrorCode.INVALID),
+    ("line total beyond NUMERIC(14,2)", line(quantity=100_000, unit_price="999999999999"), "items.0", ErrorCode.INVALID),
+    ("order total beyond NUMERIC(14,2)", lambda o: o.update(items=[{"sku": "A", "quantity": 1, "unit_price": "999999999999"}] * 2),
+     None, ErrorCode.INVALID),
+    ("received date out of range", changed(received_at="9999-12-31T23:00:00-05:00"), "receivedAt", ErrorCode.INVALID),
+    ("paid date out of range", changed(paid_at="0001-01-01T00:00:00+01:00"), "paidAt", ErrorCode.INVALID),
 ]
 
 
@@ -179,9 +187,9 @@ async def test_notes_tags_and_properties_are_bounded(default_location, actor):
         await orders.add_note(order.id, {"text": "  "}, actor)
     async with refused("orderId", ErrorCode.NOT_FOUND):
         await orders.add_note(uuid.uuid4(), {"text": "Hello"}, actor)
-    async with refused("tags", ErrorCode.INVALID):
+    async with refused("tags.0", ErrorCode.INVALID):
         await orders.add_tags([order.id], ["t" * 51], actor)
-    async with refused("tags", ErrorCode.INVALID):
+    async with refused("tags", ErrorCode.TOO_MANY):
         await orders.add_tags([order.id], [f"t{n}" for n in range(21)], actor)
     async with refused("name", ErrorCode.INVALID):
         await orders.set_property(order.id, {"name": "p" * 101, "value": "v"}, actor)
@@ -252,3 +260,50 @@ BAD_ITEMS = [
 async def test_a_bad_stock_item_is_refused(database, actor, data, field):
     async with refused(field, ErrorCode.INVALID):
         await stock.create_stock_item(data, actor)
+
+
+
+async def test_an_order_heavier_than_the_weight_column_holds_is_refused(default_location, actor):
+    await make_item("ANVIL", actor, level=5, location_id=default_location.id, weight="999999999.999")
+    async with refused("items", ErrorCode.INVALID):
+        await orders.create_direct_order({"items": [{"sku": "ANVIL", "quantity": 2}]}, actor)
+
+
+async def test_a_level_beyond_the_column_is_refused(default_location, actor):
+    await make_item("A", actor)
+    step = {"levels": [{"sku": "A", "location_id": default_location.id, "quantity": 1_000_000_000}]}
+    await stock.adjust_stock_levels(step, actor)
+    await stock.adjust_stock_levels(step, actor)
+    async with refused("levels.0.quantity", ErrorCode.INVALID):
+        await stock.adjust_stock_levels(step, actor)
+
+
+async def test_nul_characters_are_refused_everywhere_text_is_stored(default_location, actor):
+    await make_item("A", actor, level=5, location_id=default_location.id)
+    order = await make_order(actor, ("A", 1))
+    async with refused("sku", ErrorCode.INVALID):
+        await stock.create_stock_item({"sku": "B\x00", "title": "B"}, actor)
+    async with refused("name", ErrorCode.INVALID):
+        await locations.create_location("North\x00", actor)
+    async with refused("reason", ErrorCode.INVALID):
+        await orders.cancel_orders([order.id], "oops\x00", actor)
+    async with refused("name", ErrorCode.INVALID):
+        await orders.remove_property(order.id, "x\x00", actor)
+    async with refused("levels.0.sku", ErrorCode.INVALID):
+        await stock.set_stock_levels({"levels": [{"sku": "A\x00", "location_id": default_location.id, "quantity": 1}]}, actor)
+
+
+async def test_a_line_given_twice_in_an_edit_is_refused(default_location, actor):
+    await make_item("A", actor, level=5, location_id=default_location.id)
+    order = await make_order(actor, ("A", 1))
+    line_id = (await order.items.all())[0].id
+    twice = [{"id": line_id, "sku": "A", "quantity": 1}, {"id": line_id, "sku": "A", "quantity": 2}]
+    async with refused("items", ErrorCode.DUPLICATE):
+        await orders.update_order(order.id, {"items": twice}, actor)
+
+
+async def test_an_order_given_twice_to_process_is_refused(default_location, actor):
+    await make_item("A", actor, level=5, location_id=default_location.id)
+    order = await make_order(actor, ("A", 1))
+    async with refused("orders", ErrorCode.DUPLICATE):
+        await orders.process_orders([{"order_id": order.id}, {"order_id": order.id, "tracking_number": "T"}], actor)

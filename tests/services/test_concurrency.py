@@ -228,3 +228,27 @@ async def test_two_starts_on_an_empty_database_make_one_default_location(postgre
     results = await asyncio.gather(*(locations.ensure_default_location() for _ in range(5)))
     assert len({loc.id for loc in results}) == 1
     assert await Location.all().count() == 1
+
+
+async def test_deleting_a_location_while_orders_arrive_or_move_there(postgres_only, default_location, actor):
+    """Either the delete wins (the order is refused: NOT_FOUND) or the order does (the delete is
+    refused: IN_USE); never a foreign-key error, never an order at a deleted location."""
+    await make_item("A", actor)
+    waiting = await make_order(actor, ("A", 1))
+    outcomes = []
+    for n in range(12):
+        target = await locations.create_location(f"Pop-up {n}", actor)
+        place = (orders.create_direct_order({"location_id": target.id, "items": [{"sku": "A", "quantity": 1}]}, actor)
+                 if n % 2 else orders.move_orders([waiting.id], target.id, actor))  # fmt: skip
+        results = await asyncio.wait_for(
+            asyncio.gather(place, locations.delete_location(target.id, actor), return_exceptions=True), TIMEOUT
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                assert isinstance(result, ServiceError), repr(result)
+                outcomes.append(result.errors[0].code)
+        if await Location.exists(id=target.id):
+            await orders.move_orders([waiting.id], default_location.id, actor)
+    assert await Order.filter(location_id__not_in=await Location.all().values_list("id", flat=True)).count() == 0
+    assert set(outcomes) <= {ErrorCode.NOT_FOUND, ErrorCode.IN_USE}
+    await assert_stock_consistent()

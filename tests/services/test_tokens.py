@@ -53,7 +53,9 @@ async def test_token_names_are_unique_and_valid(database, actor):
     async with refused("name", ErrorCode.DUPLICATE):
         await auth.create_token("ci", actor)
     async with refused("name", ErrorCode.INVALID):
-        await auth.create_token(" padded ", actor)
+        await auth.create_token("nul\x00name", actor)
+    async with refused("name", ErrorCode.INVALID):
+        await auth.create_token("   ", actor)
     async with refused("name", ErrorCode.INVALID):
         await auth.create_token("x" * 101, actor)
 

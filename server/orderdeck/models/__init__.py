@@ -1,11 +1,12 @@
 """ORM models, one module per aggregate. Only services write them."""
 
 from orderdeck.models.audit import AuditEntry, AuditKind, AuditSubject
-from orderdeck.models.auth import ApiToken, Counter, Role
+from orderdeck.models.auth import ApiToken, Role
 from orderdeck.models.base import ActorKind
 from orderdeck.models.locations import Location
 from orderdeck.models.orders import (
     ADDRESS_FIELDS,
+    Counter,
     DeletedOrder,
     Dispatch,
     DispatchState,

@@ -31,13 +31,3 @@ class ApiToken(Model):
 
     class Meta:
         table = "api_token"
-
-
-class Counter(Model):
-    """A named, monotonically increasing counter (e.g. the next human order number)."""
-
-    name = fields.CharField(max_length=50, primary_key=True)
-    value = fields.BigIntField(default=0)
-
-    class Meta:
-        table = "counter"

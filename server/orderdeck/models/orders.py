@@ -276,3 +276,13 @@ class DeletedOrder(Model):
     class Meta:
         table = "deleted_order"
         ordering = ["-deleted_at"]
+
+
+class Counter(Model):
+    """A named, monotonically increasing counter (e.g. the next human order number)."""
+
+    name = fields.CharField(max_length=50, primary_key=True)
+    value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "counter"

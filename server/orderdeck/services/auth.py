@@ -12,13 +12,13 @@ import secrets
 from datetime import datetime, timezone
 from enum import Enum
 
-from pydantic import BaseModel, Field
 from tortoise.exceptions import IntegrityError
 
 from orderdeck.models import ActorKind, ApiToken, AuditKind, AuditSubject, Role
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, validated
+from orderdeck.services.fields import Strict, clean_text, text
 
 TOKEN_PREFIX = "od_"
 
@@ -40,10 +40,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class TokenName(BaseModel):
+class TokenName(Strict):
     """A token's name: 1 to 100 characters, unique."""
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
+    name: text(100, 1)
 
 
 def hash_token(token: str) -> str:
@@ -70,6 +70,7 @@ async def create_token(name: str, actor: Actor, role: Role = Role.ADMIN) -> tupl
 
 async def revoke_token(name: str, actor: Actor) -> ApiToken:
     """Revoke a token: it is refused from now on."""
+    name = clean_text(name, "name", 100)
     async with transaction():
         token = await ApiToken.filter(name=name, revoked_at=None).select_for_update().first()
         if token is None:

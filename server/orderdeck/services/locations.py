@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
 from tortoise.exceptions import IntegrityError
 
+from orderdeck import db
 from orderdeck.models import AuditKind, AuditSubject, Location, Order, OrderReturn, OrderState, StockLevel
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
+from orderdeck.services.fields import Strict, text
 
 DEFAULT_LOCATION_NAME = "Default"
 
 
-class LocationName(BaseModel):
+class LocationName(Strict):
     """A location's name: 1 to 100 characters, unique."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    name: str = Field(min_length=1, max_length=100)
+    name: text(100, 1)
 
 
 def _duplicate(name: str) -> ServiceError:
@@ -50,6 +49,21 @@ async def _ensure_default(actor: Actor | None) -> Location:
             location.is_default = True
             await location.save(update_fields=["is_default", "updated_at"])
         return location
+
+
+async def hold_locations(location_ids: set[uuid.UUID]) -> dict[uuid.UUID, Location]:
+    """The locations with these ids, kept from being deleted until the transaction ends.
+
+    On PostgreSQL the rows are locked FOR KEY SHARE: operations placing orders or stock at a
+    location do not wait for each other, only delete_location (FOR UPDATE) waits for them, then
+    sees what they placed. SQLite runs one write transaction at a time, which holds them anyway.
+    """
+    if not location_ids:
+        return {}
+    if db.dialect() == "postgres":
+        marks = ", ".join(db.placeholders(len(location_ids)))
+        await db.fetch(f"SELECT id FROM location WHERE id IN ({marks}) FOR KEY SHARE", list(location_ids))
+    return {loc.id: loc for loc in await Location.filter(id__in=location_ids)}
 
 
 async def _get_locked(location_id: uuid.UUID) -> Location:

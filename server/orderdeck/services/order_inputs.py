@@ -8,43 +8,21 @@ lines' nets, its total is subtotal + tax + postage.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from orderdeck.models import OrderStatus
 from orderdeck.services.context import MAX_BATCH
+from orderdeck.services.fields import MAX_MONEY, Money, Reference, Strict, Tag, text
+from orderdeck.services.fields import require_time_zone as _require_time_zone
 
 MAX_LINES = 500
 """The most lines one order may have."""
 
 PENNY = Decimal("0.01")
-
-
-def text(max_length: int, min_length: int = 0) -> type[str]:
-    """A stripped string between min_length and max_length characters."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)]  # type: ignore[return-value]
-
-
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2)]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-
-
-def _require_time_zone(value: datetime | None) -> datetime | None:
-    """Dates must say their time zone; a naive date would be read differently by each server.
-    They are kept in UTC (SQLite stores dates as text: mixed offsets would sort wrongly)."""
-    if value is not None and value.tzinfo is None:
-        raise ValueError("date must include a time zone (e.g. 2026-11-22T10:00:00Z)")
-    return value.astimezone(timezone.utc) if value is not None else None
-
-
-class Strict(BaseModel):
-    """Base of every input: unknown fields are an error, strings are stripped."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class AddressInput(Strict):
@@ -75,9 +53,11 @@ class ItemInput(Strict):
     item_number: text(100) = ""
 
     @model_validator(mode="after")
-    def _discount_within_price(self) -> ItemInput:
+    def _amounts_in_range(self) -> ItemInput:
         if self.discount > self.unit_price * self.quantity:
             raise ValueError("discount cannot exceed quantity x unit price")
+        if line_amounts(self.quantity, self.unit_price, self.discount, self.tax_rate)[2] > MAX_MONEY:
+            raise ValueError(f"the line's total cannot exceed {MAX_MONEY}")
         return self
 
 
@@ -144,6 +124,13 @@ class OrderInput(OrderFields):
         return value
 
     _received_aware = field_validator("received_at")(_require_time_zone)
+
+    @model_validator(mode="after")
+    def _total_in_range(self) -> OrderInput:
+        lines = sum((line_amounts(i.quantity, i.unit_price, i.discount, i.tax_rate)[2] for i in self.items), Decimal(0))
+        if lines + self.postage > MAX_MONEY:
+            raise ValueError(f"the order's total cannot exceed {MAX_MONEY}")
+        return self
 
 
 class OrderPatch(Strict):

@@ -45,7 +45,8 @@ from orderdeck.models import (
 )
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
-from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, not_found, validated
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
+from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT, clean_text
 from orderdeck.services.order_inputs import (
     ItemEdit,
     ItemInput,
@@ -60,7 +61,7 @@ from orderdeck.services.order_inputs import (
     ShipmentInput,
     line_amounts,
 )
-from orderdeck.services.locations import ensure_default_location
+from orderdeck.services.locations import ensure_default_location, hold_locations
 from orderdeck.services.stock import StockChange, apply_stock_changes, lock_levels
 
 BULK_LIMIT = 1000
@@ -157,15 +158,19 @@ def _allocation(
 
 
 async def _resolve_location(location_id: uuid.UUID | None, field_name: str) -> Location:
+    """The location (the default one when None), held against deletion for this transaction."""
     if location_id is None:
-        location = await Location.filter(is_default=True).first()
-        if location is None:
-            location = await ensure_default_location()
-        return location
-    location = await Location.get_or_none(id=location_id)
+        default = await Location.filter(is_default=True).first() or await ensure_default_location()
+        location_id = default.id
+    location = (await hold_locations({location_id})).get(location_id)
     if location is None:
         raise not_found("Location", location_id, field_name)
     return location
+
+
+def _path(prefix: str, field: str) -> str:
+    """A field's path inside the n-th input of a batch (prefix "orders.3") or a single input ("")."""
+    return f"{prefix}.{field}" if prefix else field
 
 
 def _open(order: Order, verb: str) -> None:
@@ -181,7 +186,7 @@ def _snapshot(order: Order) -> dict[str, Any]:
             "shipping_vendor", "tracking_number", "subtotal", "postage", "discount", "tax", "total",
             "currency", "payment_method", "received_at", "despatch_by_at", "paid_at"]  # fmt: skip
     keys += [f"{p}_{f}" for p in ("shipping", "billing") for f in ADDRESS_FIELDS]
-    out: dict[str, Any] = {"location_id": str(order.location_id)}
+    out: dict[str, Any] = {"locationId": str(order.location_id)}
     for key in keys:
         value = getattr(order, key)
         if isinstance(value, (Decimal, uuid.UUID)):
@@ -190,7 +195,7 @@ def _snapshot(order: Order) -> dict[str, Any]:
             value = value.isoformat()
         elif hasattr(value, "value"):
             value = value.value
-        out[key] = value
+        out[camel_case(key)] = value
     return out
 
 
@@ -200,6 +205,7 @@ def _line_snapshot(line: OrderItem) -> dict[str, Any]:
 
 
 def _set_totals(order: Order, lines: list[OrderItem], weights: dict[uuid.UUID, Decimal]) -> None:
+    """Set an order's totals and weight from its lines; refuse amounts the columns cannot hold."""
     order.subtotal = sum((l.line_total - l.tax for l in lines), Decimal(0))
     order.discount = sum((l.discount for l in lines), Decimal(0))
     order.tax = sum((l.tax for l in lines), Decimal(0))
@@ -208,14 +214,21 @@ def _set_totals(order: Order, lines: list[OrderItem], weights: dict[uuid.UUID, D
         (weights.get(l.stock_item_id, Decimal(0)) * l.quantity for l in lines if l.stock_item_id),
         Decimal(0),
     )
+    if order.total > MAX_MONEY:
+        raise ServiceError.one(f"The order's total cannot exceed {MAX_MONEY}", "items")
+    if order.total_weight > MAX_WEIGHT:
+        raise ServiceError.one(f"The order's weight cannot exceed {MAX_WEIGHT}", "items")
 
 
-def _make_line(order_id: uuid.UUID, position: int, data: ItemInput, item: StockItem | None) -> OrderItem:
+def _make_line(
+    order_id: uuid.UUID, position: int, data: ItemInput, stock_item_id: uuid.UUID | None, item_title: str = ""
+) -> OrderItem:
+    """An order line; its title defaults to the linked stock item's."""
     _, tax, total = line_amounts(data.quantity, data.unit_price, data.discount, data.tax_rate)
     return OrderItem(
         id=getattr(data, "id", None) or uuid.uuid4(), order_id=order_id, position=position,
-        stock_item_id=item.id if item else None, sku=data.sku, channel_sku=data.channel_sku,
-        item_number=data.item_number, title=data.title or (item.title if item else ""),
+        stock_item_id=stock_item_id, sku=data.sku, channel_sku=data.channel_sku,
+        item_number=data.item_number, title=data.title or item_title,
         quantity=data.quantity, unit_price=data.unit_price, discount=data.discount,
         tax_rate=data.tax_rate, tax=tax, line_total=total,
     )  # fmt: skip
@@ -271,13 +284,9 @@ async def create_orders(
         raise ServiceError(errors)
 
     items = await _stock_items({line.sku for o in inputs for line in o.items})
-    locations = {loc.id: loc for loc in await Location.filter(id__in={o.location_id for o in inputs if o.location_id})}
-    default = await _resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
     seen: set[tuple[str, str]] = set()
     for n, o in enumerate(inputs):
         p = prefix(n) + "." if prefix(n) else ""
-        if o.location_id and o.location_id not in locations:
-            errors.append(FieldError(f"Location {o.location_id} does not exist", f"{p}locationId", ErrorCode.NOT_FOUND))
         if not allow_unlinked:
             for i, line in enumerate(o.items):
                 if line.sku not in items:
@@ -290,6 +299,13 @@ async def create_orders(
         raise ServiceError(errors)
 
     async with transaction():
+        locations = await hold_locations({o.location_id for o in inputs if o.location_id})
+        missing = [FieldError(f"Location {o.location_id} does not exist", _path(prefix(n), "locationId"),
+                              ErrorCode.NOT_FOUND)
+                   for n, o in enumerate(inputs) if o.location_id and o.location_id not in locations]  # fmt: skip
+        if missing:
+            raise ServiceError(missing)
+        default = await _resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
         await _refuse_existing_references(source, inputs, prefix)
         first = await _next_numbers(len(inputs))
         orders, lines, extras, changes = _build_orders(inputs, source, first, items, locations, default, actor)
@@ -355,7 +371,7 @@ def _build_orders(
         order.parked = o.status == OrderStatus.UNPAID
         if o.status == OrderStatus.PAID and order.paid_at is None:
             order.paid_at = order.received_at
-        order_lines = [_make_line(order.id, n, line, items.get(line.sku)) for n, line in enumerate(o.items)]
+        order_lines = [_make_line(order.id, n, line, *_by_sku(line.sku, items)) for n, line in enumerate(o.items)]
         _set_totals(order, order_lines, weights)
         orders.append(order)
         lines += order_lines
@@ -408,11 +424,14 @@ def _editable(order: Order) -> None:
 
 async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audit: AuditLog) -> None:
     old = (await _lines_by_order([order.id]))[order.id]
-    old_ids = {line.id for line in old}
+    old_by_id = {line.id: line for line in old}
     errors = [
         FieldError(f"Line {e.id} is not a line of order {order.number}", f"items.{n}.id", ErrorCode.NOT_FOUND)
-        for n, e in enumerate(edits) if e.id is not None and e.id not in old_ids
+        for n, e in enumerate(edits) if e.id is not None and e.id not in old_by_id
     ]  # fmt: skip
+    given = [e.id for e in edits if e.id is not None]
+    errors += [FieldError(f"Line {line_id} is given more than once", "items", ErrorCode.DUPLICATE)
+               for line_id in sorted({i for i in given if given.count(i) > 1}, key=str)]  # fmt: skip
     items = await _stock_items({e.sku for e in edits})
     old_skus = {line.sku for line in old}
     errors += [
@@ -421,27 +440,32 @@ async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audi
     ]  # fmt: skip
     if errors:
         raise ServiceError(errors)
-    new = [_make_line(order.id, n, e, items.get(e.sku)) for n, e in enumerate(edits)]
+    new = [_make_line(order.id, n, e, *_link_for(e, old_by_id, items)) for n, e in enumerate(edits)]
     if order.holds_stock:
         changes = _allocation(order, old, -1, StockChangeReason.ORDER_EDITED)
         changes += _allocation(order, new, +1, StockChangeReason.ORDER_EDITED)
-        await apply_stock_changes(_net(changes), actor)
+        await apply_stock_changes(changes, actor)
     await OrderItem.filter(order_id=order.id).delete()
     await OrderItem.bulk_create(new)
-    _set_totals(order, new, {i.id: i.weight for i in items.values()})
+    linked = {line.stock_item_id for line in new if line.stock_item_id}
+    _set_totals(order, new, {i.id: i.weight for i in await StockItem.filter(id__in=linked).only("id", "weight")})
     audit.order(AuditKind.ITEMS_CHANGED, order, "Items changed",
                 before=[_line_snapshot(l) for l in old], after=[_line_snapshot(l) for l in new])  # fmt: skip
 
 
-def _net(changes: list[StockChange]) -> list[StockChange]:
-    """Merge deltas per (item, location, reason, order) so an unchanged line writes no ledger row."""
-    merged: dict[tuple, StockChange] = {}
-    for c in changes:
-        k = (c.key, c.reason, c.order_id)
-        p = merged.get(k)
-        merged[k] = c if p is None else StockChange(c.item_id, c.location_id, c.reason, p.level + c.level,
-                                                    p.allocated + c.allocated, c.order_id, c.order_number)  # fmt: skip
-    return list(merged.values())
+def _by_sku(sku: str, items: dict[str, StockItem]) -> tuple[uuid.UUID | None, str]:
+    """(stock item id, title) of the item with this SKU, or (None, "") for an unlinked line."""
+    item = items.get(sku)
+    return (item.id, item.title) if item else (None, "")
+
+
+def _link_for(edit: ItemEdit, old: dict[uuid.UUID, OrderItem], items: dict[str, StockItem]) -> tuple[uuid.UUID | None, str]:
+    """(stock item id, title) an edited line links to: a kept line whose SKU text is unchanged keeps
+    its link (even if the item's SKU was renamed since); any other line links by SKU."""
+    kept = old.get(edit.id) if edit.id is not None else None
+    if kept is not None and kept.sku == edit.sku and kept.stock_item_id is not None:
+        return kept.stock_item_id, kept.title
+    return _by_sku(edit.sku, items)
 
 
 # --- batch flag operations --------------------------------------------------------------------
@@ -565,9 +589,9 @@ async def remove_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor)
 
 
 async def _change_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor, *, add: bool) -> BatchResult:
-    names = [t.strip() for t in tags]
-    if not names or len(names) > 20 or any(not 1 <= len(t) <= 50 for t in names):
-        raise ServiceError.one("Give 1 to 20 tags of 1 to 50 characters each", "tags")
+    if not 1 <= len(tags) <= 20:
+        raise ServiceError.one("Give 1 to 20 tags", "tags", ErrorCode.TOO_MANY if tags else ErrorCode.INVALID)
+    names = [clean_text(tag, f"tags.{n}", 50) for n, tag in enumerate(tags)]
 
     def step(order: Order, ctx: BatchContext) -> None:
         ctx.audit.order(AuditKind.TAG_ADDED if add else AuditKind.TAG_REMOVED, order, ", ".join(names),
@@ -585,10 +609,12 @@ async def _change_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor
 
 async def move_orders(order_ids: list[uuid.UUID], location_id: uuid.UUID, actor: Actor) -> BatchResult:
     """Move open orders to another location; their allocation moves with them atomically."""
-    target = await Location.get_or_none(id=location_id)
-    if target is None:
-        raise not_found("Location", location_id, "locationId")
+    async with transaction():
+        target = await _resolve_location(location_id, "locationId")
+        return await _run_batch(order_ids, actor, _move_step(target), ["location_id"])
 
+
+def _move_step(target: Location) -> Step:
     def step(order: Order, ctx: BatchContext) -> None:
         _open(order, "moved")
         if order.location_id == target.id:
@@ -601,7 +627,7 @@ async def move_orders(order_ids: list[uuid.UUID], location_id: uuid.UUID, actor:
         ctx.audit.order(AuditKind.MOVED, order, f"Moved to {target.name}",
                         before={"locationId": str(before)}, after={"locationId": str(target.id)})  # fmt: skip
 
-    return await _run_batch(order_ids, actor, step, ["location_id"])
+    return step
 
 
 # --- process ---------------------------------------------------------------------------------
@@ -618,6 +644,8 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
         raise ServiceError.one("Give between 1 and 100 orders", "orders", ErrorCode.TOO_MANY)
     inputs = [validated(ShipmentInput, s, f"orders.{n}") for n, s in enumerate(shipments)]
     by_id = {s.order_id: s for s in inputs}
+    if len(by_id) < len(inputs):
+        raise ServiceError.one("Each order may be given only once", "orders", ErrorCode.DUPLICATE)
     result = BatchResult()
     async with transaction():
         orders = await _lock_orders(by_id)
@@ -730,10 +758,7 @@ async def delete_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -
 
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not 1 <= len(reason) <= 500:
-        raise ServiceError.one("Give a reason of 1 to 500 characters", "reason")
-    return reason
+    return clean_text(reason or "", "reason", 500)
 
 
 # --- notes and properties ------------------------------------------------------------------------
@@ -785,6 +810,7 @@ async def set_property(order_id: uuid.UUID, data: PropertyInput | dict, actor: A
 
 async def remove_property(order_id: uuid.UUID, name: str, actor: Actor) -> Order:
     """Remove an extended property by name."""
+    name = clean_text(name, "name", 100)
     async with transaction():
         order = await _lock_order(order_id)
         row = await OrderProperty.get_or_none(order_id=order.id, name=name)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from tortoise.exceptions import IntegrityError
 
 from orderdeck import db
@@ -29,6 +29,7 @@ from orderdeck.models import (
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import MAX_BATCH, Actor, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
+from orderdeck.services.fields import MAX_LEVEL, Strict, text
 
 StockKey = tuple[uuid.UUID, uuid.UUID]
 """(stock item id, location id)."""
@@ -153,26 +154,22 @@ def _ledger_rows(
 # --- stock items ---------------------------------------------------------------------------
 
 
-class StockItemInput(BaseModel):
+class StockItemInput(Strict):
     """A new stock item."""
 
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
-
-    sku: str = Field(min_length=1, max_length=100)
-    title: str = Field(min_length=1, max_length=255)
-    barcode: str | None = Field(None, max_length=64)
+    sku: text(100, 1)
+    title: text(255, 1)
+    barcode: text(64) | None = None
     weight: Decimal = Field(Decimal(0), ge=0, max_digits=12, decimal_places=3)
     unit_price: Decimal = Field(Decimal(0), ge=0, max_digits=14, decimal_places=2)
 
 
-class StockItemPatch(BaseModel):
+class StockItemPatch(Strict):
     """Changes to a stock item; fields left out stay as they are."""
 
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
-
-    sku: str | None = Field(None, min_length=1, max_length=100)
-    title: str | None = Field(None, min_length=1, max_length=255)
-    barcode: str | None = Field(None, max_length=64)
+    sku: text(100, 1) | None = None
+    title: text(255, 1) | None = None
+    barcode: text(64) | None = None
     weight: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=3)
     unit_price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
 
@@ -232,23 +229,19 @@ async def update_stock_item(item_id: uuid.UUID, data: StockItemPatch | dict, act
 # --- stock levels ----------------------------------------------------------------------------
 
 
-class LevelInput(BaseModel):
+class LevelInput(Strict):
     """One stock level to set (absolute) or adjust (delta), by SKU and location."""
 
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
-
-    sku: str = Field(min_length=1, max_length=100)
+    sku: text(100, 1)
     location_id: uuid.UUID
-    quantity: int = Field(ge=-1_000_000_000, le=1_000_000_000)
+    quantity: int = Field(ge=-MAX_LEVEL, le=MAX_LEVEL)
 
 
-class LevelChangeInput(BaseModel):
+class LevelChangeInput(Strict):
     """A batch of stock level writes and why they were made."""
 
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
-
     levels: list[LevelInput] = Field(min_length=1, max_length=MAX_BATCH)
-    reason: str = Field("", max_length=500)
+    reason: text(500) = ""
 
 
 async def _resolve_levels(batch: LevelChangeInput) -> tuple[list[StockKey], dict[StockKey, str]]:
@@ -300,6 +293,8 @@ async def _write_levels(data: LevelChangeInput | dict, actor: Actor, *, absolute
                     f"Level of {row.sku} would be {current[key].level + delta}: levels cannot go below zero",
                     f"levels.{n}.quantity",
                 ))  # fmt: skip
+            elif current[key].level + delta > MAX_LEVEL:
+                errors.append(FieldError(f"Level of {row.sku} would exceed {MAX_LEVEL}", f"levels.{n}.quantity"))
             changes.append(StockChange(key[0], key[1], reason, level=delta, note=batch.reason))
         if errors:
             raise ServiceError(errors)
