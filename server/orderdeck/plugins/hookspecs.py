@@ -1,18 +1,32 @@
 """The contract between orderdeck and its plugins (pluggy hook specifications).
 
-Plugins are Python packages that register a module under the entry-point group "orderdeck":
+A plugin is a Python package registering a module under the entry-point group "orderdeck":
 
     [project.entry-points.orderdeck]
     my_channel = "my_package.plugin"
 
-and implement hooks marked with ``orderdeck.plugins.hookspecs.hookimpl``. The channel and
-fulfilment-centre hooks are specified here as they are built (issue 3 onwards); a plugin
-implementing none is still loaded and listed.
+and implementing, in that module, the hooks below with ``@hookimpl``. Every plugin implements
+``orderdeck_plugin_info``. A channel plugin implements the channel hooks: orderdeck calls them only
+for channels configured with that plugin (a plugin never sees another plugin's channels), with a
+``ChannelContext`` carrying the channel's settings. Hooks are async where they do I/O. They raise
+the errors of ``orderdeck.plugins.errors``; they never touch orderdeck's database.
 """
 
 from __future__ import annotations
 
 import pluggy
+
+from orderdeck.plugins.dto import (
+    ChannelContext,
+    ChannelOrder,
+    ConnectionResult,
+    DispatchNote,
+    ItemResult,
+    OrderPage,
+    PluginInfo,
+    StatusMapping,
+    StockUpdate,
+)
 
 PROJECT = "orderdeck"
 
@@ -20,9 +34,42 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Mark a plugin function as the implementation of the hook of the same name."""
 
-from orderdeck.plugins.dto import PluginInfo  # noqa: E402 - after the markers, which plugins import
-
 
 @hookspec
 def orderdeck_plugin_info() -> PluginInfo:
-    """Describe this plugin: its unique name, title, kind and version."""
+    """Describe this plugin: its unique name, title, kind, order source and settings model."""
+
+
+@hookspec(firstresult=True)
+async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult:
+    """Check the channel's credentials and reachability with one cheap call."""
+
+
+@hookspec(firstresult=True)
+async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None, page_size: int) -> OrderPage:
+    """Download one page of orders changed since ``cursor`` (None: the first download).
+
+    Return at most ``page_size`` orders and the cursor to continue from. Ask the channel only for
+    the statuses orderdeck may download (paid or payment pending, not shipped); orderdeck still
+    maps each status and skips what it must. Raise ChannelDataError for a page that cannot be read
+    at all; put single unreadable orders in OrderPage.rejected.
+    """
+
+
+@hookspec(firstresult=True)
+def orderdeck_map_status(channel: ChannelContext, order: ChannelOrder) -> StatusMapping:
+    """What the channel's status of ``order`` means: paid, already shipped, cancelled.
+
+    A channel's own status overrides (configured in orderdeck) are applied before this is called.
+    """
+
+
+@hookspec(firstresult=True)
+async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdate]) -> list[ItemResult]:
+    """Publish quantities (at most PluginInfo.stock_batch_size at once); one result per update."""
+
+
+@hookspec(firstresult=True)
+async def orderdeck_send_dispatches(channel: ChannelContext, notes: list[DispatchNote]) -> list[ItemResult]:
+    """Tell the channel these orders shipped (at most PluginInfo.dispatch_batch_size); one result
+    per note."""
