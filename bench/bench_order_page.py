@@ -58,9 +58,10 @@ from orderdeck import db  # noqa: E402
 from orderdeck.app import UNAUTHORIZED, bearer_token, create_app  # noqa: E402
 from orderdeck.config import Settings  # noqa: E402
 from orderdeck.graphql.common import encode_id  # noqa: E402
-from orderdeck.graphql.orders.loaders import StockAllocation, allocation_by_order  # noqa: E402
+from orderdeck.graphql.orders.loaders import allocation_by_order  # noqa: E402
 from orderdeck.models import Location, Order, OrderItem, OrderState, StockItem, StockLevel  # noqa: E402
 from orderdeck.services import auth  # noqa: E402
+from orderdeck.services.allocation import AllocationState  # noqa: E402
 
 PAGE = 100
 NO_ALLOCATION = "plain, no allocation"
@@ -131,8 +132,8 @@ async def open_orders_plain(request: Request) -> JSONResponse:
     return JSONResponse({"data": {"openOrders": {"totalCount": total, "edges": edges}}})
 
 
-async def _skipped(count: int) -> list[StockAllocation]:
-    return [StockAllocation.NOT_ALLOCATED] * count
+async def _skipped(count: int) -> list[AllocationState]:
+    return [AllocationState.NOT_ALLOCATED] * count
 
 
 def plain_app() -> Starlette:

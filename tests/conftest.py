@@ -12,7 +12,9 @@ Environment:
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -51,6 +53,19 @@ async def drop_postgres_database(name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """Environment for an orderdeck process on a fresh, empty database of each backend (not migrated)."""
+    name = f"orderdeck_env_{uuid.uuid4().hex[:8]}"
+    if request.param == "postgres":
+        url = await create_postgres_database(name)
+    else:
+        url = f"sqlite://{tmp_path / 'orderdeck.sqlite3'}"
+    yield {**os.environ, "ORDERDECK_DATABASE_URL": url}
+    if request.param == "postgres":
+        await drop_postgres_database(name)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

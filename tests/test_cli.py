@@ -5,30 +5,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.support import ORDERDECK, free_port, start_server, stop
 
 TOKEN = re.compile(r"\bod_[A-Za-z0-9_-]{20,}\b")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for a command on a fresh, empty database of each backend."""
-    name = f"orderdeck_cli_{uuid.uuid4().hex[:8]}"
-    if request.param == "postgres":
-        url = await create_postgres_database(name)
-    else:
-        url = f"sqlite://{tmp_path / 'cli.sqlite3'}"
-    yield {**os.environ, "ORDERDECK_DATABASE_URL": url}
-    if request.param == "postgres":
-        await drop_postgres_database(name)
 
 
 def test_first_serve_prints_an_admin_token_once_and_it_works(database_env, tmp_path):

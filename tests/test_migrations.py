@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -63,17 +64,49 @@ async def test_fresh_postgres_database_from_migrations_matches_models():
         await drop_postgres_database(name)
 
 
+def _project_files() -> list[str]:
+    """The checkout's files as git sees them: tracked, or new and not ignored (build output is ignored)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode()  # fmt: skip
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def _build_output() -> set[Path]:
+    """What a build inside the checkout would leave there."""
+    return {p for p in (ROOT / "build", *ROOT.glob("*.egg-info"), *ROOT.glob("server/*.egg-info")) if p.exists()}
+
+
 @pytest.fixture(scope="module")
 def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """orderdeck built as a wheel and installed (without dependencies) into a folder of its own."""
+    """orderdeck built as a wheel and installed (without dependencies) into a folder of its own.
+
+    The wheel is built from a copy of the project's files, never in the checkout: a build there
+    leaves build/ and *.egg-info behind, and a stale build/lib can ship modules since deleted.
+    """
+    source = tmp_path_factory.mktemp("source")
+    for name in _project_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
+    left_before = _build_output()
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(out), str(ROOT)], check=True)  # fmt: skip
+                    "-w", str(out), str(source)], check=True)  # fmt: skip
+    assert _build_output() == left_before, "building the wheel wrote into the checkout"
     wheel = next(out.glob("orderdeck-*.whl"))
     target = out / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True)  # fmt: skip
     return target
+
+
+def test_the_wheel_ships_exactly_the_projects_modules(installed_wheel: Path):
+    shipped = {str(p.relative_to(installed_wheel)) for p in (installed_wheel / "orderdeck").rglob("*.py")}
+    expected = {
+        name.replace("server/", "", 1) if name.startswith("server/") else f"orderdeck/{name}"
+        for name in _project_files()
+        if name.endswith(".py") and name.startswith(("server/orderdeck/", "migrations/"))
+    }
+    assert shipped == expected
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

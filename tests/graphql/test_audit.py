@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from orderdeck.graphql.common import encode_id
-from orderdeck.models import AuditEntry, Role
+from orderdeck.models import AuditEntry, Role, StockItem
 from orderdeck.services import auth, locations, orders, stock
 from orderdeck.services.context import Actor
 
@@ -120,3 +120,59 @@ async def test_reader_may_read_the_trail(client, default_location):
     _, secret = await auth.create_token("reader", Actor.system(), Role.READER)
     data = await client.gql('{ auditTrail(filter: {kinds: [TOKEN_CREATED]}) { nodes { note } } }', token=secret)
     assert [n["note"] for n in data["auditTrail"]["nodes"]] == ["reader (READER)", "test-admin (ADMIN)"]
+
+
+NEWEST = """query($order: ID!, $item: ID!, $location: ID!, $limit: Int!) {
+  order: node(id: $order) { ... on Order { auditTrail(limit: $limit) { kind subjectNodeId } } }
+  item: node(id: $item) { ... on StockItem { auditTrail(limit: $limit) { kind subjectNodeId } } }
+  location: node(id: $location) { ... on Location { auditTrail(limit: $limit) { kind subjectNodeId } } }
+}"""
+
+
+async def test_orders_stock_items_and_locations_list_their_newest_entries(client, default_location, actor):
+    item = await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, actor)
+    for level in (3, 4, 5):
+        row = {"sku": "MUG", "location_id": default_location.id, "quantity": level}
+        await stock.set_stock_levels({"levels": [row]}, actor)
+    order = await orders.create_direct_order({"items": [{"sku": "MUG", "quantity": 1}]}, actor)
+    await orders.set_parked([order.id], True, actor)
+    await orders.set_parked([order.id], False, actor)
+    ids = {"order": encode_id("Order", order.id), "item": encode_id("StockItem", item.id),
+           "location": encode_id("Location", default_location.id)}  # fmt: skip
+
+    data = await client.gql(NEWEST, {**ids, "limit": 50})
+    assert [e["kind"] for e in data["order"]["auditTrail"]] == ["UNPARKED", "PARKED", "ORDER_CREATED"]
+    assert [e["kind"] for e in data["item"]["auditTrail"]] == ["STOCK_LEVEL_SET"] * 3 + ["STOCK_ITEM_CREATED"]
+    assert [e["kind"] for e in data["location"]["auditTrail"]] == ["LOCATION_CREATED"]
+    for name, global_id in ids.items():
+        assert {e["subjectNodeId"] for e in data[name]["auditTrail"]} == {global_id}
+
+    data = await client.gql(NEWEST, {**ids, "limit": 2})
+    assert [e["kind"] for e in data["order"]["auditTrail"]] == ["UNPARKED", "PARKED"]
+    assert [e["kind"] for e in data["item"]["auditTrail"]] == ["STOCK_LEVEL_SET"] * 2
+    for limit in (0, 201):
+        body = (await client.post(NEWEST, {**ids, "limit": limit})).json()
+        assert "limit must be between 1 and 200" in body["errors"][0]["message"]
+
+
+async def test_each_trail_gets_its_own_limit_in_one_query(client, default_location, actor, count_queries):
+    for n in range(3):
+        await stock.create_stock_item({"sku": f"S{n}", "title": "x"}, actor)
+        await stock.update_stock_item((await StockItem.get(sku=f"S{n}")).id, {"title": "y"}, actor)
+    query = """{ stockItems { nodes { sku one: auditTrail(limit: 1) { kind } all: auditTrail { kind } } } }"""
+    with count_queries() as counter:
+        nodes = (await client.gql(query))["stockItems"]["nodes"]
+    assert [(n["sku"], [e["kind"] for e in n["one"]], [e["kind"] for e in n["all"]]) for n in nodes] == [
+        (f"S{n}", ["STOCK_ITEM_UPDATED"], ["STOCK_ITEM_UPDATED", "STOCK_ITEM_CREATED"]) for n in range(3)
+    ]
+    assert counter.count == 3  # the token, the page, the trails
+
+
+async def test_subject_node_id_is_the_subjects_global_id_and_null_for_tokens(client, default_location, actor):
+    item = await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, actor)
+    nodes = (await client.gql("{ auditTrail { nodes { kind subjectNodeId } } }"))["auditTrail"]["nodes"]
+    assert [(n["kind"], n["subjectNodeId"]) for n in nodes] == [
+        ("STOCK_ITEM_CREATED", encode_id("StockItem", item.id)),
+        ("TOKEN_CREATED", None),
+        ("LOCATION_CREATED", encode_id("Location", default_location.id)),
+    ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from orderdeck.models import Order
 from orderdeck.services import orders as service
+from orderdeck.services.allocation import AllocationState, allocation_of
 from tests.graphql.test_orders_support import gid, second_location, stock_up
 
 T0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -92,3 +94,18 @@ async def test_each_location_has_its_own_queue(client, actor, default_location):
     one = await client.gql("query($id: ID!) { order(id: $id) { allocation } }", {"id": gid("Order", second.id)})
     assert one["order"]["allocation"] == "INSUFFICIENT"
     assert await Order.filter(location_id=away.id).count() == 1
+
+
+async def test_the_api_shows_the_allocation_rule_of_the_services(client, actor, default_location):
+    await stock_up(actor, default_location, MUG=1)
+    first, second = await service.create_orders(
+        [{"items": [{"sku": "MUG", "quantity": 1}], "received_at": T0 + timedelta(minutes=n)} for n in range(2)], actor
+    )
+    missing = uuid.uuid4()
+    assert await allocation_of([second.id, first.id, missing, first.id]) == {
+        first.id: AllocationState.FULL, second.id: AllocationState.INSUFFICIENT, missing: AllocationState.NOT_ALLOCATED
+    }  # fmt: skip
+    assert await allocation_of([]) == {}
+    assert await allocations(client) == {first.number: "FULL", second.number: "INSUFFICIENT"}
+    values = await client.gql('{ __type(name: "StockAllocation") { enumValues { name } } }')
+    assert [v["name"] for v in values["__type"]["enumValues"]] == [state.value for state in AllocationState]

@@ -8,12 +8,13 @@ from orderdeck.services import orders as service
 from tests.graphql.test_orders_support import stock_up
 
 PAGE = """query($first: Int) { orders(first: $first) { nodes {
-  number location { name } tags allocation
-  items { sku quantity stockItem { sku title } stockLevel { level allocated available } }
+  number createdAt updatedAt location { name } tags allocation auditTrail { kind subjectNodeId }
+  items { sku quantity stockItem { sku title } stockLevel { id level allocated available } }
 } } }"""
 
-EXPECTED_STATEMENTS = 8
-"""The token lookup, then the page, locations, lines, stock items, stock levels, tags and allocation."""
+EXPECTED_STATEMENTS = 9
+"""The token lookup, then the page, locations, lines, stock items, stock levels, tags, allocation and
+audit trails."""
 
 
 async def statements_for_page(client: Any, count_queries: Any, size: int) -> int:
@@ -24,6 +25,7 @@ async def statements_for_page(client: Any, count_queries: Any, size: int) -> int
     assert all(len(n["items"]) == 3 and n["tags"] == ["bulk"] for n in nodes)
     assert all(i["stockLevel"]["level"] == 1000 and i["stockItem"]["sku"] == i["sku"] for n in nodes for i in n["items"])
     assert {n["allocation"] for n in nodes} == {"FULL"}
+    assert all([e["kind"] for e in n["auditTrail"]] == ["ORDER_CREATED"] for n in nodes), nodes[0]
     return counter.count
 
 

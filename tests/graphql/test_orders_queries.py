@@ -75,6 +75,19 @@ async def test_order_by_id_or_number(client, shop):
     assert node["node"] == {"number": 5}
 
 
+async def test_an_order_says_when_it_was_recorded_and_last_changed(client, shop, actor):
+    order = shop["orders"][0]
+    query = "query($id: ID!) { order(id: $id) { receivedAt createdAt updatedAt } }"
+    before = (await client.gql(query, {"id": gid("Order", order.id)}))["order"]
+    stored = await Order.get(id=order.id)
+    assert before == {"receivedAt": day(1), "createdAt": stored.created_at.isoformat(),
+                      "updatedAt": stored.updated_at.isoformat()}  # fmt: skip
+    await service.set_on_hold([order.id], True, actor)
+    after = (await client.gql(query, {"id": gid("Order", order.id)}))["order"]
+    assert after["createdAt"] == before["createdAt"]
+    assert datetime.fromisoformat(after["updatedAt"]) > datetime.fromisoformat(before["updatedAt"])
+
+
 async def test_filters(client, shop):
     away = gid("Location", shop["away"].id)
     cases: list[tuple[dict[str, Any], list[int]]] = [

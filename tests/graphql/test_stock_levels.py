@@ -161,7 +161,7 @@ async def test_bad_rows_are_refused_and_nothing_is_written(client, default_locat
     await refused(client, SET, rows(("CUP", encode_id("StockItem", items["CUP"].id), 5)), "levels.0.locationId", "INVALID")
     await refused(client, SET, rows(("CUP", here, 5), ("MUG", here, -1)), "levels.1.level", "INVALID")
     await refused(client, SET, rows(("MUG", here, 5), ("MUG", here, 6)), "levels", "INVALID")
-    await refused(client, SET, rows(("MUG", here, 2_000_000_000)), "levels.0.level", "INVALID")
+    await refused(client, SET, rows(("MUG", here, 2_000_000_001)), "levels.0.level", "INVALID")
     await refused(client, SET, rows(), "levels", "INVALID")
     await refused(client, SET, rows(*[("MUG", there, 1)] * 101), "levels", "TOO_MANY")
     # Adjusting: the resulting level may not go below zero.
@@ -231,6 +231,22 @@ async def test_stock_levels_of_a_location(client, default_location, north, items
     assert low["nodes"] == [{"level": 1, "item": {"sku": "MUG"}}]
     there = (await client.gql(query, {"l": gid(north), "low": False}))["stockLevels"]
     assert there["nodes"] == [{"level": 4, "item": {"sku": "CUP"}}]
+
+
+async def test_a_level_has_the_same_id_wherever_it_is_read(client, default_location, north, items, actor):
+    """Client caches normalise levels by id: one id per (item, location), the same from every path."""
+    await stock.set_stock_levels({"levels": [
+        {"sku": "MUG", "location_id": default_location.id, "quantity": 1},
+        {"sku": "MUG", "location_id": north.id, "quantity": 2},
+    ]}, actor)  # fmt: skip
+    rows = {row.location_id: row.id for row in await StockLevel.filter(item_id=items["MUG"].id)}
+    expected = {default_location.name: encode_id("StockLevel", rows[default_location.id]),
+                north.name: encode_id("StockLevel", rows[north.id])}  # fmt: skip
+    by_item = await client.gql('{ stockItem(sku: "MUG") { levels { id location { name } } } }')
+    assert {lv["location"]["name"]: lv["id"] for lv in by_item["stockItem"]["levels"]} == expected
+    by_location = await client.gql("query($l: ID!) { stockLevels(locationId: $l) { nodes { id } } }",
+                                   {"l": gid(north)})  # fmt: skip
+    assert by_location["stockLevels"]["nodes"] == [{"id": expected[north.name]}]
 
 
 # --- the ledger ------------------------------------------------------------------------------------

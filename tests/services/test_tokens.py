@@ -65,7 +65,7 @@ async def test_roles_grant_their_permissions(database, actor):
     operator, _ = await auth.create_token("packer", actor, Role.OPERATOR)
 
     assert auth.permissions_of(reader) == {auth.Permission.READ}
-    assert auth.Permission.MANAGE_ORDERS in auth.permissions_of(operator)
+    assert auth.Permission.PROCESS_ORDERS in auth.permissions_of(operator)
     assert auth.Permission.MANAGE_TOKENS not in auth.permissions_of(operator)
 
 

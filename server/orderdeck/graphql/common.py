@@ -1,9 +1,11 @@
-"""Shared GraphQL pieces: user errors, global ids, the Node interface and keyset pagination."""
+"""Shared GraphQL pieces: user errors, input conversion, global ids, the Node interface and keyset
+pagination."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 import uuid
@@ -13,10 +15,11 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from tortoise.fields import CharField, Field, IntField
 from tortoise.queryset import QuerySet
 
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
-from orderdeck.services.errors import FieldError, ServiceError
+from orderdeck.services.errors import FieldError, ServiceError, camel_case
 
 T = TypeVar("T")
 
@@ -33,21 +36,38 @@ class UserError:
     field: str | None = None
 
 
-def _camel(segment: str) -> str:
-    head, *rest = segment.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def user_errors(exc: ServiceError) -> list[UserError]:
     """A service error as GraphQL user errors, paths in the API's camelCase."""
     return [
         UserError(
             message=e.message,
             code=e.code,
-            field=".".join(_camel(part) for part in e.field.split(".")) if e.field else None,
+            field=".".join(camel_case(part) for part in e.field.split(".")) if e.field else None,
         )
         for e in exc.errors
     ]
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+class Patch:
+    """Base of the inputs that change an existing object: there, null clears a (nullable) field.
+
+    In every other input, null means the same as leaving the field out (clients generated from
+    the schema send null for empty form fields), so the service's default applies.
+    """
+
+
+def given(data: Any) -> dict[str, Any]:
+    """The fields of an input object the client gave, by Python name: fields left out are
+    dropped, and so are nulls unless ``data`` is a :class:`Patch`."""
+    keep_null = isinstance(data, Patch)
+    return {
+        f.name: value
+        for f in dataclasses.fields(data)
+        if (value := getattr(data, f.name)) is not strawberry.UNSET and (keep_null or value is not None)
+    }
 
 
 # --- ids ---------------------------------------------------------------------------------------
@@ -132,7 +152,10 @@ def date_range(
 def _utc(value: datetime, argument: str) -> datetime:
     if value.tzinfo is None:
         raise GraphQLError(f"{argument}: the date must include a time zone (e.g. 2026-11-22T10:00:00Z)")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise GraphQLError(f"{argument}: {value.isoformat()} is out of range in UTC") from None
 
 
 # --- mutations ---------------------------------------------------------------------------------
@@ -178,17 +201,29 @@ class Connection(Generic[T]):
         return await self._count()
 
 
-def encode_cursor(value: Any) -> str:
-    return base64.b64encode(json.dumps([value], default=str).encode()).decode()
+INT64 = range(-(2**63), 2**63)
+"""The values a (big) integer column holds."""
 
 
-def decode_cursor(cursor: str, argument: str) -> Any:
+def encode_cursor(value: int | str) -> str:
+    """The cursor of a row whose key column holds ``value``."""
+    return base64.b64encode(json.dumps([value]).encode()).decode()
+
+
+def decode_cursor(cursor: str, key: Field, argument: str) -> int | str:
+    """The key value inside a cursor, checked against the key column ``key``: an integer column
+    takes a 64-bit int, a text column a string without NUL. A GraphQL error naming ``argument``
+    otherwise."""
     try:
-        value = json.loads(base64.b64decode(cursor.encode(), validate=True))
-        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (int, str)):
-            return value[0]
+        decoded = json.loads(base64.b64decode(cursor.encode(), validate=True))
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
+        decoded = None
+    if isinstance(decoded, list) and len(decoded) == 1:
+        value = decoded[0]
+        if isinstance(key, IntField) and type(value) is int and value in INT64:
+            return value
+        if isinstance(key, CharField) and isinstance(value, str) and "\x00" not in value:
+            return value
     raise GraphQLError(f"Argument {argument!r} is not a valid cursor")
 
 
@@ -212,11 +247,12 @@ async def paginate(
     if not 0 <= size <= MAX_PAGE:
         raise GraphQLError(f"first and last must be between 0 and {MAX_PAGE}")
     backwards = last is not None
+    column = queryset.model._meta.fields_map[key]
     page = queryset
     if after is not None:
-        page = page.filter(**{f"{key}__{'lt' if descending else 'gt'}": decode_cursor(after, "after")})
+        page = page.filter(**{f"{key}__{'lt' if descending else 'gt'}": decode_cursor(after, column, "after")})
     if before is not None:
-        page = page.filter(**{f"{key}__{'gt' if descending else 'lt'}": decode_cursor(before, "before")})
+        page = page.filter(**{f"{key}__{'gt' if descending else 'lt'}": decode_cursor(before, column, "before")})
     order = descending != backwards
     rows = list(await page.order_by(f"-{key}" if order else key).limit(size + 1))
     more = len(rows) > size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from orderdeck import models
-from orderdeck.graphql.common import Node, UserError, attempt, node_type_of
+from orderdeck.graphql.common import Node, UserError, attempt, node_type_of, query_id
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.permissions import MANAGE_TOKENS, READ
 from orderdeck.services import auth
@@ -54,16 +54,16 @@ class Query:
         token = info.context.token
         return Viewer(name=token.name, role=token.role, permissions=sorted(info.context.permissions))
 
-    @strawberry.field(permission_classes=READ, description="Any object by its global id.")
+    @strawberry.field(
+        permission_classes=READ,
+        description="Any object by its global id; null if there is none or its type cannot be refetched.",
+    )
     async def node(self, id: strawberry.ID) -> Node | None:
-        kind, raw = node_type_of(id)
+        kind, _ = node_type_of(id)
         model = NODE_MODELS.get(kind)
         if model is None:
             return None
-        try:
-            return await model.get_or_none(id=raw)  # type: ignore[return-value]
-        except ValueError:
-            return None
+        return await model.get_or_none(id=query_id(id, kind, "id"))  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -29,7 +29,10 @@ def requires(permission: Permission) -> type[BasePermission]:
 
 
 READ = [requires(Permission.READ)]
-MANAGE_ORDERS = [requires(Permission.MANAGE_ORDERS)]
+CREATE_ORDERS = [requires(Permission.CREATE_ORDERS)]
+EDIT_ORDERS = [requires(Permission.EDIT_ORDERS)]
+PROCESS_ORDERS = [requires(Permission.PROCESS_ORDERS)]
+CANCEL_ORDERS = [requires(Permission.CANCEL_ORDERS)]
 MANAGE_STOCK = [requires(Permission.MANAGE_STOCK)]
 MANAGE_LOCATIONS = [requires(Permission.MANAGE_LOCATIONS)]
 MANAGE_TOKENS = [requires(Permission.MANAGE_TOKENS)]

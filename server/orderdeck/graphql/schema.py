@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from orderdeck.graphql.extensions import RefuseNul
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
@@ -82,6 +83,7 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=5000),
             lambda: ParserCache(maxsize=200),
             lambda: ValidationCache(maxsize=200),
+            RefuseNul,
         ],
     )
 

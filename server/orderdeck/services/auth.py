@@ -24,18 +24,29 @@ TOKEN_PREFIX = "od_"
 
 
 class Permission(str, Enum):
-    """What a request may do."""
+    """What a request may do. Each mutation needs exactly one of these."""
 
     READ = "READ"
-    MANAGE_ORDERS = "MANAGE_ORDERS"
+    """Every query."""
+    CREATE_ORDERS = "CREATE_ORDERS"
+    """Create orders."""
+    EDIT_ORDERS = "EDIT_ORDERS"
+    """Edit open orders: fields, status, park, lock, hold, tags, notes, properties, move."""
+    PROCESS_ORDERS = "PROCESS_ORDERS"
+    """Process (ship) orders, record returns and resends."""
+    CANCEL_ORDERS = "CANCEL_ORDERS"
+    """Cancel and delete orders."""
     MANAGE_STOCK = "MANAGE_STOCK"
+    """Stock items, levels and minimum levels."""
     MANAGE_LOCATIONS = "MANAGE_LOCATIONS"
+    """Create, rename, make default and delete locations."""
     MANAGE_TOKENS = "MANAGE_TOKENS"
+    """Create and revoke API tokens."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.OPERATOR: frozenset({Permission.READ, Permission.MANAGE_ORDERS, Permission.MANAGE_STOCK}),
+    Role.OPERATOR: frozenset(Permission) - {Permission.MANAGE_LOCATIONS, Permission.MANAGE_TOKENS},
     Role.READER: frozenset({Permission.READ}),
 }
 

@@ -923,4 +923,4 @@ async def create_resend(data: ResendInput | dict, actor: Actor) -> Order:
         audit.order(AuditKind.RESEND_CREATED, original, f"Resent as order {order.number}: {resend.reason}")
         audit.order(AuditKind.ORDER_CREATED, order, f"Resend of order {original.number}")
         await audit.write()
-    return order
+    return await Order.get(id=order.id)

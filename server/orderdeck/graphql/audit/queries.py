@@ -10,13 +10,9 @@ from graphql import GraphQLError
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
-from orderdeck.graphql.audit.types import AuditEntry, AuditKind, AuditSubject
+from orderdeck.graphql.audit.types import SUBJECT_NODE_TYPES, AuditEntry, AuditKind, AuditSubject
 from orderdeck.graphql.common import Connection, date_range, query_id, node_type_of, paginate
 from orderdeck.graphql.permissions import READ
-
-SUBJECT_TYPES = ("Order", "StockItem", "Location")
-"""Global id types whose raw id is an audit subject id."""
-
 
 @strawberry.input(description="Which audit entries to list. All conditions must hold.")
 class AuditFilter:
@@ -38,7 +34,7 @@ def subject_uuid(value: str) -> uuid.UUID:
     except ValueError:
         pass
     kind, _ = node_type_of(value)
-    if kind not in SUBJECT_TYPES:
+    if kind not in SUBJECT_NODE_TYPES.values():
         raise GraphQLError(f"filter.subjectId: a {kind} id is not an audit subject")
     return query_id(value, kind, "filter.subjectId")
 

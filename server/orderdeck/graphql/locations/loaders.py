@@ -7,15 +7,12 @@ import uuid
 from strawberry.dataloader import DataLoader
 from tortoise.functions import Count
 
+from orderdeck.graphql.loaders import by_key
 from orderdeck.models import Location, Order, OrderState
 
 
 def location_by_id() -> DataLoader[uuid.UUID, Location | None]:
-    async def load(ids: list[uuid.UUID]) -> list[Location | None]:
-        found = {loc.id: loc for loc in await Location.filter(id__in=set(ids))}
-        return [found.get(i) for i in ids]
-
-    return DataLoader(load_fn=load)
+    return by_key(Location)
 
 
 def open_order_count_by_location() -> DataLoader[uuid.UUID, int]:

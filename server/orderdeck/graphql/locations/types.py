@@ -8,8 +8,7 @@ from typing import Any
 import strawberry
 
 from orderdeck import models
-from orderdeck.graphql.audit.loaders import audit_entries_by_subject
-from orderdeck.graphql.audit.types import AuditEntry
+from orderdeck.graphql.audit.types import audit_trail_field
 from orderdeck.graphql.common import Node, encode_id
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import open_order_count_by_location
@@ -29,10 +28,7 @@ class Location(Node):
     async def open_order_count(self, info: Info) -> int:
         return await info.context.loaders.get(open_order_count_by_location).load(self.id)  # type: ignore[arg-type]
 
-    @strawberry.field(description="Changes to this location (created, renamed, made default), newest first.")
-    async def audit_trail(self, info: Info) -> list[AuditEntry]:
-        entries = info.context.loaders.get(audit_entries_by_subject)
-        return await entries.load(self.id)  # type: ignore[arg-type,return-value]
+    audit_trail = audit_trail_field("location")
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:

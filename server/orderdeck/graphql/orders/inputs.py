@@ -1,15 +1,15 @@
 """GraphQL input types of the orders area, and their conversion to the services' inputs.
 
 Each input converts to the snake_case dict the service validates (orderdeck.services.order_inputs).
-Fields left out are left out of the dict too (UNSET is dropped), so the service's defaults apply
-on create and unchanged fields stay unchanged on edit. Global ids are decoded here; a malformed id
+Fields left out are left out of the dict too, and so are nulls but in OrderPatchInput (see
+orderdeck.graphql.common.given): the service's defaults apply on create, unchanged fields stay
+unchanged on edit, and null clears a field on edit. Global ids are decoded here; a malformed id
 or one of another type is a ServiceError naming the field (``path`` + the field's name).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -18,7 +18,7 @@ from typing import Any
 import strawberry
 from strawberry import UNSET
 
-from orderdeck.graphql.common import decode_id
+from orderdeck.graphql.common import Patch, camel_case, decode_id, given
 from orderdeck.graphql.orders.types import OrderState, OrderStatus
 
 ID_TYPES: dict[str, str] = {
@@ -31,40 +31,25 @@ ID_TYPES: dict[str, str] = {
 
 
 def to_service(value: Any, path: str = "") -> Any:
-    """A Strawberry input (or list of them) as plain data for a service, UNSET fields dropped and
-    global ids (fields named in ID_TYPES) decoded to UUIDs."""
+    """A Strawberry input (or list of them) as plain data for a service: only the fields given
+    (see ``given``), global ids (fields named in ID_TYPES) decoded to UUIDs."""
     if isinstance(value, list):
         return [to_service(v, f"{path}{n}.") for n, v in enumerate(value)]
     if not dataclasses.is_dataclass(value):
         return value
     data: dict[str, Any] = {}
-    for f in dataclasses.fields(value):
-        item = getattr(value, f.name)
-        if item is UNSET:
-            continue
-        name = strawberry_name(f.name)
-        if f.name in ID_TYPES and item is not None:
-            data[f.name] = decode_id(item, ID_TYPES[f.name], f"{path}{name}")
+    for name, item in given(value).items():
+        if name in ID_TYPES and item is not None:
+            data[name] = decode_id(item, ID_TYPES[name], f"{path}{camel_case(name)}")
         else:
-            data[f.name] = to_service(item, f"{path}{name}.")
+            data[name] = to_service(item, f"{path}{camel_case(name)}.")
     return data
-
-
-def strawberry_name(python_name: str) -> str:
-    """``location_id`` -> ``locationId``: a field's GraphQL name."""
-    head, *rest = python_name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def optional_id(value: str | None, type_name: str, field: str) -> uuid.UUID | None:
-    """Decode an optional global id argument."""
-    return None if value is None else decode_id(value, type_name, field)
 
 
 # --- orders --------------------------------------------------------------------------------
 
 
-@strawberry.input(description="A postal address. Fields left out are empty.")
+@strawberry.input(description="A postal address. Fields left out (or null) are empty.")
 class AddressInput:
     full_name: str | None = UNSET
     company: str | None = UNSET
@@ -111,7 +96,10 @@ class OrderPropertyInput:
     type: str | None = strawberry.field(default=UNSET, description='Default "Info".')
 
 
-@strawberry.input(description="A new manual (DIRECT) order. Dates must include a time zone.")
+@strawberry.input(
+    description="A new manual (DIRECT) order. Fields left out (or null) take their default. Dates must include "
+    "a time zone."
+)
 class OrderInput:
     items: list[OrderItemInput] = strawberry.field(description="1 to 500 lines.")
     location_id: strawberry.ID | None = strawberry.field(default=UNSET, description="Default: the default location.")
@@ -139,10 +127,11 @@ class OrderInput:
 
 
 @strawberry.input(
-    description="Changes to an open, unlocked order. Fields left out stay as they are; `items`, when given, "
+    description="Changes to an open, unlocked order. Fields left out stay as they are; null clears a field "
+    "that may be empty (a reference, a date), fields that always have a value refuse it; `items`, when given, "
     "is the complete new list of lines (lines not listed are removed) and the allocation follows."
 )
-class OrderPatchInput:
+class OrderPatchInput(Patch):
     secondary_reference: str | None = UNSET
     external_reference: str | None = UNSET
     despatch_by_at: datetime | None = UNSET

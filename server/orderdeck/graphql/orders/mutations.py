@@ -29,7 +29,7 @@ from orderdeck.graphql.orders.inputs import (
     to_service,
 )
 from orderdeck.graphql.orders.types import ExtendedProperty, Order, OrderNote, OrderReturn, OrderStatus
-from orderdeck.graphql.permissions import MANAGE_ORDERS
+from orderdeck.graphql.permissions import CANCEL_ORDERS, CREATE_ORDERS, EDIT_ORDERS, PROCESS_ORDERS
 from orderdeck.services import orders as service
 from orderdeck.services.context import MAX_BATCH, Actor
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
@@ -169,7 +169,7 @@ def _actor(info: Info) -> Actor:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=CREATE_ORDERS,
         description="Create a manual (DIRECT) order; its linked lines are allocated at its location, even "
         "beyond the stock there (the order then shows as INSUFFICIENT).",
     )
@@ -178,7 +178,7 @@ class Mutation:
         return CreateOrderPayload(order=order, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=CREATE_ORDERS,
         description=f"Create 1 to {MAX_BATCH} manual orders, all or none.",
     )
     async def create_orders(self, info: Info, input: list[OrderInput]) -> CreateOrdersPayload:
@@ -190,7 +190,7 @@ class Mutation:
         return CreateOrdersPayload(orders=created or [], errors=_rebased(errors, len(input)))  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Edit an open, unlocked order. `items`, when given, is the complete new list of lines "
         "(give a line's `id` to change it); the allocation follows the change.",
     )
@@ -201,7 +201,7 @@ class Mutation:
         return UpdateOrderPayload(order=order, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Change the status of open orders: UNPAID parks an order, PAID unparks an unpaid one. "
         "RETURN and RESEND are set by createReturn and createResend.",
     )
@@ -209,54 +209,54 @@ class Mutation:
         return await _on_orders(order_ids, lambda ids, actor: service.set_status(ids, status, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Park open orders (kept out of processing; their stock stays allocated).",
     )
     async def park_orders(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.set_parked(ids, True, actor), _actor(info))
 
-    @strawberry.mutation(permission_classes=MANAGE_ORDERS, description="Unpark open orders.")
+    @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Unpark open orders.")
     async def unpark_orders(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.set_parked(ids, False, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Lock open orders: their stock is released; they cannot be edited or processed.",
     )
     async def lock_orders(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.set_locked(ids, True, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Unlock open orders: their stock is allocated again.",
     )
     async def unlock_orders(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.set_locked(ids, False, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Put open orders on hold (not processed until released).",
     )
     async def hold_orders(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.set_on_hold(ids, True, actor), _actor(info))
 
-    @strawberry.mutation(permission_classes=MANAGE_ORDERS, description="Release orders on hold.")
+    @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Release orders on hold.")
     async def release_orders(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.set_on_hold(ids, False, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Tag orders (1 to 20 tags); tags already there stay.",
     )
     async def add_order_tags(self, info: Info, order_ids: OrderIds, tags: list[str]) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.add_tags(ids, tags, actor), _actor(info))
 
-    @strawberry.mutation(permission_classes=MANAGE_ORDERS, description="Remove tags from orders.")
+    @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Remove tags from orders.")
     async def remove_order_tags(self, info: Info, order_ids: OrderIds, tags: list[str]) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.remove_tags(ids, tags, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Move open orders to another location; their allocation moves with them.",
     )
     async def move_orders(
@@ -268,7 +268,7 @@ class Mutation:
         return await _on_orders(order_ids, move, _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=PROCESS_ORDERS,
         description="Process (ship) an open order: its location's level is deducted, its allocation released, "
         "and a dispatch recorded for its channel. An order that cannot be processed (parked, locked, on hold, "
         "unpaid, with unlinked lines, or whose location does not hold its quantities) is in `failures`.",
@@ -278,7 +278,7 @@ class Mutation:
         return _batch_payload(result, _unnested(errors))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=PROCESS_ORDERS,
         description=f"Process 1 to {MAX_BATCH} orders (see processOrder); those that cannot be are skipped.",
     )
     async def process_orders(self, info: Info, input: list[ProcessOrderInput]) -> OrdersBatchPayload:
@@ -290,14 +290,14 @@ class Mutation:
         return _batch_payload(result, _rebased(errors, 0))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=CANCEL_ORDERS,
         description="Cancel open orders: their stock is released; they stay searchable as cancelled.",
     )
     async def cancel_orders(self, info: Info, order_ids: OrderIds, reason: str) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.cancel_orders(ids, reason, actor), _actor(info))
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=CANCEL_ORDERS,
         description="Delete open orders: their stock is released and a deleted-order record with a snapshot is "
         "kept (see deletedOrders and searchOrders). `orders` give the deleted orders' last fields; their lines, "
         "notes and tags are gone with them.",
@@ -305,7 +305,7 @@ class Mutation:
     async def delete_orders(self, info: Info, order_ids: OrderIds, reason: str) -> OrdersBatchPayload:
         return await _on_orders(order_ids, lambda ids, actor: service.delete_orders(ids, reason, actor), _actor(info))
 
-    @strawberry.mutation(permission_classes=MANAGE_ORDERS, description="Add a note to an order (in any state).")
+    @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Add a note to an order (in any state).")
     async def add_order_note(self, info: Info, order_id: strawberry.ID, input: OrderNoteInput) -> OrderNotePayload:
         note, errors = await attempt(
             lambda: service.add_note(decode_id(order_id, "Order", "orderId"), to_service(input), _actor(info))
@@ -315,7 +315,7 @@ class Mutation:
         order = await models.Order.get(id=note.order_id)
         return OrderNotePayload(order=order, note=note)  # type: ignore[arg-type]
 
-    @strawberry.mutation(permission_classes=MANAGE_ORDERS, description="Delete a note.")
+    @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Delete a note.")
     async def delete_order_note(self, info: Info, note_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(
             lambda: service.delete_note(decode_id(note_id, "OrderNote", "noteId"), _actor(info))
@@ -323,7 +323,7 @@ class Mutation:
         return OrderPayload(order=order, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=EDIT_ORDERS,
         description="Set an extended property (replacing one of the same name).",
     )
     async def set_order_property(
@@ -337,7 +337,7 @@ class Mutation:
         order = await models.Order.get(id=prop.order_id)
         return OrderPropertyPayload(order=order, property=prop)  # type: ignore[arg-type]
 
-    @strawberry.mutation(permission_classes=MANAGE_ORDERS, description="Remove an extended property by name.")
+    @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Remove an extended property by name.")
     async def remove_order_property(self, info: Info, order_id: strawberry.ID, name: str) -> OrderPayload:
         order, errors = await attempt(
             lambda: service.remove_property(decode_id(order_id, "Order", "orderId"), name, _actor(info))
@@ -345,7 +345,7 @@ class Mutation:
         return OrderPayload(order=order, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=PROCESS_ORDERS,
         description="Record items returned from a processed order (at most what was shipped less what was "
         "returned before), restocking them at a location unless restock is false.",
     )
@@ -357,7 +357,7 @@ class Mutation:
         return CreateReturnPayload(order_return=row, order=order)  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        permission_classes=MANAGE_ORDERS,
+        permission_classes=PROCESS_ORDERS,
         description="Ship items of a processed order again: a new open order with status RESEND, linked to "
         "the original, allocating stock at its location.",
     )

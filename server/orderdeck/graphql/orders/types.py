@@ -11,14 +11,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from orderdeck import models
-from orderdeck.graphql.audit.types import AuditEntry
-from orderdeck.graphql.common import Connection, Node, encode_id, paginate
+from orderdeck.graphql.audit.types import audit_trail_field
+from orderdeck.graphql.common import Node, encode_id
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import location_by_id
 from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.orders import loaders
 from orderdeck.graphql.stock.loaders import level_by_item_and_location, stock_item_by_id
 from orderdeck.graphql.stock.types import StockItem, StockLevel
+from orderdeck.services.allocation import AllocationState
 
 OrderStatus = strawberry.enum(
     models.OrderStatus, name="OrderStatus",
@@ -32,8 +33,8 @@ DispatchState = strawberry.enum(
     models.DispatchState, name="DispatchState",
     description="Whether the channel has been told the order shipped (NOT_REQUIRED: no channel to tell).",
 )  # fmt: skip
-ALLOCATION_RULE = inspect.cleandoc(loaders.StockAllocation.__doc__ or "")
-StockAllocation = strawberry.enum(loaders.StockAllocation, name="StockAllocation", description=ALLOCATION_RULE)
+ALLOCATION_RULE = inspect.cleandoc(AllocationState.__doc__ or "")
+StockAllocation = strawberry.enum(AllocationState, name="StockAllocation", description=ALLOCATION_RULE)
 
 
 @strawberry.type(description="A postal address.")
@@ -200,6 +201,8 @@ class Order(Node):
     cancelled_at: datetime | None
     buyer_name: str
     email: str
+    created_at: datetime = strawberry.field(description="When orderdeck recorded the order.")
+    updated_at: datetime = strawberry.field(description="When the order last changed.")
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -238,7 +241,8 @@ class Order(Node):
 
     @strawberry.field
     async def tags(self, info: Info) -> list[str]:
-        return await info.context.loaders.get(loaders.tags_by_order).load(self.id)  # type: ignore[arg-type]
+        tags = await info.context.loaders.get(loaders.tags_by_order).load(self.id)  # type: ignore[arg-type]
+        return [tag.name for tag in tags]
 
     @strawberry.field(description="Notes, oldest first.")
     async def notes(self, info: Info) -> list[OrderNote]:
@@ -276,10 +280,7 @@ class Order(Node):
     async def allocation(self, info: Info) -> StockAllocation:
         return await info.context.loaders.get(loaders.allocation_by_order).load(self.id)  # type: ignore[arg-type]
 
-    @strawberry.field(description="Audited changes to this order, newest first.")
-    async def audit_trail(self, first: int | None = None, after: str | None = None) -> Connection[AuditEntry]:
-        entries = models.AuditEntry.filter(subject_id=self.id)  # type: ignore[attr-defined]
-        return await paginate(entries, key="id", first=first, after=after, descending=True)
+    audit_trail = audit_trail_field("order")
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:

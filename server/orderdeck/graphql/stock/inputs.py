@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from orderdeck.graphql.common import UserError, decode_id
+from orderdeck.graphql.common import Patch, UserError, decode_id
 from orderdeck.graphql.stock.types import StockChangeReason
 from orderdeck.services.context import MAX_BATCH
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError
@@ -49,31 +48,25 @@ class StockLedgerFilter:
 # --- stock items -----------------------------------------------------------------------------------
 
 
-@strawberry.input(description="A new stock item.")
+@strawberry.input(description="A new stock item. Fields left out (or null) take their default.")
 class CreateStockItemInput:
     sku: str = strawberry.field(description="Unique, 1 to 100 characters.")
     title: str
-    barcode: str | None = None
-    weight: Decimal = Decimal(0)
-    unit_price: Decimal = Decimal(0)
+    barcode: str | None = strawberry.field(default=strawberry.UNSET, description="Default: none.")
+    weight: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Default 0.")
+    unit_price: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Default 0.")
 
 
-@strawberry.input(description="Changes to a stock item: fields left out stay as they are; null clears a barcode.")
-class UpdateStockItemInput:
+@strawberry.input(
+    description="Changes to a stock item: fields left out stay as they are; null clears the barcode (the other "
+    "fields cannot be null)."
+)
+class UpdateStockItemInput(Patch):
     sku: str | None = strawberry.UNSET
     title: str | None = strawberry.UNSET
     barcode: str | None = strawberry.UNSET
     weight: Decimal | None = strawberry.UNSET
     unit_price: Decimal | None = strawberry.UNSET
-
-
-def given_fields(data: Any) -> dict[str, Any]:
-    """The fields of an input object that the client gave (left-out fields are dropped)."""
-    return {
-        f.name: getattr(data, f.name)
-        for f in dataclasses.fields(data)
-        if getattr(data, f.name) is not strawberry.UNSET
-    }
 
 
 # --- stock levels ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import strawberry
 
 from orderdeck import models
-from orderdeck.graphql.common import UserError, attempt, decode_id
+from orderdeck.graphql.common import UserError, attempt, decode_id, given
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.permissions import MANAGE_STOCK
 from orderdeck.graphql.stock.inputs import (
@@ -19,7 +19,6 @@ from orderdeck.graphql.stock.inputs import (
     CreateStockItemInput,
     SetStockLevelsInput,
     UpdateStockItemInput,
-    given_fields,
     level_rows,
     renamed,
 )
@@ -51,14 +50,14 @@ class MinimumLevelPayload:
 class Mutation:
     @strawberry.mutation(permission_classes=MANAGE_STOCK, description="Create a stock item with a unique SKU.")
     async def create_stock_item(self, info: Info, input: CreateStockItemInput) -> StockItemPayload:
-        item, errors = await attempt(lambda: stock.create_stock_item(given_fields(input), info.context.actor))
+        item, errors = await attempt(lambda: stock.create_stock_item(given(input), info.context.actor))
         return StockItemPayload(stock_item=item, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(permission_classes=MANAGE_STOCK, description="Change a stock item's fields.")
     async def update_stock_item(self, info: Info, id: strawberry.ID, input: UpdateStockItemInput) -> StockItemPayload:
         async def update() -> models.StockItem:
             item_id = decode_id(id, "StockItem", "id")
-            return await stock.update_stock_item(item_id, given_fields(input), info.context.actor)
+            return await stock.update_stock_item(item_id, given(input), info.context.actor)
 
         item, errors = await attempt(update)
         return StockItemPayload(stock_item=item, errors=errors)  # type: ignore[arg-type]

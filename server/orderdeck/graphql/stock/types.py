@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from orderdeck import models
-from orderdeck.graphql.audit.types import ActorKind
+from orderdeck.graphql.audit.types import ActorKind, audit_trail_field
 from orderdeck.graphql.common import Node, encode_id
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import location_by_id
@@ -39,6 +39,8 @@ class StockItem(Node):
     async def levels(self, info: Info) -> list[StockLevel]:
         return await info.context.loaders.get(levels_by_item).load(self.id)  # type: ignore[arg-type,return-value]
 
+    audit_trail = audit_trail_field("stock item")
+
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, (models.StockItem, cls))
@@ -53,6 +55,10 @@ class StockLevel:
     allocated: int
     minimum_level: int
     updated_at: datetime
+
+    @strawberry.field(description="Identifies this level (for client caches; not refetchable with `node`).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("StockLevel", self.id))  # type: ignore[arg-type]
 
     @strawberry.field
     def available(self) -> int:
