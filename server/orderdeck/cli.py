@@ -138,6 +138,39 @@ def export_schema() -> None:
 
 
 @main.command()
+@click.argument("name")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--seed-orders", default=0, show_default=True, type=click.IntRange(0), help="Random orders to start with.")
+def sandbox(name: str, host: str, port: int, seed_orders: int) -> None:
+    """Run plugin NAME's emulation of its channel's API (for tests and demos).
+
+    A plugin offers one as the module `<plugin package>.sandbox` with `create_app(**options)`.
+    """
+    import importlib
+
+    import uvicorn
+
+    from orderdeck.plugins.manager import get_plugin_manager
+
+    plugins = {impl().name: plugin for plugin in get_plugin_manager().get_plugins()
+               if (impl := getattr(plugin, "orderdeck_plugin_info", None))}  # fmt: skip
+    if name not in plugins:
+        raise click.ClickException(f"No installed plugin is called {name!r} (installed: {', '.join(sorted(plugins))})")
+    package = getattr(plugins[name], "__package__", None) or plugins[name].__name__
+    try:
+        module = importlib.import_module(f"{package}.sandbox")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{package}.sandbox":
+            raise
+        raise click.ClickException(f"Plugin {name!r} has no sandbox ({package}.sandbox)") from None
+    app = module.create_app(seed_orders=seed_orders)
+    banner = getattr(app.state, "banner", "")
+    click.echo(f"{banner}\n{name} sandbox on http://{host}:{port}" if banner else f"{name} sandbox on http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.command()
 @click.option("--name", default=None, help="A name for the migration (default: auto).")
 def makemigrations(name: str | None) -> None:
     """Write a migration for model changes into migrations/ (run from a source checkout)."""

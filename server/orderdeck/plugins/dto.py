@@ -177,6 +177,8 @@ class DispatchNote:
     """Tell the channel an order shipped.
 
     dispatch_id: orderdeck's id of the dispatch (hand it back in the result).
+    external_reference: the channel's own id of the order (ChannelOrder.external_reference), which
+        some channels address orders by rather than by their number; "" when unknown.
     """
 
     dispatch_id: str
@@ -186,6 +188,7 @@ class DispatchNote:
     carrier: str = ""
     service: str = ""
     tracking_number: str = ""
+    external_reference: str = ""
 
 
 @dataclass(frozen=True)

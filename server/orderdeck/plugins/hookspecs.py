@@ -49,10 +49,12 @@ async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult
 async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None, page_size: int) -> OrderPage:
     """Download one page of orders changed since ``cursor`` (None: the first download).
 
-    Return at most ``page_size`` orders and the cursor to continue from. Ask the channel only for
-    the statuses orderdeck may download (paid or payment pending, not shipped); orderdeck still
-    maps each status and skips what it must. Raise ChannelDataError for a page that cannot be read
-    at all; put single unreadable orders in OrderPage.rejected.
+    Return at most ``page_size`` orders and the cursor to continue from. Ask the channel for the
+    statuses orderdeck may download (paid or payment pending, not shipped) and for those that tell
+    it of changes to orders it already has (shipped or cancelled elsewhere); never for statuses
+    that mean nothing to it. orderdeck maps each status and skips what it must (logging each
+    skip). Raise ChannelDataError for a page that cannot be read at all; put single unreadable
+    orders in OrderPage.rejected.
     """
 
 

@@ -1,0 +1,1 @@
+"""Tests of the built-in channel plugins, over real HTTP against their sandboxes."""

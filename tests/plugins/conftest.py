@@ -1,0 +1,102 @@
+"""Fixtures: a WooCommerce sandbox served over real HTTP, its control API, and a channel on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from orderdeck.plugins.dto import ChannelContext
+from orderdeck.plugins.manager import channel_hooks
+from orderdeck_woocommerce import WooCommerceSettings
+from orderdeck_woocommerce.sandbox import create_app
+from tests.plugins.support import RunningApp, serve
+
+KEY, SECRET = "ck_test_key", "cs_test_secret"
+SKUS = ["MUG-RED", "MUG-BLUE", "TEE-S", "TEE-M", "POSTER-A2"]
+
+
+class Control:
+    """The sandbox's control API (/__sandbox/), for arranging and inspecting the shop."""
+
+    def __init__(self, running: RunningApp) -> None:
+        self.url = running.url
+        self.http = httpx.Client(base_url=f"{running.url}/__sandbox", timeout=10)
+
+    def _ok(self, response: httpx.Response) -> Any:
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def orders(self, *specs: dict[str, Any], random: int = 0) -> list[dict[str, Any]]:
+        return self._ok(self.http.post("/orders", json={"orders": list(specs), "random": random}))["orders"]
+
+    def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
+        return self._ok(self.http.patch(f"/orders/{order_id}", json=changes))
+
+    def products(self, *specs: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._ok(self.http.post("/products", json={"products": list(specs)}))["products"]
+
+    def fault(self, kind: str, **options: Any) -> Any:
+        return self._ok(self.http.post("/faults", json={"kind": kind, **options}))
+
+    def state(self) -> dict[str, Any]:
+        return self._ok(self.http.get("/state"))
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._ok(self.http.get("/requests"))
+
+    def clear_requests(self) -> None:
+        self._ok(self.http.delete("/requests"))
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        return next(o for o in self.state()["orders"] if o["id"] == order_id)
+
+    def product(self, sku: str) -> dict[str, Any]:
+        return next(p for p in self.state()["products"] if p["sku"] == sku)
+
+
+def past(seconds_ago: float) -> str:
+    """A GMT timestamp as WooCommerce writes it, ``seconds_ago`` before now."""
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return moment.replace(tzinfo=None, microsecond=0).isoformat()
+
+
+@pytest.fixture
+def sandbox_options() -> dict[str, Any]:
+    """Options of the sandbox app (override in a module or test to change the shop)."""
+    return {"skus": SKUS, "key": KEY, "secret": SECRET, "seed": 7, "utc_offset_hours": 2}
+
+
+@pytest.fixture
+def sandbox(sandbox_options: dict[str, Any]) -> Iterator[RunningApp]:
+    """A fresh sandbox shop served on loopback (its site clock two hours ahead of GMT, so a client
+    that forgets dates_are_gmt=true filters on the wrong dates)."""
+    with serve(create_app(**sandbox_options)) as running:
+        yield running
+
+
+@pytest.fixture
+def control(sandbox: RunningApp) -> Iterator[Control]:
+    control = Control(sandbox)
+    yield control
+    control.http.close()
+
+
+def make_channel(url: str, *, key: str = KEY, secret: str = SECRET, rate: float = 50.0) -> ChannelContext:
+    settings = WooCommerceSettings(url=url, consumer_key=key, consumer_secret=secret, requests_per_second=rate)
+    return ChannelContext(channel_id="ch-1", name="Test shop", settings=settings)
+
+
+@pytest.fixture
+def channel(sandbox: RunningApp) -> ChannelContext:
+    """A WooCommerce channel configured for the sandbox (a generous rate, for test speed)."""
+    return make_channel(sandbox.url)
+
+
+@pytest.fixture
+def hooks() -> Any:
+    """The WooCommerce plugin's channel hooks, as the sync engine calls them."""
+    return channel_hooks("woocommerce")

@@ -1,0 +1,119 @@
+"""The shared channel HTTP client (orderdeck.plugins.toolkit.ChannelHttp), over real HTTP against
+the WooCommerce sandbox's fault injection: waits on 429, retries 5xx and timeouts, typed errors,
+token-bucket pacing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.toolkit import ChannelHttp
+from tests.plugins.conftest import KEY, SECRET
+
+
+def http(sandbox, **options) -> ChannelHttp:
+    options = {"rate": 100.0, "burst": 100, "auth": (KEY, SECRET), **options}
+    return ChannelHttp(f"{sandbox.url}/wp-json/wc/v3", **options)
+
+
+async def test_429_with_retry_after_waits_then_succeeds(sandbox, control):
+    control.fault("rate_limit", count=2, retry_after=0.3)
+    async with http(sandbox, max_wait=5) as client:
+        started = time.monotonic()
+        response = await client.request("GET", "/orders")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert isinstance(client.json(response, list), list)
+    assert [r["status"] for r in control.requests()] == [429, 429, 200]
+    assert elapsed >= 0.55, "each 429 waits for its Retry-After"
+
+
+async def test_429_beyond_max_wait_raises_rate_limited_with_retry_after(sandbox, control):
+    control.fault("rate_limit", count=5, retry_after=30)
+    async with http(sandbox, max_wait=2) as client:
+        started = time.monotonic()
+        with pytest.raises(ChannelRateLimited) as caught:
+            await client.request("GET", "/orders")
+    assert caught.value.retry_after == 30
+    assert time.monotonic() - started < 2, "it gives up at once rather than wait past max_wait"
+    assert len(control.requests()) == 1
+
+
+async def test_500_is_retried_then_succeeds(sandbox, control):
+    control.fault("server_error", count=2)
+    async with http(sandbox, retries=2) as client:
+        response = await client.request("GET", "/orders")
+    assert response.status_code == 200
+    assert [r["status"] for r in control.requests()] == [500, 500, 200]
+
+
+async def test_500_beyond_retries_raises_unavailable(sandbox, control):
+    control.fault("server_error", count=5, status=503)
+    async with http(sandbox, retries=1) as client:
+        with pytest.raises(ChannelUnavailable, match="503.*critical error"):
+            await client.request("GET", "/orders")
+    assert len(control.requests()) == 2, "one try and one retry"
+
+
+async def test_timeout_raises_unavailable(sandbox, control):
+    control.fault("delay", count=5, seconds=1.0)
+    async with http(sandbox, timeout=0.2, retries=1) as client:
+        with pytest.raises(ChannelUnavailable, match="Timeout"):
+            await client.request("GET", "/orders")
+    assert len(control.requests()) == 2
+
+
+async def test_a_slow_answer_within_the_timeout_is_fine(sandbox, control):
+    control.fault("delay", count=1, seconds=0.2)
+    async with http(sandbox, timeout=5) as client:
+        response = await client.request("GET", "/orders")
+    assert response.status_code == 200
+
+
+async def test_401_raises_auth_error_with_the_channels_message(sandbox, control):
+    async with http(sandbox, auth=(KEY, "cs_wrong")) as client:
+        with pytest.raises(ChannelAuthError, match="401.*Sorry, you cannot list resources"):
+            await client.request("GET", "/orders")
+    assert len(control.requests()) == 1, "auth errors are not retried"
+
+
+async def test_other_4xx_raises_data_error_with_the_channels_message(sandbox, control):
+    async with http(sandbox) as client:
+        with pytest.raises(ChannelDataError, match="400.*Invalid parameter"):
+            await client.request("GET", "/orders", params={"per_page": 500})
+        with pytest.raises(ChannelDataError, match="404.*Invalid ID"):
+            await client.request("GET", "/orders/999999")
+
+
+async def test_malformed_json_raises_data_error(sandbox, control):
+    control.fault("malformed", count=1)
+    async with http(sandbox) as client:
+        response = await client.request("GET", "/orders")
+        with pytest.raises(ChannelDataError, match="not JSON"):
+            client.json(response, list)
+
+
+async def test_a_body_of_the_wrong_shape_raises_data_error(sandbox, control):
+    control.orders(random=1)
+    async with http(sandbox) as client:
+        response = await client.request("GET", "/orders")
+        with pytest.raises(ChannelDataError, match="expected a JSON dict"):
+            client.json(response, dict)
+
+
+async def test_token_bucket_paces_requests(sandbox, control):
+    rate, count = 10.0, 16
+    async with http(sandbox, rate=rate, burst=1) as client:
+        started = time.monotonic()
+        for _ in range(count):
+            await client.request("GET", "/orders", params={"per_page": 1})
+        elapsed = time.monotonic() - started
+    arrivals = [r["at"] for r in control.requests()]
+    assert len(arrivals) == count
+    # 16 requests at 10/s with a burst of 1 take at least 1.5 s (generous upper bound for slow CI).
+    assert 1.3 <= elapsed < 10
+    # Never more than rate + burst requests within any one second.
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert busiest <= rate + 1
