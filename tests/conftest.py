@@ -25,13 +25,17 @@ from orderdeck.models import ActorKind
 from orderdeck.services.context import Actor
 from orderdeck.services.locations import ensure_default_location
 
+# Channel secrets are encrypted with this key in tests (the real key comes from the environment).
+os.environ.setdefault("ORDERDECK_SECRET_KEY", "orderdeck-test-suite-secret-key-0123456789")
+
 POSTGRES = os.environ.get("ORDERDECK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 BACKENDS = [b.strip() for b in os.environ.get("ORDERDECK_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
 
 TABLES = [
     "audit_entry", "stock_ledger", "order_return_item", "order_return", "dispatch", "order_tag",
-    "order_note", "order_property", "order_item", "deleted_order", "orders", "stock_level",
-    "stock_item", "location", "api_token", "counter",
+    "order_note", "order_property", "order_item", "deleted_order", "orders", "sync_issue", "sync_run",
+    "failed_job", "listing", "channel_stock_location", "channel", "stock_level", "stock_item",
+    "location", "api_token", "counter",
 ]  # fmt: skip
 
 

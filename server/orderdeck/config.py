@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated origins allowed to call the API from a browser (SPAs).",
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Encrypts channel secrets at rest (any string of 32+ characters). Unset on SQLite: "
+        "a key is generated once and kept beside the database file; required on PostgreSQL.",
+    )
     graphiql: bool = Field(True, description="Serve the GraphiQL IDE on GET /graphql.")
     max_query_depth: int = Field(12, ge=2, le=50, description="Deepest GraphQL query accepted.")
 
@@ -46,6 +51,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("ORDERDECK_SECRET_KEY must be at least 32 characters")
         return value
 
     @property

@@ -3,6 +3,7 @@
 from orderdeck.models.audit import AuditEntry, AuditKind, AuditSubject
 from orderdeck.models.auth import ApiToken, Role
 from orderdeck.models.base import ActorKind
+from orderdeck.models.channels import Channel, FailedJob, Listing, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.models.locations import Location
 from orderdeck.models.orders import (
     ADDRESS_FIELDS,
@@ -24,7 +25,8 @@ from orderdeck.models.orders import (
 from orderdeck.models.stock import StockChangeReason, StockItem, StockLedgerEntry, StockLevel
 
 __all__ = [
-    "ADDRESS_FIELDS", "ActorKind", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
+    "ADDRESS_FIELDS", "ActorKind", "Channel", "FailedJob", "Listing", "SubmitStatus", "SyncIssue", "SyncKind",
+    "SyncOutcome", "SyncRun", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
     "DeletedOrder", "Dispatch", "DispatchState", "Location", "Order", "OrderItem", "OrderNote",
     "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",
     "Role", "Source", "StockChangeReason", "StockItem", "StockLedgerEntry", "StockLevel",

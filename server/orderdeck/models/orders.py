@@ -79,6 +79,10 @@ class Order(Model):
     location = fields.ForeignKeyField(
         "models.Location", related_name="orders", on_delete=fields.RESTRICT, db_index=True
     )
+    # The channel the order was downloaded from (None: direct, imported or resent).
+    channel = fields.ForeignKeyField("models.Channel", related_name="orders", null=True, on_delete=fields.RESTRICT)
+    # Cancelled on the channel after it was downloaded: flagged for the seller to act on.
+    channel_cancelled = fields.BooleanField(default=False, db_default=False)
     # For resends (status RESEND): the processed order this one re-ships.
     original_order = fields.ForeignKeyField(
         "models.Order", related_name="resends", null=True, on_delete=fields.RESTRICT, db_index=True
@@ -113,7 +117,7 @@ class Order(Model):
 
     class Meta:
         table = "orders"
-        unique_together = (("source", "subsource", "reference"),)
+        unique_together = (("source", "subsource", "reference"), ("channel", "reference"))
         ordering = ["number"]
 
     @property
