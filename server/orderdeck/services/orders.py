@@ -120,14 +120,14 @@ async def _next_numbers(count: int) -> int:
     return int(rows[0]["value"]) - count + 1
 
 
-async def _lock_orders(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Order]:
+async def lock_orders(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Order]:
     """Lock orders in id order and return them by id (missing ids are absent)."""
     rows = await Order.filter(id__in=list(order_ids)).order_by("id").select_for_update()
     return {o.id: o for o in rows}
 
 
 async def _lock_order(order_id: uuid.UUID, field_name: str = "orderId") -> Order:
-    orders = await _lock_orders([order_id])
+    orders = await lock_orders([order_id])
     if order_id not in orders:
         raise not_found("Order", order_id, field_name)
     return orders[order_id]
@@ -496,7 +496,7 @@ async def _run_batch(
     ids = validated(OrderIds, {"order_ids": order_ids} if isinstance(order_ids, list) else order_ids).order_ids
     result = BatchResult()
     async with transaction():
-        orders = await _lock_orders(ids)
+        orders = await lock_orders(ids)
         context = BatchContext(actor, AuditLog(actor), await _lines_by_order(orders))
         for oid in ids:
             order = orders.get(oid)
@@ -648,7 +648,7 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
         raise ServiceError.one("Each order may be given only once", "orders", ErrorCode.DUPLICATE)
     result = BatchResult()
     async with transaction():
-        orders = await _lock_orders(by_id)
+        orders = await lock_orders(by_id)
         lines = await _lines_by_order(orders)
         levels = await lock_levels({(l.stock_item_id, o.location_id) for o in orders.values()
                                     for l in lines[o.id] if l.stock_item_id})  # fmt: skip
