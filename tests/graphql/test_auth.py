@@ -76,9 +76,11 @@ MUTATION_PERMISSIONS = {
                     "deleteOrderNote", "setOrderProperty", "removeOrderProperty"],
     "PROCESS_ORDERS": ["processOrder", "processOrders", "createReturn", "createResend"],
     "CANCEL_ORDERS": ["cancelOrders", "deleteOrders"],
-    "MANAGE_STOCK": ["createStockItem", "updateStockItem", "setStockLevels", "adjustStockLevels", "setMinimumLevel"],
+    "MANAGE_STOCK": ["createStockItem", "updateStockItem", "setStockLevels", "adjustStockLevels", "setMinimumLevel",
+                     "linkListing", "updateListing", "unlinkListing"],
     "MANAGE_LOCATIONS": ["createLocation", "renameLocation", "setDefaultLocation", "deleteLocation"],
     "MANAGE_TOKENS": ["createToken", "revokeToken"],
+    "MANAGE_CHANNELS": ["createChannel", "updateChannel", "enableChannel", "disableChannel", "deleteChannel"],
 }  # fmt: skip
 
 

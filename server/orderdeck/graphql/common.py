@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.fields import CharField, Field, IntField
+from tortoise.fields import CharField, Field, IntField, UUIDField
 from tortoise.queryset import QuerySet
 
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
@@ -205,15 +205,15 @@ INT64 = range(-(2**63), 2**63)
 """The values a (big) integer column holds."""
 
 
-def encode_cursor(value: int | str) -> str:
-    """The cursor of a row whose key column holds ``value``."""
-    return base64.b64encode(json.dumps([value]).encode()).decode()
+def encode_cursor(value: int | str | uuid.UUID) -> str:
+    """The cursor of a row whose key column holds ``value`` (a UUID as its text)."""
+    return base64.b64encode(json.dumps([str(value) if isinstance(value, uuid.UUID) else value]).encode()).decode()
 
 
-def decode_cursor(cursor: str, key: Field, argument: str) -> int | str:
+def decode_cursor(cursor: str, key: Field, argument: str) -> int | str | uuid.UUID:
     """The key value inside a cursor, checked against the key column ``key``: an integer column
-    takes a 64-bit int, a text column a string without NUL. A GraphQL error naming ``argument``
-    otherwise."""
+    takes a 64-bit int, a text column a string without NUL, a UUID column a UUID's text. A GraphQL
+    error naming ``argument`` otherwise."""
     try:
         decoded = json.loads(base64.b64decode(cursor.encode(), validate=True))
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -224,6 +224,11 @@ def decode_cursor(cursor: str, key: Field, argument: str) -> int | str:
             return value
         if isinstance(key, CharField) and isinstance(value, str) and "\x00" not in value:
             return value
+        if isinstance(key, UUIDField) and isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                pass
     raise GraphQLError(f"Argument {argument!r} is not a valid cursor")
 
 

@@ -13,10 +13,12 @@ from orderdeck.services import auth
 Role = strawberry.enum(models.Role, name="Role", description="What a token may do.")
 Permission = strawberry.enum(auth.Permission, name="Permission")
 
-NODE_MODELS: dict[str, type[models.Location | models.StockItem | models.Order]] = {
+NODE_MODELS: dict[str, type[models.Location | models.StockItem | models.Order | models.Channel | models.Listing]] = {
     "Location": models.Location,
     "StockItem": models.StockItem,
     "Order": models.Order,
+    "Channel": models.Channel,
+    "Listing": models.Listing,
 }
 
 

@@ -30,6 +30,8 @@ AREAS = [
     "orderdeck.graphql.locations.queries",
     "orderdeck.graphql.locations.mutations",
     "orderdeck.graphql.audit.queries",
+    "orderdeck.graphql.channels.queries",
+    "orderdeck.graphql.channels.mutations",
 ]
 
 

@@ -42,11 +42,14 @@ class Permission(str, Enum):
     """Create, rename, make default and delete locations."""
     MANAGE_TOKENS = "MANAGE_TOKENS"
     """Create and revoke API tokens."""
+    MANAGE_CHANNELS = "MANAGE_CHANNELS"
+    """Create, change, enable, disable and delete channels."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.OPERATOR: frozenset(Permission) - {Permission.MANAGE_LOCATIONS, Permission.MANAGE_TOKENS},
+    Role.OPERATOR: frozenset(Permission)
+    - {Permission.MANAGE_LOCATIONS, Permission.MANAGE_TOKENS, Permission.MANAGE_CHANNELS},
     Role.READER: frozenset({Permission.READ}),
 }
 

@@ -29,6 +29,7 @@ from orderdeck.models import (
     DeletedOrder,
     Dispatch,
     DispatchState,
+    Listing,
     Location,
     Order,
     OrderItem,
@@ -263,10 +264,12 @@ async def create_orders(
     *,
     source: str = Source.DIRECT,
     allow_unlinked: bool = False,
+    channel_id: uuid.UUID | None = None,
 ) -> list[Order]:
     """Create orders in bulk (one transaction, a constant number of statements per call).
 
-    Lines link to stock items by SKU. Unknown SKUs are an error unless ``allow_unlinked`` (channel
+    Lines link to stock items by SKU; for a channel's orders (``channel_id``), first through the
+    channel's listings of that SKU. Unknown SKUs are an error unless ``allow_unlinked`` (channel
     downloads and imports), in which case the line stays unlinked and holds no stock. A reference
     already used by an order of the same source and subsource is an error.
     """
@@ -283,7 +286,11 @@ async def create_orders(
     if errors:
         raise ServiceError(errors)
 
-    items = await _stock_items({line.sku for o in inputs for line in o.items})
+    skus = {line.sku for o in inputs for line in o.items}
+    items = await _stock_items(skus)
+    if channel_id is not None:
+        items |= {l.channel_sku: l.stock_item for l in await Listing.filter(channel_id=channel_id, channel_sku__in=skus)
+                  .prefetch_related("stock_item")}  # fmt: skip
     seen: set[tuple[str, str]] = set()
     for n, o in enumerate(inputs):
         p = prefix(n) + "." if prefix(n) else ""
@@ -309,6 +316,8 @@ async def create_orders(
         await _refuse_existing_references(source, inputs, prefix)
         first = await _next_numbers(len(inputs))
         orders, lines, extras, changes = _build_orders(inputs, source, first, items, locations, default, actor)
+        for order in orders:
+            order.channel_id = channel_id
         await apply_stock_changes(changes, actor)
         try:
             await Order.bulk_create(orders)

@@ -1,0 +1,1 @@
+"""GraphQL: channels, their listings and sync runs, and the installed channel plugins."""

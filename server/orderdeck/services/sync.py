@@ -1,0 +1,158 @@
+"""The sync engine's state changes: a downloaded page of channel orders, written in one transaction.
+
+What a channel status means comes first from the channel's own overrides, then from its plugin.
+For each order of a page:
+- already known (same channel and reference): its status and payment are brought up to date
+  (unpaid -> paid unparks it); cancelled on the channel flags it for the seller; nothing else
+  changes (the seller may have edited it);
+- new: skipped when cancelled, already shipped on the channel, or unpaid on a channel that does
+  not take unpaid orders (each skip logged with its reference); otherwise created at the
+  channel's download location (unpaid ones parked), lines linked through the channel's listings
+  then by SKU, stock reserved;
+- unreadable (rejected by the plugin, or invalid for orderdeck): logged as failed, the rest of
+  the page goes on.
+The channel's cursor advances in the same transaction, so a page is never half taken.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from orderdeck.models import ActorKind, AuditKind, Channel, Order, OrderState, OrderStatus, SyncRun
+from orderdeck.plugins.dto import ChannelOrder, OrderPage, StatusMapping
+from orderdeck.plugins.manager import channel_hooks
+from orderdeck.services import orders as order_service
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.channels import channel_context
+from orderdeck.services.context import Actor, transaction
+from orderdeck.services.errors import ServiceError, validated
+from orderdeck.services.order_inputs import OrderInput
+
+
+def sync_actor(channel: Channel) -> Actor:
+    """The actor recorded for a channel's sync."""
+    return Actor(f"sync:{channel.name}"[:100], ActorKind.SYNC)
+
+
+@dataclass
+class PageCounts:
+    """What happened to the orders of a page (summed into the run's counters)."""
+
+    downloaded: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    skipped_shipped: int = 0
+    skipped_unpaid: int = 0
+    skipped_cancelled: int = 0
+    failed: int = 0
+    issues: list[tuple[str, str, str]] = field(default_factory=list)
+    """(reference, kind, message) for every skip and failure."""
+
+    def add_to(self, run: SyncRun) -> None:
+        """Add these counts to a run's counters."""
+        for name in ("downloaded", "updated", "duplicates", "skipped_shipped", "skipped_unpaid",
+                     "skipped_cancelled", "failed"):  # fmt: skip
+            setattr(run, name, getattr(run, name) + getattr(self, name))
+
+
+def status_of(channel: Channel, order: ChannelOrder) -> StatusMapping:
+    """What the order's channel status means: the channel's override, else the plugin's mapping."""
+    override = channel.status_overrides.get(order.status)
+    if override is not None:
+        return StatusMapping(**override)
+    context = channel_context(channel)
+    return channel_hooks(channel.plugin).orderdeck_map_status(channel=context, order=order)
+
+
+def order_input(channel: Channel, order: ChannelOrder, paid: bool) -> dict:
+    """The create_orders input of a new channel order (lines keep the channel's SKU)."""
+    return {
+        "reference": order.reference, "subsource": channel.name, "location_id": channel.download_location_id,
+        "status": OrderStatus.PAID if paid else OrderStatus.UNPAID,
+        "external_reference": order.external_reference or None, "received_at": order.received_at,
+        "paid_at": order.paid_at if paid else None, "buyer_name": order.buyer_name, "email": order.email,
+        "shipping_address": asdict(order.shipping_address),
+        "billing_address": asdict(order.billing_address) if order.billing_address else None,
+        "shipping_service": order.shipping_service, "postage": order.postage, "currency": order.currency,
+        "payment_method": order.payment_method,
+        "items": [{"sku": line.channel_sku, "channel_sku": line.channel_sku, "item_number": line.line_id,
+                   "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price,
+                   "discount": line.discount} for line in order.lines],
+    }  # fmt: skip
+
+
+async def ingest_page(channel_id: uuid.UUID, page: OrderPage) -> PageCounts:
+    """Write one downloaded page (see the module docstring) and advance the channel's cursor."""
+    counts = PageCounts()
+    for reference, reason in page.rejected:
+        counts.failed += 1
+        counts.issues.append((reference, "REJECTED", reason))
+    async with transaction():
+        channel = await Channel.filter(id=channel_id).select_for_update().get()
+        actor = sync_actor(channel)
+        latest: dict[str, ChannelOrder] = {}
+        for order in page.orders:
+            if order.reference in latest:
+                counts.duplicates += 1
+            latest[order.reference] = order
+        known = {o.reference: o for o in await Order.filter(channel_id=channel.id, reference__in=list(latest))}
+        new_inputs, paid_now, cancelled_now = [], [], []
+        for reference, order in latest.items():
+            mapping = status_of(channel, order)
+            existing = known.get(reference)
+            if existing is not None:
+                change = _update_for(existing, mapping)
+                if change == "paid":
+                    paid_now.append(existing.id)
+                elif change == "cancelled":
+                    cancelled_now.append(existing)
+                counts.updated += change is not None
+                counts.duplicates += change is None
+            elif mapping.cancelled:
+                counts.skipped_cancelled += 1
+                counts.issues.append((reference, "SKIPPED_CANCELLED", f"cancelled on the channel ({order.status})"))
+            elif mapping.shipped:
+                counts.skipped_shipped += 1
+                counts.issues.append((reference, "SKIPPED_SHIPPED", f"already shipped on the channel ({order.status})"))
+            elif not mapping.paid and not channel.download_unpaid:
+                counts.skipped_unpaid += 1
+                counts.issues.append((reference, "SKIPPED_UNPAID", f"not paid ({order.status}); the channel takes paid orders only"))
+            else:
+                try:
+                    new_inputs.append(validated(OrderInput, order_input(channel, order, mapping.paid)))
+                except ServiceError as exc:
+                    counts.failed += 1
+                    counts.issues.append((reference, "FAILED", str(exc)))
+        if new_inputs:
+            created = await order_service.create_orders(new_inputs, actor, source=channel.source,
+                                                        allow_unlinked=True, channel_id=channel.id)  # fmt: skip
+            counts.downloaded += len(created)
+        if paid_now:
+            await order_service.set_status(paid_now, OrderStatus.PAID, actor)
+        if cancelled_now:
+            await _flag_cancelled(cancelled_now, actor)
+        channel.download_cursor = page.cursor
+        channel.last_download_at = datetime.now(timezone.utc)
+        await channel.save(update_fields=["download_cursor", "last_download_at", "updated_at"])
+    return counts
+
+
+def _update_for(existing: Order, mapping: StatusMapping) -> str | None:
+    """What a re-downloaded known order changes: "paid", "cancelled" or nothing (None)."""
+    if existing.state != OrderState.OPEN:
+        return None
+    if mapping.cancelled and not existing.channel_cancelled:
+        return "cancelled"
+    if mapping.paid and existing.status == OrderStatus.UNPAID:
+        return "paid"
+    return None
+
+
+async def _flag_cancelled(found: list[Order], actor: Actor) -> None:
+    await Order.filter(id__in=[o.id for o in found]).update(channel_cancelled=True)
+    audit = AuditLog(actor)
+    for order in found:
+        audit.order(AuditKind.CANCELLED_ON_CHANNEL, order, "Cancelled on the channel: cancel it here too, or ship it")
+    await audit.write()
