@@ -32,6 +32,8 @@ class Migration(migrations.Migration):
                 ('sync_interval_seconds', fields.IntField(default=300, db_default=300)),
                 ('download_cursor', fields.CharField(null=True, max_length=500)),
                 ('last_download_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('download_lease_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('download_lease_owner', fields.CharField(null=True, max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],

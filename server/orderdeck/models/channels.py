@@ -35,6 +35,10 @@ class Channel(Model):
     sync_interval_seconds = fields.IntField(default=300, db_default=300)
     download_cursor = fields.CharField(max_length=500, null=True)
     last_download_at = fields.DatetimeField(null=True)
+    # The running download's lease: one download of a channel at a time, across processes; a
+    # lease a crashed worker left behind expires.
+    download_lease_until = fields.DatetimeField(null=True)
+    download_lease_owner = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -12,16 +12,34 @@ For each order of a page:
 - unreadable (rejected by the plugin, or invalid for orderdeck): logged as failed, the rest of
   the page goes on.
 The channel's cursor advances in the same transaction, so a page is never half taken.
+
+download_channel runs those pages as one SyncRun of the automation log (counts and each skipped or
+failed reference), holding the channel's download lease so that one download of a channel runs at
+a time, whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from orderdeck.models import ActorKind, AuditKind, Channel, Order, OrderState, OrderStatus, SyncRun
+from tortoise.expressions import Q
+
+from orderdeck.models import (
+    ActorKind,
+    AuditKind,
+    Channel,
+    Order,
+    OrderState,
+    OrderStatus,
+    SyncIssue,
+    SyncKind,
+    SyncOutcome,
+    SyncRun,
+)
 from orderdeck.plugins.dto import ChannelOrder, OrderPage, StatusMapping
+from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
 from orderdeck.plugins.manager import channel_hooks
 from orderdeck.services import orders as order_service
 from orderdeck.services.audit import AuditLog
@@ -156,3 +174,82 @@ async def _flag_cancelled(found: list[Order], actor: Actor) -> None:
     for order in found:
         audit.order(AuditKind.CANCELLED_ON_CHANNEL, order, "Cancelled on the channel: cancel it here too, or ship it")
     await audit.write()
+
+
+# --- download runs ---------------------------------------------------------------------------
+
+LEASE = timedelta(minutes=5)
+"""How long a download holds its channel without renewing (it renews after every page)."""
+
+RETRYABLE = (ChannelRateLimited, ChannelUnavailable)
+"""Plugin errors a later attempt may overcome (the job retries); others fail the run for good."""
+
+
+async def _take_lease(channel_id: uuid.UUID, owner: str) -> bool:
+    """Hold the channel's download lease unless a live one is held (one atomic UPDATE)."""
+    now = datetime.now(timezone.utc)
+    free = Q(download_lease_until__isnull=True) | Q(download_lease_until__lt=now)
+    taken = await Channel.filter(Q(id=channel_id) & free).update(download_lease_until=now + LEASE,
+                                                                  download_lease_owner=owner)  # fmt: skip
+    return taken == 1
+
+
+async def _renew_lease(channel_id: uuid.UUID, owner: str) -> None:
+    until = datetime.now(timezone.utc) + LEASE
+    await Channel.filter(id=channel_id, download_lease_owner=owner).update(download_lease_until=until)
+
+
+async def _release_lease(channel_id: uuid.UUID, owner: str) -> None:
+    await Channel.filter(id=channel_id, download_lease_owner=owner).update(
+        download_lease_until=None, download_lease_owner=None
+    )
+
+
+async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_pages: int = 100) -> SyncRun | None:
+    """Download a channel's new and changed orders, page by page, into a SyncRun of the log.
+
+    Returns None (and does nothing) when the channel is disabled or another download of it is
+    running. Each page is written in its own transaction (ingest_page) before the next is asked
+    for, so a run that stops half way keeps what it wrote and resumes from the cursor. Plugin
+    errors end the run as FAILED with the error; rate limits and unavailability are then raised
+    again, for the job to retry later.
+    """
+    owner = uuid.uuid4().hex
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None or not channel.enabled or not await _take_lease(channel_id, owner):
+        return None
+    run = await SyncRun.create(channel_id=channel_id, kind=SyncKind.DOWNLOAD)
+    try:
+        hooks = channel_hooks(channel.plugin)
+        for _ in range(max_pages):
+            channel = await Channel.get(id=channel_id)
+            page = await hooks.orderdeck_download_orders(channel=channel_context(channel),
+                                                         cursor=channel.download_cursor, page_size=page_size)  # fmt: skip
+            counts = await ingest_page(channel_id, page)
+            counts.add_to(run)
+            run.pages += 1
+            await _log_page(run, counts)
+            await _renew_lease(channel_id, owner)
+            if not page.has_more:
+                break
+        run.outcome = SyncOutcome.PARTIAL if run.failed else SyncOutcome.SUCCEEDED
+    except ChannelError as exc:
+        run.outcome, run.error = SyncOutcome.FAILED, f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, RETRYABLE):
+            raise
+    finally:
+        run.finished_at = datetime.now(timezone.utc)
+        await run.save()
+        await _release_lease(channel_id, owner)
+    return run
+
+
+async def _log_page(run: SyncRun, counts: PageCounts) -> None:
+    """The run's counters and the page's issues, in the automation log."""
+    async with transaction():
+        await run.save()
+        if counts.issues:
+            await SyncIssue.bulk_create([
+                SyncIssue(run_id=run.id, reference=ref[:100], kind=kind, message=message[:1000])
+                for ref, kind, message in counts.issues
+            ])  # fmt: skip
