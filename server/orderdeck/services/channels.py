@@ -18,8 +18,8 @@ from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order
 from orderdeck.plugins.dto import ChannelContext, PluginInfo, PluginKind
 from orderdeck.plugins.manager import UnknownPlugin, installed_plugins, plugin_info
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.context import Actor, transaction
-from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, not_found, validated
+from orderdeck.services.context import Actor, locked, transaction
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, validated
 from orderdeck.services.fields import Strict, text
 from orderdeck.services.locations import hold_locations
 
@@ -168,13 +168,6 @@ async def create_channel(data: ChannelInput | dict, actor: Actor) -> Channel:
     return channel
 
 
-async def _locked(channel_id: uuid.UUID) -> Channel:
-    channel = await Channel.filter(id=channel_id).select_for_update().first()
-    if channel is None:
-        raise not_found("Channel", channel_id, "id")
-    return channel
-
-
 async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor: Actor) -> Channel:
     """Change a channel's name, settings (merged: secrets left out are kept), locations, options."""
     patch = validated(ChannelPatch, data)
@@ -183,7 +176,7 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
     if nulls:
         raise ServiceError([FieldError("cannot be null", name) for name in nulls])
     async with transaction():
-        channel = await _locked(channel_id)
+        channel = await locked(Channel, channel_id, "Channel")
         info = _channel_plugin(channel.plugin)
         old_stock = list(await channel.stock_locations.all())
         before = _snapshot(channel, old_stock, sorted(_stored_secrets(channel)))
@@ -219,7 +212,7 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
 async def set_channel_enabled(channel_id: uuid.UUID, enabled: bool, actor: Actor) -> Channel:
     """Enable a channel (its syncs run) or disable it (no download, push or dispatch)."""
     async with transaction():
-        channel = await _locked(channel_id)
+        channel = await locked(Channel, channel_id, "Channel")
         if channel.enabled != enabled:
             channel.enabled = enabled
             await channel.save(update_fields=["enabled", "updated_at"])
@@ -234,7 +227,7 @@ async def delete_channel(channel_id: uuid.UUID, actor: Actor) -> None:
     """Delete a channel no order references (with its listings and sync history); a channel with
     orders is kept for their history: disable it instead."""
     async with transaction():
-        channel = await _locked(channel_id)
+        channel = await locked(Channel, channel_id, "Channel")
         count = await Order.filter(channel_id=channel.id).count()
         if count:
             raise ServiceError.one(f"Channel {channel.name} has {count} orders: disable it instead", "id",

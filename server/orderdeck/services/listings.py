@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 
 from orderdeck.models import AuditKind, AuditSubject, Channel, Listing, OrderItem, OrderState, StockChangeReason, StockItem
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.context import Actor, transaction
+from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
 from orderdeck.services.fields import MAX_LEVEL, Strict, text
 from orderdeck.services.orders import lock_orders
@@ -107,13 +107,6 @@ async def _link_waiting_lines(channel: Channel, channel_sku: str, item: StockIte
     return len(lines)
 
 
-async def _locked(listing_id: uuid.UUID) -> Listing:
-    listing = await Listing.filter(id=listing_id).select_for_update().first()
-    if listing is None:
-        raise not_found("Listing", listing_id, "id")
-    return listing
-
-
 async def update_listing(listing_id: uuid.UUID, data: ListingPatch | dict, actor: Actor) -> Listing:
     """Change a listing's channel reference, quantity cap, end-when level or ignore-sync flag."""
     patch = validated(ListingPatch, data)
@@ -121,7 +114,7 @@ async def update_listing(listing_id: uuid.UUID, data: ListingPatch | dict, actor
     if changes.get("ignore_sync", False) is None or ("channel_reference" in changes and changes["channel_reference"] is None):
         raise ServiceError.one("cannot be null", "ignoreSync" if "ignore_sync" in changes else "channelReference")
     async with transaction():
-        listing = await _locked(listing_id)
+        listing = await locked(Listing, listing_id, "Listing")
         item = await StockItem.get(id=listing.stock_item_id)
         before = _snapshot(listing, item.sku)
         listing.update_from_dict(changes)
@@ -139,7 +132,7 @@ async def update_listing(listing_id: uuid.UUID, data: ListingPatch | dict, actor
 async def unlink_listing(listing_id: uuid.UUID, actor: Actor) -> None:
     """Stop listing a stock item under this channel SKU (order lines already linked stay linked)."""
     async with transaction():
-        listing = await _locked(listing_id)
+        listing = await locked(Listing, listing_id, "Listing")
         item = await StockItem.get(id=listing.stock_item_id)
         await listing.delete()
         audit = AuditLog(actor)

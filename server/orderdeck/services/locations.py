@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from orderdeck import db
 from orderdeck.models import AuditKind, AuditSubject, Location, Order, OrderReturn, OrderState, StockLevel
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.context import Actor, transaction
+from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
 from orderdeck.services.fields import Strict, text
 
@@ -66,13 +66,6 @@ async def hold_locations(location_ids: set[uuid.UUID]) -> dict[uuid.UUID, Locati
     return {loc.id: loc for loc in await Location.filter(id__in=location_ids)}
 
 
-async def _get_locked(location_id: uuid.UUID) -> Location:
-    location = await Location.filter(id=location_id).select_for_update().first()
-    if location is None:
-        raise not_found("Location", location_id, "id")
-    return location
-
-
 async def create_location(name: str, actor: Actor) -> Location:
     """Create a location with a unique name."""
     name = validated(LocationName, {"name": name}).name
@@ -93,7 +86,7 @@ async def rename_location(location_id: uuid.UUID, name: str, actor: Actor) -> Lo
     """Give a location a new, unique name."""
     name = validated(LocationName, {"name": name}).name
     async with transaction():
-        location = await _get_locked(location_id)
+        location = await locked(Location, location_id, "Location")
         if name != location.name and await Location.filter(name=name).exists():
             raise _duplicate(name)
         before = location.name
@@ -135,7 +128,7 @@ async def delete_location(location_id: uuid.UUID, actor: Actor) -> None:
     """Delete a location that holds no open orders and no stock, is not the default, and is not in
     the history of any order or return."""
     async with transaction():
-        location = await _get_locked(location_id)
+        location = await locked(Location, location_id, "Location")
         if location.is_default:
             raise ServiceError.one(
                 "The default location cannot be deleted: make another location the default first",

@@ -29,8 +29,8 @@ from orderdeck.models import (
     StockLevel,
 )
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.context import MAX_BATCH, Actor, transaction
-from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
+from orderdeck.services.context import MAX_BATCH, Actor, locked, transaction
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, validated
 from orderdeck.services.fields import MAX_LEVEL, Strict, text
 
 StockKey = tuple[uuid.UUID, uuid.UUID]
@@ -223,9 +223,7 @@ async def update_stock_item(item_id: uuid.UUID, data: StockItemPatch | dict, act
     if empty:
         raise ServiceError([FieldError(f"{name} cannot be empty", name) for name in empty])
     async with transaction():
-        item = await StockItem.filter(id=item_id).select_for_update().first()
-        if item is None:
-            raise not_found("Stock item", item_id, "id")
+        item = await locked(StockItem, item_id, "Stock item")
         if "sku" in changes and changes["sku"] != item.sku:
             if await StockItem.filter(sku=changes["sku"]).exists():
                 raise ServiceError.one(f"SKU {changes['sku']} already exists", "sku", ErrorCode.DUPLICATE)
