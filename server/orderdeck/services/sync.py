@@ -38,7 +38,7 @@ from orderdeck.models import (
     SyncOutcome,
     SyncRun,
 )
-from orderdeck.plugins.dto import ChannelOrder, OrderPage, StatusMapping
+from orderdeck.plugins.dto import ChannelContext, ChannelOrder, OrderPage, StatusMapping
 from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
 from orderdeck.plugins.manager import channel_hooks
 from orderdeck.services import orders as order_service
@@ -75,12 +75,12 @@ class PageCounts:
             setattr(run, name, getattr(run, name) + getattr(self, name))
 
 
-def status_of(channel: Channel, order: ChannelOrder) -> StatusMapping:
-    """What the order's channel status means: the channel's override, else the plugin's mapping."""
+def status_of(channel: Channel, context: ChannelContext, order: ChannelOrder) -> StatusMapping:
+    """What the order's channel status means: the channel's override, else the plugin's mapping
+    (``context`` is the channel's, built once per page: it decrypts the secrets)."""
     override = channel.status_overrides.get(order.status)
     if override is not None:
         return StatusMapping(**override)
-    context = channel_context(channel)
     return channel_hooks(channel.plugin).orderdeck_map_status(channel=context, order=order)
 
 
@@ -110,6 +110,7 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage) -> PageCounts:
     async with transaction():
         channel = await Channel.filter(id=channel_id).select_for_update().get()
         actor = sync_actor(channel)
+        context = channel_context(channel)
         latest: dict[str, ChannelOrder] = {}
         for order in page.orders:
             if order.reference in latest:
@@ -118,7 +119,7 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage) -> PageCounts:
         known = {o.reference: o for o in await Order.filter(channel_id=channel.id, reference__in=list(latest))}
         new_inputs, paid_now, cancelled_now = [], [], []
         for reference, order in latest.items():
-            mapping = status_of(channel, order)
+            mapping = status_of(channel, context, order)
             existing = known.get(reference)
             if existing is not None:
                 change = _update_for(existing, mapping)
