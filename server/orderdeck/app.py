@@ -91,6 +91,30 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": db.dialect()})
 
 
+@asynccontextmanager
+async def background_jobs(settings: Settings) -> AsyncIterator[None]:
+    """While the app runs: with no broker configured, the in-process worker and scheduler (the
+    embedded default); with one, only the sending of jobs (``orderdeck worker`` and
+    ``orderdeck scheduler`` run them)."""
+    from orderdeck.jobs import actors
+
+    if get_settings().broker_url is None:
+        from orderdeck.jobs.embedded import InProcessJobs
+
+        jobs = InProcessJobs(settings.worker_threads, settings.scheduler_interval_seconds)
+        await jobs.start()
+        try:
+            yield
+        finally:
+            await jobs.stop()
+    else:
+        actors.start_sending()
+        try:
+            yield
+        finally:
+            actors.stop_sending()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The orderdeck ASGI app. Opens the database on start-up (migrations are the CLI's job)."""
     settings = settings or get_settings()
@@ -104,7 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await db.init_db(settings.database_url)
         await ensure_default_location()
         try:
-            yield
+            async with background_jobs(settings):
+                yield
         finally:
             await db.close_db()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -80,6 +82,49 @@ def serve(host: str, port: int, workers: int) -> None:
                f"GraphQL at http://{host}:{port}/graphql")  # fmt: skip
     uvicorn.run("orderdeck.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=True)  # fmt: skip
+
+
+@main.command()
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--threads", default=None, type=click.IntRange(1, 256),
+              help="Jobs each process runs at once [default: ORDERDECK_WORKER_THREADS].")  # fmt: skip
+@click.option("--queue", "queues", multiple=True, type=click.Choice(["download", "stock_push", "dispatch"]),
+              help="Consume only this queue (repeatable; default: all).")  # fmt: skip
+def worker(processes: int, threads: int | None, queues: tuple[str, ...]) -> None:
+    """Run Dramatiq worker processes for the jobs (needs ORDERDECK_BROKER_URL)."""
+    settings = _settings()
+    if settings.broker_url is None:
+        raise click.ClickException(
+            "ORDERDECK_BROKER_URL is not set: with the embedded default, `orderdeck serve` runs the jobs itself. "
+            "Set it (redis://... or amqp://...) to run workers apart from the API."
+        )
+    args = [sys.executable, "-m", "dramatiq", "orderdeck.jobs.worker", "--processes", str(processes),
+            "--threads", str(threads or settings.worker_threads)]  # fmt: skip
+    if queues:
+        args += ["--queues", *queues]
+    asyncio.run(db.migrate(settings.database_url))
+    os.execv(sys.executable, args)
+
+
+@main.command()
+def scheduler() -> None:
+    """Send the periodic downloads of each channel, and jobs for work left behind (run one or
+    more next to the workers; needs ORDERDECK_BROKER_URL)."""
+    settings = _settings()
+    if settings.broker_url is None:
+        raise click.ClickException("ORDERDECK_BROKER_URL is not set: with the embedded default, "
+                                   "`orderdeck serve` runs the scheduler itself.")  # fmt: skip
+    from orderdeck.jobs.scheduler import run_scheduler
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_scheduler(settings.scheduler_interval_seconds, stop)
+
+    click.echo(f"orderdeck scheduler: a tick every {settings.scheduler_interval_seconds:g} s", err=True)
+    _with_db(settings, run)
 
 
 @main.command()

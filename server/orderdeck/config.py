@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     )
     graphiql: bool = Field(True, description="Serve the GraphiQL IDE on GET /graphql.")
     max_query_depth: int = Field(12, ge=2, le=50, description="Deepest GraphQL query accepted.")
+    broker_url: str | None = Field(
+        None,
+        description="redis://host:port/db or amqp://user:password@host:port/vhost: the Dramatiq broker that "
+        "`orderdeck worker` processes consume. Unset: `orderdeck serve` runs the jobs in-process.",
+    )
+    broker_namespace: str = Field(
+        "orderdeck", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Prefix of the broker's queue names (Redis), to keep several installations apart.",
+    )
+    job_max_retries: int = Field(8, ge=0, le=100, description="Retries of a failed job before it is recorded as failed.")
+    job_min_backoff_ms: int = Field(1000, ge=10, le=3_600_000, description="Delay before a job's first retry (doubles each time).")
+    job_max_backoff_ms: int = Field(300_000, ge=10, le=86_400_000, description="Longest delay between a job's retries.")
+    worker_threads: int = Field(4, ge=1, le=64, description="Jobs run at once by the in-process worker (and by default by `orderdeck worker`).")
+    scheduler_interval_seconds: float = Field(
+        5.0, ge=0.05, le=3600, description="How often the scheduler looks for channels due a download and for missed work."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -45,6 +61,13 @@ class Settings(BaseSettings):
                 "ORDERDECK_DATABASE_URL must start with sqlite://, postgres:// or postgresql://"
             )
         return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("ORDERDECK_BROKER_URL must start with redis://, rediss://, amqp:// or amqps://")
+        return value or None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -124,14 +124,16 @@ async def test_process_deducts_the_level_releases_the_allocation_and_records_the
     await assert_stock_consistent()
 
 
-async def test_a_channel_order_owes_its_channel_a_dispatch(default_location, actor):
+async def test_an_order_of_no_configured_channel_owes_no_dispatch(default_location, actor):
+    """An order imported with a channel's source but no channel of orderdeck's: nobody to tell
+    (channel orders owe one: tests/services/test_dispatch.py)."""
     await make_item("A", actor, level=10, location_id=default_location.id)
     [order] = await orders.create_orders([{"reference": "EB-1", "items": [{"sku": "A", "quantity": 1}]}], actor,
                                          source="EBAY")  # fmt: skip
 
     await orders.process_orders([{"order_id": order.id}], actor)
 
-    assert (await Dispatch.get(order_id=order.id)).state == DispatchState.PENDING
+    assert (await Dispatch.get(order_id=order.id)).state == DispatchState.NOT_REQUIRED
 
 
 async def test_process_skips_each_order_that_cannot_ship_with_its_reason(default_location, actor):

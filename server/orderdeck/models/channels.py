@@ -39,6 +39,8 @@ class Channel(Model):
     # lease a crashed worker left behind expires.
     download_lease_until = fields.DatetimeField(null=True)
     download_lease_owner = fields.CharField(max_length=64, null=True)
+    # When the scheduler next sends a download (claimed atomically, so several schedulers send one).
+    next_download_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -60,8 +62,8 @@ class Listing(Model):
 
     The quantity published is the channel's available stock, floored at 0, capped at
     max_listed_quantity, and 0 at or below end_when_stock_at. push_due is the outbox flag: set in
-    the same transaction as any change to the item's available stock, cleared when the stock job
-    has published the new quantity.
+    the same transaction as any change to the item's available stock, cleared when a stock job
+    claims the listing (push_claimed_at) to publish the new quantity.
     """
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -76,6 +78,9 @@ class Listing(Model):
     ignore_sync = fields.BooleanField(default=False, db_default=False)
     push_due = fields.BooleanField(default=False, db_default=False, db_index=True)
     due_since = fields.DatetimeField(null=True)
+    # Set while a stock job publishes the listing (push_due is then cleared); a claim older than
+    # the stock job's timeout is taken over, so a job that died loses nothing.
+    push_claimed_at = fields.DatetimeField(null=True)
     submitted_quantity = fields.IntField(null=True)
     submitted_at = fields.DatetimeField(null=True)
     submit_status = fields.CharEnumField(SubmitStatus, max_length=16, default=SubmitStatus.NEVER)

@@ -243,7 +243,9 @@ class Dispatch(Model):
     """The dispatch note (carrier, tracking) owed to the order's channel once it is processed.
 
     Recorded in the same transaction as processing (the outbox), and the dispatch job sends it.
-    Orders with no channel to tell (DIRECT) are recorded as NOT_REQUIRED.
+    Orders with no channel to tell (direct, imported) are recorded as NOT_REQUIRED. claimed_at is
+    set while a dispatch job sends it (a claim older than the job's timeout is taken over); after
+    a refused attempt, the next waits until next_attempt_at.
     """
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -254,6 +256,8 @@ class Dispatch(Model):
     tracking_number = fields.CharField(max_length=100, default="", db_default="")
     attempts = fields.IntField(default=0, db_default=0)
     last_error = fields.TextField(null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
 

@@ -17,6 +17,7 @@ from orderdeck import crypto
 from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order
 from orderdeck.plugins.dto import ChannelContext, PluginInfo, PluginKind
 from orderdeck.plugins.manager import UnknownPlugin, installed_plugins, plugin_info
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, validated
@@ -202,6 +203,8 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
                 await channel.stock_locations.add(*stock)
         after = _snapshot(channel, stock, secrets)
         changed = {k: v for k, v in before.items() if after[k] != v}
+        if {"stockLocationIds", "settings", "secretsSet"} & changed.keys() or "settings" in changes:
+            await outbox.channel_changed(channel.id)
         audit = AuditLog(actor)
         audit.add(AuditKind.CHANNEL_UPDATED, AuditSubject.CHANNEL, channel.id, channel.name,
                   before=changed, after={k: after[k] for k in changed})  # fmt: skip
@@ -216,6 +219,8 @@ async def set_channel_enabled(channel_id: uuid.UUID, enabled: bool, actor: Actor
         if channel.enabled != enabled:
             channel.enabled = enabled
             await channel.save(update_fields=["enabled", "updated_at"])
+            if enabled:
+                await outbox.channel_changed(channel.id)
             audit = AuditLog(actor)
             audit.add(AuditKind.CHANNEL_ENABLED if enabled else AuditKind.CHANNEL_DISABLED, AuditSubject.CHANNEL,
                       channel.id, channel.name)  # fmt: skip

@@ -8,12 +8,12 @@ marks the listing due for a stock push (the outbox the stock job reads).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 from pydantic import Field
 from tortoise.exceptions import IntegrityError
 
 from orderdeck.models import AuditKind, AuditSubject, Channel, Listing, OrderItem, OrderState, StockChangeReason, StockItem
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
@@ -51,11 +51,6 @@ def _snapshot(listing: Listing, sku: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _due(listing: Listing) -> None:
-    listing.push_due = True
-    listing.due_since = listing.due_since or datetime.now(timezone.utc)
-
-
 async def link_listing(data: ListingInput | dict, actor: Actor) -> Listing:
     """List a stock item on a channel under the channel's SKU; link waiting order lines with it."""
     given = validated(ListingInput, data)
@@ -71,7 +66,7 @@ async def link_listing(data: ListingInput | dict, actor: Actor) -> Listing:
                                    ErrorCode.DUPLICATE)  # fmt: skip
         listing = Listing(channel_id=channel.id, stock_item_id=item.id,
                           **given.model_dump(exclude={"channel_id", "sku"}))  # fmt: skip
-        _due(listing)
+        outbox.listing_changed(listing)
         try:
             await listing.save()
         except IntegrityError:
@@ -118,7 +113,7 @@ async def update_listing(listing_id: uuid.UUID, data: ListingPatch | dict, actor
         item = await StockItem.get(id=listing.stock_item_id)
         before = _snapshot(listing, item.sku)
         listing.update_from_dict(changes)
-        _due(listing)
+        outbox.listing_changed(listing)
         await listing.save()
         after = _snapshot(listing, item.sku)
         changed = {k: v for k, v in before.items() if after[k] != v}

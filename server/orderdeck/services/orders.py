@@ -43,7 +43,9 @@ from orderdeck.models import (
     Source,
     StockChangeReason,
     StockItem,
+    SyncKind,
 )
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
@@ -68,8 +70,6 @@ from orderdeck.services.stock import StockChange, apply_stock_changes, lock_leve
 BULK_LIMIT = 1000
 """The most orders one call of create_orders accepts (GraphQL caps batches lower)."""
 
-SOURCES_WITHOUT_CHANNEL = {Source.DIRECT, Source.DATA_IMPORT}
-"""Sources with no channel to send a dispatch note to."""
 
 
 def now() -> datetime:
@@ -685,7 +685,7 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
             dispatches.append(Dispatch(
                 order_id=order.id, carrier=order.shipping_vendor, service=order.shipping_service,
                 tracking_number=order.tracking_number,
-                state=DispatchState.NOT_REQUIRED if order.source in SOURCES_WITHOUT_CHANNEL else DispatchState.PENDING,
+                state=DispatchState.PENDING if order.channel_id else DispatchState.NOT_REQUIRED,
             ))  # fmt: skip
             audit.order(AuditKind.PROCESSED, order, f"Processed at {stamp.isoformat()}",
                         after={"trackingNumber": order.tracking_number})  # fmt: skip
@@ -695,6 +695,7 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
             await Order.bulk_update(result.orders, fields=["state", "processed_at", "updated_at", "tracking_number",
                                                            "shipping_vendor", "shipping_service"])  # fmt: skip
             await Dispatch.bulk_create(dispatches)
+            outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})
         await audit.write()
     return result
 

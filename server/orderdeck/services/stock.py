@@ -20,14 +20,13 @@ from orderdeck import db
 from orderdeck.models import (
     AuditKind,
     AuditSubject,
-    Channel,
-    Listing,
     Location,
     StockChangeReason,
     StockItem,
     StockLedgerEntry,
     StockLevel,
 )
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import MAX_BATCH, Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, validated
@@ -112,21 +111,8 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
             row.updated_at = stamp
 
     await StockLedgerEntry.bulk_create(_ledger_rows(changes, levels, totals, actor))
-    await _mark_listings_due({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
+    await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
     return {key: row for key, row in levels.items() if row.id in totals}
-
-
-async def _mark_listings_due(keys: set[StockKey]) -> None:
-    """The outbox: mark due, in the transaction that changed available stock at these (item,
-    location) pairs, the item's listings on channels offering stock from the location."""
-    if not keys:
-        return
-    places = {location for _, location in keys}
-    channels = set(await Channel.filter(stock_locations__id__in=places).values_list("id", flat=True))
-    if channels:
-        await Listing.filter(stock_item_id__in={item for item, _ in keys}, channel_id__in=channels, push_due=False).update(
-            push_due=True, due_since=datetime.now(timezone.utc)
-        )
 
 
 def _ledger_rows(

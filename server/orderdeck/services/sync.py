@@ -31,21 +31,22 @@ from orderdeck.models import (
     AuditKind,
     Channel,
     Order,
+    OrderItem,
     OrderState,
     OrderStatus,
-    SyncIssue,
     SyncKind,
-    SyncOutcome,
     SyncRun,
 )
 from orderdeck.plugins.dto import ChannelContext, ChannelOrder, OrderPage, StatusMapping
-from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks
 from orderdeck.services import orders as order_service
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_context
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ServiceError, validated
+from orderdeck.services.runs import RETRYABLE, finish_run, log_progress, start_run
 from orderdeck.services.order_inputs import OrderInput
 
 
@@ -148,6 +149,10 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage) -> PageCounts:
             created = await order_service.create_orders(new_inputs, actor, source=channel.source,
                                                         allow_unlinked=True, channel_id=channel.id)  # fmt: skip
             counts.downloaded += len(created)
+            unlinked = await OrderItem.filter(order_id__in=[o.id for o in created], stock_item_id=None).values_list(
+                "order__reference", "sku")
+            counts.issues += [(ref, "UNLINKED", f"{sku} matches no listing or stock item: link it to reserve its stock")
+                              for ref, sku in unlinked]  # fmt: skip
         if paid_now:
             await order_service.set_status(paid_now, OrderStatus.PAID, actor)
         if cancelled_now:
@@ -182,10 +187,6 @@ async def _flag_cancelled(found: list[Order], actor: Actor) -> None:
 LEASE = timedelta(minutes=5)
 """How long a download holds its channel without renewing (it renews after every page)."""
 
-RETRYABLE = (ChannelRateLimited, ChannelUnavailable)
-"""Plugin errors a later attempt may overcome (the job retries); others fail the run for good."""
-
-
 async def _take_lease(channel_id: uuid.UUID, owner: str) -> bool:
     """Hold the channel's download lease unless a live one is held (one atomic UPDATE)."""
     now = datetime.now(timezone.utc)
@@ -219,7 +220,9 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled or not await _take_lease(channel_id, owner):
         return None
-    run = await SyncRun.create(channel_id=channel_id, kind=SyncKind.DOWNLOAD)
+    run = await start_run(channel_id, SyncKind.DOWNLOAD)
+    error: ChannelError | None = None
+    more = False
     try:
         hooks = channel_hooks(channel.plugin)
         for _ in range(max_pages):
@@ -229,28 +232,19 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
             counts = await ingest_page(channel_id, page)
             counts.add_to(run)
             run.pages += 1
-            await _log_page(run, counts)
+            await log_progress(run, counts.issues)
             await _renew_lease(channel_id, owner)
             if not page.has_more:
                 break
-        run.outcome = SyncOutcome.PARTIAL if run.failed else SyncOutcome.SUCCEEDED
+        else:
+            more = True
     except ChannelError as exc:
-        run.outcome, run.error = SyncOutcome.FAILED, f"{type(exc).__name__}: {exc}"
+        error = exc
         if isinstance(exc, RETRYABLE):
             raise
     finally:
-        run.finished_at = datetime.now(timezone.utc)
-        await run.save()
+        await finish_run(run, error)
         await _release_lease(channel_id, owner)
+    if more:  # max_pages reached with more to come: another job goes on (after the lease is free)
+        outbox.wake(SyncKind.DOWNLOAD, [channel_id])
     return run
-
-
-async def _log_page(run: SyncRun, counts: PageCounts) -> None:
-    """The run's counters and the page's issues, in the automation log."""
-    async with transaction():
-        await run.save()
-        if counts.issues:
-            await SyncIssue.bulk_create([
-                SyncIssue(run_id=run.id, reference=ref[:100], kind=kind, message=message[:1000])
-                for ref, kind, message in counts.issues
-            ])  # fmt: skip

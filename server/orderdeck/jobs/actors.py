@@ -1,0 +1,88 @@
+"""The jobs: thin, idempotent wrappers that run a channel's work through the services.
+
+Each job does one kind of work for one channel and reads what to do from the database (the
+channel's cursor, its due listings, its pending dispatches), so a job delivered twice, or lost,
+changes nothing: the second finds nothing left, and the scheduler's sweep finds what a lost one
+left. Queues are per kind of work, so a slow channel download never holds up stock pushes.
+
+Retries: a channel's rate limit (429) retries after the time it asked for; passing failures
+(timeouts, 5xx) retry with exponential backoff; dispatch notes the channel refused are tried
+again after a delay (up to dispatches.MAX_ATTEMPTS). A job whose retries run out is recorded as a FailedJob.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+import dramatiq
+
+from orderdeck.config import get_settings
+from orderdeck.jobs.broker import broker  # noqa: F401 - installs the broker before the actors
+from orderdeck.models import SyncKind
+from orderdeck.plugins.errors import ChannelRateLimited
+from orderdeck.services import dispatches, outbox, stock_push, sync
+from orderdeck.services.failed_jobs import queue_of
+
+T = TypeVar("T")
+
+MINUTE_MS = 60_000
+PUSH_TIME_LIMIT_MS = 4 * MINUTE_MS
+"""Stock and dispatch jobs stop before their claims expire (CLAIM_TIMEOUT), so no two jobs ever
+send the same listing or note at once."""
+assert PUSH_TIME_LIMIT_MS < min(stock_push.CLAIM_TIMEOUT, dispatches.CLAIM_TIMEOUT) / timedelta(milliseconds=1)
+
+
+async def _run(work: Awaitable[T]) -> T:
+    """Run a service call; a rate limit becomes a retry after the delay the channel asked for."""
+    try:
+        return await work
+    except ChannelRateLimited as exc:
+        delay = max(int(exc.retry_after * 1000), get_settings().job_min_backoff_ms)
+        raise dramatiq.Retry(f"rate limited by the channel: {exc}", delay=delay) from exc
+
+
+@dramatiq.actor(queue_name=queue_of(SyncKind.DOWNLOAD), time_limit=30 * MINUTE_MS)
+async def download_orders(channel_id: str) -> None:
+    """Download the channel's new and changed orders (one download of a channel at a time)."""
+    await _run(sync.download_channel(uuid.UUID(channel_id)))
+
+
+@dramatiq.actor(queue_name=queue_of(SyncKind.STOCK_PUSH), time_limit=PUSH_TIME_LIMIT_MS)
+async def push_stock(channel_id: str) -> None:
+    """Publish the channel's due listings."""
+    await _run(stock_push.push_stock(uuid.UUID(channel_id)))
+
+
+@dramatiq.actor(queue_name=queue_of(SyncKind.DISPATCH), time_limit=PUSH_TIME_LIMIT_MS)
+async def send_dispatches(channel_id: str) -> None:
+    """Send the channel's pending dispatch notes; refused ones are sent again when their next
+    attempt is due (a new job, sent delayed)."""
+    channel = uuid.UUID(channel_id)
+    run = await _run(dispatches.send_dispatches(channel))
+    due = await dispatches.next_attempt(channel) if run is not None else None
+    if due is not None:
+        delay = max(0, int((due - datetime.now(timezone.utc)).total_seconds() * 1000))
+        send_dispatches.send_with_options(args=(channel_id,), delay=delay)
+
+
+ACTORS = {SyncKind.DOWNLOAD: download_orders, SyncKind.STOCK_PUSH: push_stock, SyncKind.DISPATCH: send_dispatches}
+"""The job doing each kind of channel work."""
+
+
+
+def enqueue(kind: SyncKind, channel_id: uuid.UUID) -> None:
+    """Send the job doing ``kind`` of work for the channel."""
+    ACTORS[kind].send(str(channel_id))
+
+
+def start_sending() -> None:
+    """Send a job whenever a commit records channel work (the outbox's wake-ups)."""
+    outbox.listen(enqueue)
+
+
+def stop_sending() -> None:
+    """Stop sending jobs on wake-ups."""
+    outbox.unlisten(enqueue)

@@ -1,0 +1,92 @@
+"""The scheduler: periodic downloads per channel, and a sweep for work whose wake-up was lost.
+
+Every tick (``ORDERDECK_SCHEDULER_INTERVAL_SECONDS``) it
+- sends a download job for each enabled channel whose sync interval has passed, claiming the
+  channel's next download time with one atomic UPDATE, so several schedulers send one job;
+- sends a stock job for each channel with listings due for longer than GRACE (or claimed by a
+  job that died), and a dispatch job for each channel with dispatch notes in the same state.
+Work announced by a commit normally starts at once (the outbox's wake-ups); the sweep only
+catches what a lost message, a crashed worker or a restart left behind. Several schedulers may
+run: a job sent twice finds nothing left the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from tortoise.expressions import Q
+
+from orderdeck.jobs.actors import enqueue
+from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SyncKind
+from orderdeck.services import dispatches, stock_push
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(seconds=30)
+"""How long due work may wait for its own job before the sweep sends another."""
+
+
+@dataclass
+class Tick:
+    """The jobs one tick sent, by kind, as channel ids."""
+
+    sent: dict[SyncKind, list[uuid.UUID]] = field(default_factory=lambda: {kind: [] for kind in SyncKind})
+
+
+async def _claim_download(channel: Channel, now: datetime) -> bool:
+    """Take the channel's next download time (one scheduler wins)."""
+    due = Q(next_download_at__isnull=True) | Q(next_download_at__lte=now)
+    taken = await Channel.filter(Q(id=channel.id) & due).update(
+        next_download_at=now + timedelta(seconds=channel.sync_interval_seconds)
+    )
+    return taken == 1
+
+
+async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
+    waiting = Q(push_due=True, push_claimed_at__isnull=True, due_since__lt=now - GRACE)
+    abandoned = Q(push_claimed_at__lt=now - stock_push.CLAIM_TIMEOUT)
+    return set(await Listing.filter(waiting | abandoned).distinct().values_list("channel_id", flat=True))
+
+
+async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
+    ready = (
+        Q(state=DispatchState.PENDING, created_at__lt=now - GRACE)
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - dispatches.CLAIM_TIMEOUT))
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - GRACE))
+    )
+    return set(await Dispatch.filter(ready).distinct().values_list("order__channel_id", flat=True))
+
+
+async def tick(now: datetime | None = None) -> Tick:
+    """Send the jobs that are due now (see the module docstring)."""
+    now = now or datetime.now(timezone.utc)
+    result = Tick()
+    channels = {c.id: c for c in await Channel.filter(enabled=True)}
+    for channel in channels.values():
+        if (channel.next_download_at is None or channel.next_download_at <= now) and await _claim_download(channel, now):
+            result.sent[SyncKind.DOWNLOAD].append(channel.id)
+    for kind, found in ((SyncKind.STOCK_PUSH, await _forgotten_stock(now)),
+                        (SyncKind.DISPATCH, await _forgotten_dispatches(now))):  # fmt: skip
+        result.sent[kind] += sorted((c for c in found if c in channels), key=str)
+    for kind, ids in result.sent.items():
+        for channel_id in ids:
+            enqueue(kind, channel_id)
+    return result
+
+
+async def run_scheduler(interval: float, stop: asyncio.Event | None = None) -> None:
+    """Tick every ``interval`` seconds until ``stop`` is set (errors are logged, ticks go on)."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await tick()
+        except Exception:
+            log.exception("scheduler tick failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,198 @@
+"""Dispatch notes: telling a channel its orders shipped (the dispatch job's work, from the outbox).
+
+Processing a channel order records a PENDING Dispatch (carrier, service, tracking number) in the
+same transaction. A run claims the channel's pending dispatches a batch at a time (claimed_at,
+in one transaction), sends them with their lines, and records each result: sent (a DESPATCH_NOTE
+audit entry on the order) or failed. A failed one stays PENDING for the job's next attempt until
+MAX_ATTEMPTS, then is FAILED with its error (DESPATCH_NOTE_FAILED audit entry) until a user
+retries it. Plugins make sending idempotent (a note sent twice after a crash is not repeated on
+the channel); a claim older than CLAIM_TIMEOUT (its job died) is taken over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from tortoise.expressions import Q
+
+from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
+from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
+from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.manager import channel_hooks, plugin_info
+from orderdeck.services import outbox
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.channels import channel_context
+from orderdeck.services.context import Actor, transaction
+from orderdeck.services.errors import ErrorCode, validated
+from orderdeck.services.order_inputs import OrderIds
+from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
+from orderdeck.services.runs import RETRYABLE, Issue, finish_run, log_progress, start_run
+from orderdeck.services.sync import sync_actor
+
+MAX_ATTEMPTS = 5
+"""Attempts at a dispatch note before it is shown as failed (a user can retry it)."""
+
+RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+"""How long a refused note waits before its next attempt (after the 1st, 2nd, ... attempt)."""
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+"""How long a claimed dispatch waits for its job before another job takes it over."""
+
+
+@dataclass
+class Claimed:
+    """A claimed dispatch with its order and what the channel is told."""
+
+    dispatch: Dispatch
+    order: Order
+    note: DispatchNote
+
+
+def _claimable(channel_id: uuid.UUID, now: datetime) -> Q:
+    return (
+        Q(state=DispatchState.PENDING, order__channel_id=channel_id)
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    )
+
+
+async def _claim(channel_id: uuid.UUID, size: int) -> list[Claimed]:
+    now = datetime.now(timezone.utc)
+    async with transaction():
+        ids = await (
+            Dispatch.filter(_claimable(channel_id, now)).order_by("created_at", "id").limit(size)
+            .select_for_update(skip_locked=True, of=("dispatch",)).values_list("id", flat=True)
+        )  # fmt: skip
+        if not ids:
+            return []
+        await Dispatch.filter(id__in=ids).update(claimed_at=now)
+    dispatches = await Dispatch.filter(id__in=ids).order_by("created_at", "id")
+    orders = {o.id: o for o in await Order.filter(id__in=[d.order_id for d in dispatches])}
+    lines: dict[uuid.UUID, list[DispatchLine]] = defaultdict(list)
+    for order_id, line_id, quantity in await OrderItem.filter(order_id__in=list(orders)).order_by(
+        "position"
+    ).values_list("order_id", "item_number", "quantity"):
+        lines[order_id].append(DispatchLine(line_id=line_id, quantity=quantity))
+    claimed = []
+    for dispatch in dispatches:
+        order = orders[dispatch.order_id]
+        note = DispatchNote(
+            dispatch_id=str(dispatch.id), order_reference=order.reference or "", lines=lines[order.id],
+            shipped_at=order.processed_at or now, carrier=dispatch.carrier, service=dispatch.service,
+            tracking_number=dispatch.tracking_number, external_reference=order.external_reference or "",
+        )  # fmt: skip
+        claimed.append(Claimed(dispatch, order, note))
+    return claimed
+
+
+def _describe(dispatch: Dispatch) -> str:
+    parts = [p for p in (dispatch.carrier, dispatch.service) if p]
+    shipped = f" with {' '.join(parts)}" if parts else ""
+    tracking = f", tracking {dispatch.tracking_number}" if dispatch.tracking_number else ""
+    return f"shipped{shipped}{tracking}"
+
+
+async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult], run: SyncRun) -> list[Issue]:
+    """Write each dispatch's outcome, release its claim, audit the order, count it in the run."""
+    now, issues, audit = datetime.now(timezone.utc), [], AuditLog(sync_actor(channel))
+    for c in claimed:
+        d = c.dispatch
+        result = results.get(str(d.id)) or ItemResult(str(d.id), False, "the plugin gave no result")
+        d.attempts, d.claimed_at = d.attempts + 1, None
+        if result.ok:
+            d.state, d.sent_at, d.last_error = DispatchState.SENT, now, None
+            run.dispatched += 1
+            audit.order(AuditKind.DESPATCH_NOTE, c.order, f"{channel.name} told: {_describe(d)}",
+                        after={"carrier": d.carrier, "trackingNumber": d.tracking_number})  # fmt: skip
+            continue
+        d.last_error = result.error[:2000]
+        run.failed += 1
+        issues.append((c.note.order_reference, "FAILED", f"attempt {d.attempts} of {MAX_ATTEMPTS}: {result.error}"))
+        if d.attempts < MAX_ATTEMPTS:
+            d.next_attempt_at = now + RETRY_DELAYS[min(d.attempts, len(RETRY_DELAYS)) - 1]
+        else:
+            d.state = DispatchState.FAILED
+            audit.order(AuditKind.DESPATCH_NOTE_FAILED, c.order,
+                        f"{channel.name} was not told after {d.attempts} attempts: {result.error}"[:2000])  # fmt: skip
+    async with transaction():
+        await Dispatch.bulk_update([c.dispatch for c in claimed], fields=["attempts", "claimed_at", "state", "sent_at",
+                                                                          "last_error", "next_attempt_at"])  # fmt: skip
+        await audit.write()
+    return issues
+
+
+async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRun | None:
+    """Send the channel's pending dispatch notes (see the module docstring) as one run of the log.
+
+    Returns None, logging nothing, when the channel is disabled or nothing is pending. A whole
+    batch the plugin failed counts as an attempt of each of its notes; a retryable error is then
+    raised again (after the run is logged) for the job to retry.
+    """
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None or not channel.enabled:
+        return None
+    size = plugin_info(channel.plugin).dispatch_batch_size
+    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    run: SyncRun | None = None
+    error: ChannelError | None = None
+    try:
+        for _ in range(max_batches):
+            claimed = await _claim(channel_id, size)
+            if not claimed:
+                break
+            run = run or await start_run(channel_id, SyncKind.DISPATCH)
+            try:
+                results = await hooks.orderdeck_send_dispatches(channel=context, notes=[c.note for c in claimed])
+            except ChannelError as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                failed = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
+                await log_progress(run, await _record(channel, claimed, failed, run))
+                raise
+            run.pages += 1
+            await log_progress(run, await _record(channel, claimed, {r.id: r for r in results}, run))
+    except ChannelError as exc:
+        error = exc
+        if isinstance(exc, RETRYABLE):
+            raise
+    finally:
+        if run is not None:
+            await finish_run(run, error)
+    return run
+
+
+async def next_attempt(channel_id: uuid.UUID) -> datetime | None:
+    """When the channel's earliest refused dispatch note is due its next attempt (None: none waits)."""
+    waiting = await Dispatch.filter(order__channel_id=channel_id, state=DispatchState.PENDING,
+                                    next_attempt_at__isnull=False).order_by("next_attempt_at").first()  # fmt: skip
+    return waiting.next_attempt_at if waiting else None
+
+
+async def retry_dispatches(order_ids: list[uuid.UUID], actor: Actor) -> BatchResult:
+    """Send again the failed dispatch notes of these orders (their attempts start over); orders
+    without a failed note are reported as failures of the batch."""
+    ids = validated(OrderIds, {"order_ids": order_ids}).order_ids
+    result = BatchResult()
+    async with transaction():
+        orders = await lock_orders(ids)
+        failed = set(await Dispatch.filter(order_id__in=list(orders), state=DispatchState.FAILED).values_list(
+            "order_id", flat=True))  # fmt: skip
+        audit = AuditLog(actor)
+        for oid in ids:
+            order = orders.get(oid)
+            if order is None:
+                result.failures.append(OrderFailure(oid, f"Order {oid} does not exist", ErrorCode.NOT_FOUND))
+            elif oid not in failed:
+                result.failures.append(OrderFailure(oid, f"Order {order.number} has no failed dispatch note",
+                                                    ErrorCode.INVALID_TRANSITION, order.number))  # fmt: skip
+            else:
+                result.orders.append(order)
+                audit.order(AuditKind.DESPATCH_NOTE_RETRIED, order, "Dispatch note to be sent again")
+        if result.orders:
+            await Dispatch.filter(order_id__in=[o.id for o in result.orders]).update(
+                state=DispatchState.PENDING, attempts=0, claimed_at=None, next_attempt_at=None)  # fmt: skip
+            await audit.write()
+            outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})
+    return result

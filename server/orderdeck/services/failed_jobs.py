@@ -1,0 +1,63 @@
+"""Jobs that failed for good: recorded with their error, retried on a user's request.
+
+Every orderdeck job does one kind of a channel's work (download, stock push, dispatch; its queue
+is named after the kind) and takes the channel's id, so retrying a failed job asks for that work
+again. Nothing is lost meanwhile: the work itself waits in the database (cursor, due listings,
+pending dispatches).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from orderdeck.models import AuditKind, AuditSubject, Channel, FailedJob, SyncKind
+from orderdeck.services import outbox
+from orderdeck.services.audit import AuditLog
+from orderdeck.services.context import Actor, locked, transaction
+from orderdeck.services.errors import ErrorCode, ServiceError
+
+
+def queue_of(kind: SyncKind) -> str:
+    """The queue of a kind of channel work: "download", "stock_push", "dispatch"."""
+    return kind.value.lower()
+
+
+def _channel_of(args: list[Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(args[0])) if args else None
+    except ValueError:
+        return None
+
+
+async def record_failed_job(*, actor: str, queue: str, message_id: str, args: list[Any], kwargs: dict[str, Any],
+                            error: str) -> None:  # fmt: skip
+    """Keep a job that exhausted its retries (once per message, if delivered again)."""
+    channel_id = _channel_of(args)
+    if channel_id is not None and not await Channel.filter(id=channel_id).exists():
+        channel_id = None
+    await FailedJob.bulk_create([FailedJob(actor=actor[:100], queue=queue[:50], message_id=message_id[:64], args=args,
+                                           kwargs=kwargs, error=error, channel_id=channel_id)],
+                                ignore_conflicts=True)  # fmt: skip
+
+
+async def retry_failed_job(job_id: uuid.UUID, actor: Actor) -> FailedJob:
+    """Ask again for the work of a failed job (once; a new failure is recorded anew)."""
+    async with transaction():
+        job = await locked(FailedJob, job_id, "Failed job")
+        if job.retried_at is not None:
+            raise ServiceError.one(f"This job was already retried at {job.retried_at.isoformat()}", "id",
+                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
+        kinds = {queue_of(kind): kind for kind in SyncKind}
+        if job.queue not in kinds or job.channel_id is None:
+            raise ServiceError.one(f"A {job.actor} job cannot be retried from here", "id", ErrorCode.INVALID_TRANSITION)
+        channel = await Channel.get(id=job.channel_id)
+        job.retried_at = datetime.now(timezone.utc)
+        await job.save(update_fields=["retried_at"])
+        audit = AuditLog(actor)
+        audit.add(AuditKind.JOB_RETRIED, AuditSubject.CHANNEL, channel.id, channel.name,
+                  before={"actor": job.actor, "error": job.error[:500]})  # fmt: skip
+        await audit.write()
+        outbox.wake(kinds[job.queue], [channel.id])
+    return job

@@ -1,0 +1,169 @@
+"""Publishing stock levels to a channel: the stock job's work, read from the outbox.
+
+A listing's quantity is the sum of what is available of its item at the channel's stock
+locations, floored at 0, capped at its maximum listed quantity, and 0 at or below its end-when
+level. A run claims the channel's due listings a batch at a time (clearing push_due and setting
+push_claimed_at in one transaction, with the quantities read in it), sends only quantities that
+differ from the last one the channel accepted, records each result, releases the claims, and goes
+on while listings are due, so a burst of changes goes out in few calls. A change made while a
+listing is claimed marks it due again, for the next batch. A claim older than CLAIM_TIMEOUT (its
+job died) is taken over. Whole-batch plugin errors release the batch: due again when retryable
+(the job retries), else failed with the error until the channel or the stock changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from tortoise.expressions import Q
+
+from orderdeck.models import Channel, Listing, StockLevel, SubmitStatus, SyncKind, SyncRun
+from orderdeck.plugins.dto import ItemResult, StockUpdate
+from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.manager import channel_hooks, plugin_info
+from orderdeck.services.channels import channel_context
+from orderdeck.services.context import transaction
+from orderdeck.services.runs import RETRYABLE, Issue, finish_run, log_progress, start_run
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+"""How long a claimed listing waits for its job before another job takes it over."""
+
+
+def listed_quantity(listing: Listing, available: int) -> int:
+    """What the channel is told of a listing when ``available`` units are available to it."""
+    if listing.end_when_stock_at is not None and available <= listing.end_when_stock_at:
+        return 0
+    quantity = max(available, 0)
+    if listing.max_listed_quantity is not None:
+        quantity = min(quantity, listing.max_listed_quantity)
+    return quantity
+
+
+@dataclass
+class Batch:
+    """The listings one claim took: those to send with their quantities, and how many needed
+    nothing (unchanged since the last accepted push, or not synced)."""
+
+    to_send: dict[uuid.UUID, tuple[Listing, int]] = field(default_factory=dict)
+    unchanged: int = 0
+
+
+def _claimable(channel_id: uuid.UUID, now: datetime) -> Q:
+    stale = now - CLAIM_TIMEOUT
+    return Q(channel_id=channel_id) & (Q(push_due=True, push_claimed_at__isnull=True) | Q(push_claimed_at__lt=stale))
+
+
+async def _available(channel: Channel, item_ids: set[int]) -> dict[int, int]:
+    """Per item: the sum of what is available at the channel's stock locations."""
+    locations = await channel.stock_locations.all().values_list("id", flat=True)
+    totals: dict[int, int] = dict.fromkeys(item_ids, 0)
+    if locations and item_ids:
+        rows = await StockLevel.filter(item_id__in=item_ids, location_id__in=locations).values_list(
+            "item_id", "level", "allocated"
+        )
+        for item_id, level, allocated in rows:
+            totals[item_id] += level - allocated
+    return totals
+
+
+async def _claim(channel: Channel, size: int) -> Batch:
+    """Claim up to ``size`` due listings; those needing no push are settled at once."""
+    now = datetime.now(timezone.utc)
+    batch = Batch()
+    async with transaction():
+        listings = await (
+            Listing.filter(_claimable(channel.id, now)).order_by("due_since", "id").limit(size)
+            .select_for_update(skip_locked=True)
+        )  # fmt: skip
+        if not listings:
+            return batch
+        available = await _available(channel, {listing.stock_item_id for listing in listings})
+        settled = []
+        for listing in listings:
+            quantity = listed_quantity(listing, available[listing.stock_item_id])
+            unchanged = listing.submit_status == SubmitStatus.OK and listing.submitted_quantity == quantity
+            if listing.ignore_sync or unchanged:
+                settled.append(listing.id)
+            else:
+                batch.to_send[listing.id] = (listing, quantity)
+        batch.unchanged = len(settled)
+        if settled:
+            await Listing.filter(id__in=settled).update(push_due=False, push_claimed_at=None)
+        if batch.to_send:
+            await Listing.filter(id__in=list(batch.to_send)).update(push_due=False, push_claimed_at=now)
+    return batch
+
+
+async def _record(batch: Batch, results: list[ItemResult], run: SyncRun) -> list[Issue]:
+    """Write each listing's outcome and release its claim; count it in the run."""
+    by_id = {result.id: result for result in results}
+    now, issues, listings = datetime.now(timezone.utc), [], []
+    for listing_id, (listing, quantity) in batch.to_send.items():
+        result = by_id.get(str(listing_id)) or ItemResult(str(listing_id), False, "the plugin gave no result")
+        listing.push_claimed_at, listing.submitted_at = None, now
+        if result.ok:
+            listing.submitted_quantity, listing.submit_status, listing.submit_error = quantity, SubmitStatus.OK, ""
+            run.pushed += 1
+        else:
+            listing.submit_status, listing.submit_error = SubmitStatus.FAILED, result.error[:500]
+            run.failed += 1
+            issues.append((listing.channel_sku, "FAILED", f"quantity {quantity} refused: {result.error}"))
+        listings.append(listing)
+    async with transaction():
+        await Listing.bulk_update(listings, fields=["push_claimed_at", "submitted_at", "submitted_quantity",
+                                                    "submit_status", "submit_error"])  # fmt: skip
+    return issues
+
+
+async def _release(batch: Batch, error: ChannelError) -> None:
+    """A batch the channel did not take: due again if a retry may succeed, else failed."""
+    ids = list(batch.to_send)
+    if isinstance(error, RETRYABLE):
+        await Listing.filter(id__in=ids).update(push_claimed_at=None, push_due=True)
+    else:
+        await Listing.filter(id__in=ids).update(push_claimed_at=None, submit_status=SubmitStatus.FAILED,
+                                                submit_error=f"{type(error).__name__}: {error}"[:500])  # fmt: skip
+
+
+async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRun | None:
+    """Publish the channel's due listings (see the module docstring) as one run of the log.
+
+    Returns None, logging nothing, when the channel is disabled or nothing needed sending. A
+    retryable plugin error is raised again after the run is logged, for the job to retry.
+    """
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None or not channel.enabled:
+        return None
+    size = plugin_info(channel.plugin).stock_batch_size
+    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    run: SyncRun | None = None
+    error: ChannelError | None = None
+    try:
+        for _ in range(max_batches):
+            batch = await _claim(channel, size)
+            if not batch.to_send:
+                if batch.unchanged:
+                    continue
+                break
+            run = run or await start_run(channel_id, SyncKind.STOCK_PUSH)
+            updates = [StockUpdate(listing_id=str(listing.id), channel_sku=listing.channel_sku, quantity=quantity,
+                                   channel_reference=listing.channel_reference)
+                       for listing, quantity in batch.to_send.values()]  # fmt: skip
+            try:
+                results = await hooks.orderdeck_push_stock(channel=context, updates=updates)
+            except ChannelError as exc:
+                await _release(batch, exc)
+                run.failed += len(updates)
+                raise
+            run.pages += 1
+            await log_progress(run, await _record(batch, results, run))
+    except ChannelError as exc:
+        error = exc
+        if isinstance(exc, RETRYABLE):
+            raise
+    finally:
+        if run is not None:
+            await finish_run(run, error)
+    return run
