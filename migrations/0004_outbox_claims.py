@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from orderdeck.models.audit import AuditKind
+from orderdeck.models.channels import SubmitStatus
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -28,6 +29,11 @@ class Migration(migrations.Migration):
             model_name='Dispatch',
             name='next_attempt_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AlterField(
+            model_name='Listing',
+            name='submit_status',
+            field=fields.CharEnumField(default=SubmitStatus.NEVER, description='NEVER: NEVER\nOK: OK\nFAILED: FAILED\nRESEND: RESEND', enum_type=SubmitStatus, max_length=16),
         ),
         ops.AddField(
             model_name='Listing',

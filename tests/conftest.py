@@ -4,6 +4,10 @@ Each backend is a throwaway database built from the migrations alone (PostgreSQL
 orderdeck_test_<pid>, dropped at the end; SQLite: a file in a temporary folder). Tests are grouped by
 backend. Between tests every table is emptied and the default location recreated.
 
+Also here, for the job tests and the GraphQL tests of channel work: the in-process worker on the
+test's event loop (``jobs``) and WooCommerce sandbox shops served over real HTTP (``shop_a``,
+``shop_b``).
+
 Environment:
 - ORDERDECK_TEST_BACKENDS: comma list of backends to run, default "sqlite,postgres".
 - ORDERDECK_TEST_POSTGRES: server URL, default postgres://postgres@127.0.0.1:5432.
@@ -13,8 +17,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -24,9 +29,19 @@ from orderdeck import db
 from orderdeck.models import ActorKind
 from orderdeck.services.context import Actor
 from orderdeck.services.locations import ensure_default_location
+from tests.plugins.support import RunningApp, serve
+
+if TYPE_CHECKING:
+    from orderdeck.jobs.embedded import InProcessJobs
+
+pytest_plugins = ["tests.graphql.fixtures"]  # the GraphQL client fixtures, for any test
 
 # Channel secrets are encrypted with this key in tests (the real key comes from the environment).
 os.environ.setdefault("ORDERDECK_SECRET_KEY", "orderdeck-test-suite-secret-key-0123456789")
+# Fast retries for tests (read when orderdeck.jobs.broker builds the broker, at first import).
+os.environ.setdefault("ORDERDECK_JOB_MIN_BACKOFF_MS", "50")
+os.environ.setdefault("ORDERDECK_JOB_MAX_BACKOFF_MS", "200")
+os.environ.setdefault("ORDERDECK_JOB_MAX_RETRIES", "2")
 
 POSTGRES = os.environ.get("ORDERDECK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 BACKENDS = [b.strip() for b in os.environ.get("ORDERDECK_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
@@ -126,3 +141,38 @@ def postgres_only(database: str) -> None:
     """Skip on SQLite: for tests of row locks and concurrency, which SQLite serialises anyway."""
     if database != "postgres":
         pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture
+async def jobs(database: str) -> AsyncIterator[InProcessJobs]:
+    """The in-process worker (no scheduler: tests tick it themselves), sending jobs on wake-ups."""
+    from orderdeck.jobs.embedded import InProcessJobs
+
+    running = InProcessJobs(worker_threads=4, scheduler_interval=None)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.drain()
+        await running.stop()
+
+
+def shop_app(skus: list[str], key: str, secret: str, seed: int):
+    """A WooCommerce sandbox shop selling ``skus``, taking this consumer key and secret."""
+    from orderdeck_woocommerce.sandbox import create_app
+
+    return create_app(skus=skus, key=key, secret=secret, seed=seed)
+
+
+@pytest.fixture
+def shop_a() -> Iterator[RunningApp]:
+    """A sandbox shop selling MUG and CUP (key ck_a, secret cs_a)."""
+    with serve(shop_app(["MUG", "CUP"], "ck_a", "cs_a", 1)) as running:
+        yield running
+
+
+@pytest.fixture
+def shop_b() -> Iterator[RunningApp]:
+    """A sandbox shop selling MUG and CUP (key ck_b, secret cs_b)."""
+    with serve(shop_app(["MUG", "CUP"], "ck_b", "cs_b", 2)) as running:
+        yield running

@@ -77,6 +77,7 @@ class WooCommerceSettings(BaseModel):
     consumer_secret: SecretStr = Field(description="REST API consumer secret (cs_...)")
     verify_tls: bool = Field(True, description="Check the shop's TLS certificate")
     requests_per_second: float = Field(5.0, gt=0, le=100, description="Most API requests a second")
+    timeout_seconds: float = Field(20.0, ge=1, le=120, description="Longest wait for one answer from the shop")
 
     @field_validator("url")
     @classmethod
@@ -109,6 +110,7 @@ def _client(channel: ChannelContext) -> WooCommerceClient:
         settings.consumer_secret.get_secret_value(),
         verify_tls=settings.verify_tls,
         rate=settings.requests_per_second,
+        timeout=settings.timeout_seconds,
     )
 
 

@@ -56,13 +56,20 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="API processes (PostgreSQL only: SQLite is for one process).")  # fmt: skip
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--demo", is_flag=True, help="Also run two WooCommerce sandbox shops taking orders, "
+              "on a database of its own (orderdeck-demo.sqlite3 unless ORDERDECK_DATABASE_URL is set).")  # fmt: skip
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
     """Run the API (GraphQL and GraphiQL at /graphql), applying migrations first."""
     import uvicorn
 
     from orderdeck.services.auth import ensure_admin_token
     from orderdeck.services.locations import ensure_default_location
 
+    app: object = "orderdeck.app:create_app"
+    if demo:  # before the settings are read: the demo chooses its own database
+        from orderdeck.demo import demo_app
+
+        app = demo_app(host, port, workers)
     settings = _settings()
     if workers > 1 and settings.is_sqlite:
         raise click.ClickException("--workers > 1 needs PostgreSQL: SQLite is for a single process")
@@ -80,7 +87,7 @@ def serve(host: str, port: int, workers: int) -> None:
         )
     click.echo(f"orderdeck {__version__} on {db.normalise_url(settings.database_url).split('://')[0]}: "
                f"GraphQL at http://{host}:{port}/graphql")  # fmt: skip
-    uvicorn.run("orderdeck.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=True)  # fmt: skip
 
 

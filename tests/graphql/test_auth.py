@@ -74,13 +74,14 @@ MUTATION_PERMISSIONS = {
     "EDIT_ORDERS": ["updateOrder", "setOrderStatus", "parkOrders", "unparkOrders", "lockOrders", "unlockOrders",
                     "holdOrders", "releaseOrders", "addOrderTags", "removeOrderTags", "moveOrders", "addOrderNote",
                     "deleteOrderNote", "setOrderProperty", "removeOrderProperty"],
-    "PROCESS_ORDERS": ["processOrder", "processOrders", "createReturn", "createResend"],
+    "PROCESS_ORDERS": ["processOrder", "processOrders", "createReturn", "createResend", "retryDispatches"],
     "CANCEL_ORDERS": ["cancelOrders", "deleteOrders"],
     "MANAGE_STOCK": ["createStockItem", "updateStockItem", "setStockLevels", "adjustStockLevels", "setMinimumLevel",
                      "linkListing", "updateListing", "unlinkListing"],
     "MANAGE_LOCATIONS": ["createLocation", "renameLocation", "setDefaultLocation", "deleteLocation"],
     "MANAGE_TOKENS": ["createToken", "revokeToken"],
-    "MANAGE_CHANNELS": ["createChannel", "updateChannel", "enableChannel", "disableChannel", "deleteChannel"],
+    "MANAGE_CHANNELS": ["createChannel", "updateChannel", "enableChannel", "disableChannel", "deleteChannel",
+                        "testChannelConnection", "syncChannel", "retryFailedJob"],
 }  # fmt: skip
 
 

@@ -20,7 +20,7 @@ UPDATE = f"""mutation($id: ID!, $input: UpdateChannelInput!) {{
   updateChannel(id: $id, input: $input) {{ channel {{ {CHANNEL} }} {ERRORS} }} }}"""
 ONE = f"query($id: ID!) {{ channel(id: $id) {{ {CHANNEL} }} }}"
 DELETE = f"mutation($id: ID!) {{ deleteChannel(id: $id) {{ deletedId {ERRORS} }} }}"
-LISTING = ("id channelSku channelReference maxListedQuantity endWhenStockAt ignoreSync pushDue submittedQuantity "
+LISTING = ("id channelSku channelReference maxListedQuantity endWhenStockAt ignoreSync pushDue lastSubmittedQuantity "
            "submitStatus submitError channel { name } stockItem { sku }")  # fmt: skip
 LINK = f"mutation($input: LinkListingInput!) {{ linkListing(input: $input) {{ listing {{ {LISTING} }} {ERRORS} }} }}"
 UPDATE_LISTING = f"""mutation($id: ID!, $input: UpdateListingInput!) {{
@@ -63,7 +63,7 @@ async def test_a_channel_is_created_and_read_back_without_its_secret(client, def
     created = payload["channel"]
     assert created["id"] == encode_id("Channel", channel.id)
     assert created["settings"] == {"url": "https://shop.example.com", "consumer_key": "ck_live", "verify_tls": True,
-                                   "requests_per_second": 5.0}  # fmt: skip
+                                   "requests_per_second": 5.0, "timeout_seconds": 20.0}  # fmt: skip
     assert created["secretsSet"] == ["consumer_secret"]
     assert (created["plugin"], created["source"], created["enabled"]) == ("woocommerce", "WOOCOMMERCE", True)
     assert created["downloadLocation"] == {"name": "Default"}
@@ -213,15 +213,15 @@ async def test_sync_runs_are_listed_newest_first_with_their_issues(client, defau
     new = await SyncRun.create(channel=channel, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.PARTIAL, pushed=2, failed=1)
     await SyncRun.filter(id=old.id).update(started_at=new.started_at.replace(year=2020))
     await SyncIssue.create(run=new, reference="1001", kind="FAILED", message="SKU unknown")
-    query = """query($filter: SyncRunFilter) { syncRuns(filter: $filter) {
-      kind outcome downloaded pushed failed channel { name } issues { reference kind message } } }"""
-    runs = (await client.gql(query))["syncRuns"]
+    query = """query($filter: SyncRunFilter) { syncRuns(filter: $filter) { nodes {
+      kind outcome downloaded pushed failed channel { name } issues { reference kind message } } } }"""
+    runs = (await client.gql(query))["syncRuns"]["nodes"]
     assert [(r["kind"], r["outcome"]) for r in runs] == [("STOCK_PUSH", "PARTIAL"), ("DOWNLOAD", "SUCCEEDED")]
     assert runs[0]["issues"] == [{"reference": "1001", "kind": "FAILED", "message": "SKU unknown"}]
     assert runs[1]["downloaded"] == 3 and runs[1]["channel"] == {"name": "Web shop"}
     only = await client.gql(query, {"filter": {"channelId": created["channel"]["id"], "kind": "DOWNLOAD"}})
-    assert [r["kind"] for r in only["syncRuns"]] == ["DOWNLOAD"]
-    assert (await client.gql(query, {"filter": {"outcome": "FAILED"}}))["syncRuns"] == []
+    assert [r["kind"] for r in only["syncRuns"]["nodes"]] == ["DOWNLOAD"]
+    assert (await client.gql(query, {"filter": {"outcome": "FAILED"}}))["syncRuns"]["nodes"] == []
     nested = await client.gql(ONE.replace("stockLocations { name }", "runs(limit: 1) { kind }"),
                               {"id": created["channel"]["id"]})  # fmt: skip
     assert nested["channel"]["runs"] == [{"kind": "STOCK_PUSH"}]

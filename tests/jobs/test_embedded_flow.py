@@ -30,10 +30,13 @@ def stock_in(shop: RunningApp, sku: str) -> int:
     return next(p["stock_quantity"] for p in shop_state(shop)["products"] if p["sku"] == sku)
 
 
-async def connect(shop: RunningApp, name: str, key: str, secret: str, location, actor):
+async def connect(shop: RunningApp, name: str, key: str, secret: str, location, actor, rate: float = 50, **settings):
+    """A channel for the shop offering ``location``'s stock, with MUG listed (settings: extra
+    WooCommerce settings)."""
     channel = await channels.create_channel({
         "name": name, "plugin": "woocommerce", "stock_location_ids": [location.id],
-        "settings": {"url": shop.url, "consumer_key": key, "consumer_secret": secret, "requests_per_second": 50},
+        "settings": {"url": shop.url, "consumer_key": key, "consumer_secret": secret, "requests_per_second": rate,
+                     **settings},
     }, actor)  # fmt: skip
     await listings.link_listing({"channel_id": channel.id, "channel_sku": "MUG", "sku": "MUG"}, actor)
     return channel

@@ -15,7 +15,8 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.fields import CharField, Field, IntField, UUIDField
+from tortoise.expressions import Q
+from tortoise.fields import CharField, DatetimeField, Field, IntField, UUIDField
 from tortoise.queryset import QuerySet
 
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
@@ -172,24 +173,24 @@ async def attempt(call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[User
 # --- pagination ----------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="Where a page is among all the results.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether results follow this page (ask `after: endCursor`).")
+    has_previous_page: bool = strawberry.field(description="Whether results come before this page.")
+    start_cursor: str | None = strawberry.field(description="The cursor of the page's first result; null if empty.")
+    end_cursor: str | None = strawberry.field(description="The cursor of the page's last result; null if empty.")
 
 
-@strawberry.type
+@strawberry.type(description="A result and its cursor.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Where this result is, for `after` and `before`.")
+    node: T = strawberry.field(description="The result.")
 
 
 @strawberry.type(description="A page of results with Relay cursors and the total count.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    edges: list[Edge[T]] = strawberry.field(description="The results of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page is among all the results.")
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="The nodes of this page (the edges' nodes, without cursors).")
@@ -204,45 +205,77 @@ class Connection(Generic[T]):
 INT64 = range(-(2**63), 2**63)
 """The values a (big) integer column holds."""
 
-
-def encode_cursor(value: int | str | uuid.UUID) -> str:
-    """The cursor of a row whose key column holds ``value`` (a UUID as its text)."""
-    return base64.b64encode(json.dumps([str(value) if isinstance(value, uuid.UUID) else value]).encode()).decode()
+CursorValue = int | str | uuid.UUID | datetime
+"""A key column's value as a cursor holds it."""
 
 
-def decode_cursor(cursor: str, key: Field, argument: str) -> int | str | uuid.UUID:
-    """The key value inside a cursor, checked against the key column ``key``: an integer column
-    takes a 64-bit int, a text column a string without NUL, a UUID column a UUID's text. A GraphQL
-    error naming ``argument`` otherwise."""
+def encode_cursor(values: tuple[CursorValue, ...]) -> str:
+    """The cursor of a row whose key columns hold ``values`` (a UUID as its text, a date in ISO 8601)."""
+    plain = [str(v) if isinstance(v, uuid.UUID) else v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.b64encode(json.dumps(plain).encode()).decode()
+
+
+def _key_value(value: Any, key: Field) -> CursorValue | None:
+    """``value`` (from a cursor) as a value of the key column ``key``; None if it cannot be one."""
+    if isinstance(key, IntField) and type(value) is int and value in INT64:
+        return value
+    if isinstance(key, CharField) and isinstance(value, str) and "\x00" not in value:
+        return value
+    if isinstance(key, UUIDField) and isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return None
+    if isinstance(key, DatetimeField) and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            return None
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:
+            return None
+    return None
+
+
+def decode_cursor(cursor: str, keys: list[Field], argument: str) -> tuple[CursorValue, ...]:
+    """The key values inside a cursor, checked against the key columns ``keys``: an integer column
+    takes a 64-bit int, a text column a string without NUL, a UUID column a UUID's text, a date
+    column an ISO 8601 date with its time zone. A GraphQL error naming ``argument`` otherwise."""
     try:
         decoded = json.loads(base64.b64decode(cursor.encode(), validate=True))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         decoded = None
-    if isinstance(decoded, list) and len(decoded) == 1:
-        value = decoded[0]
-        if isinstance(key, IntField) and type(value) is int and value in INT64:
-            return value
-        if isinstance(key, CharField) and isinstance(value, str) and "\x00" not in value:
-            return value
-        if isinstance(key, UUIDField) and isinstance(value, str):
-            try:
-                return uuid.UUID(value)
-            except ValueError:
-                pass
+    if isinstance(decoded, list) and len(decoded) == len(keys):
+        values = tuple(_key_value(value, key) for value, key in zip(decoded, keys, strict=True))
+        if None not in values:
+            return values  # type: ignore[return-value]
     raise GraphQLError(f"Argument {argument!r} is not a valid cursor")
+
+
+def _beyond(keys: tuple[str, ...], values: tuple[CursorValue, ...], op: str) -> Q:
+    """Rows whose key tuple comes after ``values`` in the row-value order ``op`` ("gt" or "lt"):
+    (a, b) > (x, y) is a > x, or a = x and b > y."""
+    condition = Q(**{f"{keys[-1]}__{op}": values[-1]})
+    for n in range(len(keys) - 2, -1, -1):
+        condition = Q(**{f"{keys[n]}__{op}": values[n]}) | (Q(**{keys[n]: values[n]}) & condition)
+    return condition
 
 
 async def paginate(
     queryset: QuerySet,
     *,
-    key: str,
+    key: str | tuple[str, ...],
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
     descending: bool = False,
 ) -> Connection:
-    """Keyset pagination over ``queryset`` ordered by the unique column ``key``.
+    """Keyset pagination over ``queryset`` ordered by ``key``: a unique column, or a tuple of
+    columns that together are unique (e.g. ``("started_at", "id")``), all in the same direction.
 
     Costs one query for the page, and one count query only if totalCount is asked for.
     """
@@ -252,19 +285,20 @@ async def paginate(
     if not 0 <= size <= MAX_PAGE:
         raise GraphQLError(f"first and last must be between 0 and {MAX_PAGE}")
     backwards = last is not None
-    column = queryset.model._meta.fields_map[key]
+    keys = (key,) if isinstance(key, str) else key
+    columns = [queryset.model._meta.fields_map[k] for k in keys]
     page = queryset
     if after is not None:
-        page = page.filter(**{f"{key}__{'lt' if descending else 'gt'}": decode_cursor(after, column, "after")})
+        page = page.filter(_beyond(keys, decode_cursor(after, columns, "after"), "lt" if descending else "gt"))
     if before is not None:
-        page = page.filter(**{f"{key}__{'gt' if descending else 'lt'}": decode_cursor(before, column, "before")})
+        page = page.filter(_beyond(keys, decode_cursor(before, columns, "before"), "gt" if descending else "lt"))
     order = descending != backwards
-    rows = list(await page.order_by(f"-{key}" if order else key).limit(size + 1))
+    rows = list(await page.order_by(*(f"-{k}" if order else k for k in keys)).limit(size + 1))
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    edges = [Edge(cursor=encode_cursor(getattr(row, key)), node=row) for row in rows]
+    edges = [Edge(cursor=encode_cursor(tuple(getattr(row, k) for k in keys)), node=row) for row in rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(

@@ -79,7 +79,9 @@ class SharedLoop(Middleware):
 
 class Database(Middleware):
     """A worker process opens its database connections on its event loop once it has booted
-    (after Dramatiq's AsyncIO middleware has started that loop) and closes them on shutdown."""
+    (after Dramatiq's AsyncIO middleware has started that loop) and closes them once its jobs
+    have finished (add it after AsyncIO: "after" hooks run in reverse order, and AsyncIO's
+    stops the loop)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -87,17 +89,18 @@ class Database(Middleware):
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
         get_event_loop_thread().run_coroutine(db.init_db(self.url))
 
-    def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
         get_event_loop_thread().run_coroutine(db.close_db())
 
 
 def build_broker(settings: Settings) -> Broker:
     """The broker the settings name, with orderdeck's middleware."""
+    # "after" hooks run in reverse order: RecordFailures, before Retries, sees what Retries decided.
     middleware = [
-        AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
+        AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), RecordFailures(),
         Retries(max_retries=settings.job_max_retries, min_backoff=settings.job_min_backoff_ms,
                 max_backoff=settings.job_max_backoff_ms),
-        CurrentMessage(), RecordFailures(),
+        CurrentMessage(),
     ]  # fmt: skip
     url = settings.broker_url
     if url is None:

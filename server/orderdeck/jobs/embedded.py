@@ -14,6 +14,7 @@ import contextlib
 
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 
 from orderdeck.jobs.actors import ACTORS, start_sending, stop_sending
 from orderdeck.jobs.broker import SharedLoop, broker
@@ -45,9 +46,14 @@ class InProcessJobs:
             self.scheduler = asyncio.create_task(run_scheduler(self.scheduler_interval, self.stopping))
 
     async def drain(self, timeout: float = 30.0) -> None:
-        """Wait until every queue is empty and no job runs (tests and the demo use it)."""
-        for actor in ACTORS.values():
-            await asyncio.to_thread(broker.join, actor.queue_name, timeout=int(timeout * 1000), fail_fast=False)
+        """Wait until every queue is empty and no job runs, including jobs that jobs sent."""
+        assert isinstance(broker, StubBroker)
+        names = [actor.queue_name for actor in ACTORS.values()]
+        while True:
+            for name in names:
+                await asyncio.to_thread(broker.join, name, timeout=int(timeout * 1000), fail_fast=False)
+            if not any(broker.queues[q].unfinished_tasks for name in names for q in (name, dq_name(name))):
+                return
 
     async def stop(self) -> None:
         """Stop sending, stop the scheduler, let running jobs finish, stop the worker."""

@@ -49,7 +49,7 @@ async def _claim_download(channel: Channel, now: datetime) -> bool:
 async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
     waiting = Q(push_due=True, push_claimed_at__isnull=True, due_since__lt=now - GRACE)
     abandoned = Q(push_claimed_at__lt=now - stock_push.CLAIM_TIMEOUT)
-    return set(await Listing.filter(waiting | abandoned).distinct().values_list("channel_id", flat=True))
+    return set(await Listing.filter(waiting | abandoned).order_by("channel_id").distinct().values_list("channel_id", flat=True))
 
 
 async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
@@ -62,19 +62,20 @@ async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
 
 
 async def tick(now: datetime | None = None) -> Tick:
-    """Send the jobs that are due now (see the module docstring)."""
+    """Send the jobs that are due now (see the module docstring). A download claimed is sent at
+    once, so a failing sweep cannot lose it."""
     now = now or datetime.now(timezone.utc)
     result = Tick()
     channels = {c.id: c for c in await Channel.filter(enabled=True)}
     for channel in channels.values():
         if (channel.next_download_at is None or channel.next_download_at <= now) and await _claim_download(channel, now):
+            enqueue(SyncKind.DOWNLOAD, channel.id)
             result.sent[SyncKind.DOWNLOAD].append(channel.id)
     for kind, found in ((SyncKind.STOCK_PUSH, await _forgotten_stock(now)),
                         (SyncKind.DISPATCH, await _forgotten_dispatches(now))):  # fmt: skip
-        result.sent[kind] += sorted((c for c in found if c in channels), key=str)
-    for kind, ids in result.sent.items():
-        for channel_id in ids:
+        for channel_id in sorted((c for c in found if c in channels), key=str):
             enqueue(kind, channel_id)
+            result.sent[kind].append(channel_id)
     return result
 
 

@@ -1,7 +1,9 @@
 """The module ``orderdeck worker`` hands to Dramatiq's worker processes.
 
 It declares the actors on the configured broker, runs async actors on Dramatiq's event-loop
-thread (AsyncIO) and opens the database on that loop once the worker has booted (Database).
+thread (AsyncIO), opens the database on that loop once the worker has booted (Database), and
+sends the jobs that its own commits call for (a download that reserves stock wakes the stock
+push).
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 from dramatiq.middleware import AsyncIO
 
 from orderdeck.config import get_settings
-from orderdeck.jobs import actors  # noqa: F401 - declares the actors
+from orderdeck.jobs import actors
 from orderdeck.jobs.broker import Database, broker
 
+# Dramatiq calls "after" hooks in reverse order: Database, added last, closes the connections
+# before AsyncIO stops the loop (and opens them after AsyncIO's "before" hook started it).
 broker.add_middleware(AsyncIO())
 broker.add_middleware(Database(get_settings().database_url))
+actors.start_sending()

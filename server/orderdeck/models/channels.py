@@ -50,11 +50,13 @@ class Channel(Model):
 
 
 class SubmitStatus(str, Enum):
-    """What became of the last quantity sent for a listing."""
+    """What became of the last quantity sent for a listing (RESEND: accepted, and to be sent
+    again even if unchanged, as a user asked)."""
 
     NEVER = "NEVER"
     OK = "OK"
     FAILED = "FAILED"
+    RESEND = "RESEND"
 
 
 class Listing(Model):

@@ -8,19 +8,21 @@ back).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from orderdeck import crypto
-from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order
-from orderdeck.plugins.dto import ChannelContext, PluginInfo, PluginKind
-from orderdeck.plugins.manager import UnknownPlugin, installed_plugins, plugin_info
+from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order, SyncKind
+from orderdeck.plugins.dto import ChannelContext, ConnectionResult, PluginInfo, PluginKind
+from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.manager import UnknownPlugin, channel_hooks, installed_plugins, plugin_info
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, locked, transaction
-from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, validated
+from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, not_found, validated
 from orderdeck.services.fields import Strict, text
 from orderdeck.services.locations import hold_locations
 
@@ -241,3 +243,44 @@ async def delete_channel(channel_id: uuid.UUID, actor: Actor) -> None:
         audit = AuditLog(actor)
         audit.add(AuditKind.CHANNEL_DELETED, AuditSubject.CHANNEL, channel.id, channel.name)
         await audit.write()
+
+
+CONNECTION_TEST_TIMEOUT = 30.0
+"""Seconds a connection test may take before it is reported as failed."""
+
+
+async def test_connection(channel_id: uuid.UUID) -> ConnectionResult:
+    """Ask the channel's plugin to check its credentials and reachability (nothing changes)."""
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None:
+        raise not_found("Channel", channel_id, "id")
+    try:
+        hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    except (UnknownPlugin, ServiceError, ValueError, crypto.SecretKeyMissing, crypto.SecretUnreadable) as exc:
+        return ConnectionResult(False, f"The channel cannot be used as configured: {exc}")
+    try:
+        async with asyncio.timeout(CONNECTION_TEST_TIMEOUT):
+            result = await hooks.orderdeck_test_connection(channel=context)
+    except TimeoutError:
+        return ConnectionResult(False, f"No answer within {CONNECTION_TEST_TIMEOUT:g} seconds")
+    except ChannelError as exc:
+        return ConnectionResult(False, f"{type(exc).__name__}: {exc}")
+    return result or ConnectionResult(False, f"Plugin {channel.plugin} cannot test connections")
+
+
+async def request_sync(channel_id: uuid.UUID, kinds: set[SyncKind]) -> Channel:
+    """Start the channel's download, stock push or dispatch now rather than at the next scheduled
+    time; refused for a disabled channel or one whose plugin is not installed. A stock push sends
+    every listing's quantity, changed or not (the channel's own figure may have been edited)."""
+    async with transaction():
+        channel = await locked(Channel, channel_id, "Channel")
+        if not channel.enabled:
+            raise ServiceError.one(f"Channel {channel.name} is disabled: enable it first", "id",
+                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
+        _channel_plugin(channel.plugin)
+        if SyncKind.STOCK_PUSH in kinds:
+            await outbox.channel_changed(channel.id, resend=True)
+        outbox.wake(SyncKind.DOWNLOAD, [channel.id] if SyncKind.DOWNLOAD in kinds else [])
+        outbox.wake(SyncKind.DISPATCH, [channel.id] if SyncKind.DISPATCH in kinds else [])
+    return channel
+test_connection.__test__ = False  # a service, not a pytest test

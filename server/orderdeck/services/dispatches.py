@@ -20,7 +20,7 @@ from tortoise.expressions import Q
 
 from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
-from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.errors import ChannelError, ChannelRateLimited
 from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
@@ -29,7 +29,7 @@ from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, validated
 from orderdeck.services.order_inputs import OrderIds
 from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
-from orderdeck.services.runs import RETRYABLE, Issue, finish_run, log_progress, start_run
+from orderdeck.services.runs import Issue, finish_run, log_progress, start_run
 from orderdeck.services.sync import sync_actor
 
 MAX_ATTEMPTS = 5
@@ -62,14 +62,15 @@ def _claimable(channel_id: uuid.UUID, now: datetime) -> Q:
 async def _claim(channel_id: uuid.UUID, size: int) -> list[Claimed]:
     now = datetime.now(timezone.utc)
     async with transaction():
-        ids = await (
+        # Model rows, not values_list(): Tortoise leaves FOR UPDATE out of a values_list() query,
+        # and without the row locks two runs would claim (and send) the same notes.
+        dispatches = await (
             Dispatch.filter(_claimable(channel_id, now)).order_by("created_at", "id").limit(size)
-            .select_for_update(skip_locked=True, of=("dispatch",)).values_list("id", flat=True)
+            .select_for_update(skip_locked=True, of=("dispatch",))
         )  # fmt: skip
-        if not ids:
+        if not dispatches:
             return []
-        await Dispatch.filter(id__in=ids).update(claimed_at=now)
-    dispatches = await Dispatch.filter(id__in=ids).order_by("created_at", "id")
+        await Dispatch.filter(id__in=[d.id for d in dispatches]).update(claimed_at=now)
     orders = {o.id: o for o in await Order.filter(id__in=[d.order_id for d in dispatches])}
     lines: dict[uuid.UUID, list[DispatchLine]] = defaultdict(list)
     for order_id, line_id, quantity in await OrderItem.filter(order_id__in=list(orders)).order_by(
@@ -95,15 +96,17 @@ def _describe(dispatch: Dispatch) -> str:
     return f"shipped{shipped}{tracking}"
 
 
-async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult], run: SyncRun) -> list[Issue]:
-    """Write each dispatch's outcome, release its claim, audit the order, count it in the run."""
+async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult], run: SyncRun,
+                  wait: timedelta = timedelta(0)) -> list[Issue]:  # fmt: skip
+    """Write each dispatch's outcome, release its claim, audit the order, count it in the run; a
+    refused one waits its retry delay, and at least ``wait``."""
     now, issues, audit = datetime.now(timezone.utc), [], AuditLog(sync_actor(channel))
     for c in claimed:
         d = c.dispatch
         result = results.get(str(d.id)) or ItemResult(str(d.id), False, "the plugin gave no result")
         d.attempts, d.claimed_at = d.attempts + 1, None
         if result.ok:
-            d.state, d.sent_at, d.last_error = DispatchState.SENT, now, None
+            d.state, d.sent_at, d.last_error, d.next_attempt_at = DispatchState.SENT, now, None, None
             run.dispatched += 1
             audit.order(AuditKind.DESPATCH_NOTE, c.order, f"{channel.name} told: {_describe(d)}",
                         after={"carrier": d.carrier, "trackingNumber": d.tracking_number})  # fmt: skip
@@ -112,9 +115,9 @@ async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, I
         run.failed += 1
         issues.append((c.note.order_reference, "FAILED", f"attempt {d.attempts} of {MAX_ATTEMPTS}: {result.error}"))
         if d.attempts < MAX_ATTEMPTS:
-            d.next_attempt_at = now + RETRY_DELAYS[min(d.attempts, len(RETRY_DELAYS)) - 1]
+            d.next_attempt_at = now + max(RETRY_DELAYS[min(d.attempts, len(RETRY_DELAYS)) - 1], wait)
         else:
-            d.state = DispatchState.FAILED
+            d.state, d.next_attempt_at = DispatchState.FAILED, None
             audit.order(AuditKind.DESPATCH_NOTE_FAILED, c.order,
                         f"{channel.name} was not told after {d.attempts} attempts: {result.error}"[:2000])  # fmt: skip
     async with transaction():
@@ -127,9 +130,10 @@ async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, I
 async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRun | None:
     """Send the channel's pending dispatch notes (see the module docstring) as one run of the log.
 
-    Returns None, logging nothing, when the channel is disabled or nothing is pending. A whole
-    batch the plugin failed counts as an attempt of each of its notes; a retryable error is then
-    raised again (after the run is logged) for the job to retry.
+    Returns None, logging nothing, when the channel is disabled or nothing is pending. A batch
+    the plugin failed as a whole (unreachable, rate limited, credentials refused) counts as an
+    attempt of each of its notes, which wait for their next attempt (at least as long as a rate
+    limit asks), and ends the run FAILED: the notes' own attempts, not the job's, pace them.
     """
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
@@ -137,7 +141,7 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
     size = plugin_info(channel.plugin).dispatch_batch_size
     hooks, context = channel_hooks(channel.plugin), channel_context(channel)
     run: SyncRun | None = None
-    error: ChannelError | None = None
+    error: BaseException | None = None
     try:
         for _ in range(max_batches):
             claimed = await _claim(channel_id, size)
@@ -145,18 +149,22 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
                 break
             run = run or await start_run(channel_id, SyncKind.DISPATCH)
             try:
-                results = await hooks.orderdeck_send_dispatches(channel=context, notes=[c.note for c in claimed])
+                results = {r.id: r for r in await hooks.orderdeck_send_dispatches(channel=context,
+                                                                                  notes=[c.note for c in claimed])}
             except ChannelError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                failed = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
-                await log_progress(run, await _record(channel, claimed, failed, run))
+                error, reason = exc, f"{type(exc).__name__}: {exc}"
+                results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
+            except BaseException:
+                await Dispatch.filter(id__in=[c.dispatch.id for c in claimed]).update(claimed_at=None)
                 raise
             run.pages += 1
-            await log_progress(run, await _record(channel, claimed, {r.id: r for r in results}, run))
-    except ChannelError as exc:
+            wait = timedelta(seconds=error.retry_after) if isinstance(error, ChannelRateLimited) else timedelta(0)
+            await log_progress(run, await _record(channel, claimed, results, run, wait))
+            if error is not None:
+                break
+    except BaseException as exc:
         error = exc
-        if isinstance(exc, RETRYABLE):
-            raise
+        raise
     finally:
         if run is not None:
             await finish_run(run, error)

@@ -53,6 +53,9 @@ async def retry_failed_job(job_id: uuid.UUID, actor: Actor) -> FailedJob:
         if job.queue not in kinds or job.channel_id is None:
             raise ServiceError.one(f"A {job.actor} job cannot be retried from here", "id", ErrorCode.INVALID_TRANSITION)
         channel = await Channel.get(id=job.channel_id)
+        if not channel.enabled:
+            raise ServiceError.one(f"Channel {channel.name} is disabled: enable it first", "id",
+                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
         job.retried_at = datetime.now(timezone.utc)
         await job.save(update_fields=["retried_at"])
         audit = AuditLog(actor)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
-from orderdeck.models import Channel, Listing, SyncKind
+from orderdeck.models import Channel, Listing, SubmitStatus, SyncKind
 from orderdeck.services.context import after_commit
 
 Listener = Callable[[SyncKind, uuid.UUID], None]
@@ -69,10 +69,14 @@ async def stock_changed(keys: set[StockKey]) -> None:
         wake(SyncKind.STOCK_PUSH, channels)
 
 
-async def channel_changed(channel_id: uuid.UUID) -> None:
+async def channel_changed(channel_id: uuid.UUID, *, resend: bool = False) -> None:
     """Mark due every listing of a channel whose offer may have changed (stock locations, enabled
-    again, new credentials)."""
-    await Listing.filter(channel_id=channel_id, push_due=False).update(push_due=True, due_since=datetime.now(timezone.utc))
+    again, new credentials); with ``resend``, their quantities are sent even if unchanged."""
+    now = datetime.now(timezone.utc)
+    await Listing.filter(channel_id=channel_id, push_due=False).update(push_due=True, due_since=now)
+    if resend:
+        await Listing.filter(channel_id=channel_id, submit_status=SubmitStatus.OK).update(
+            submit_status=SubmitStatus.RESEND)
     wake(SyncKind.STOCK_PUSH, [channel_id])
 
 

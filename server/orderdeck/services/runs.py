@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 from orderdeck.models import SyncIssue, SyncKind, SyncOutcome, SyncRun
-from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable
 from orderdeck.services.context import transaction
 
 Issue = tuple[str, str, str]
@@ -33,9 +33,9 @@ async def log_progress(run: SyncRun, issues: list[Issue]) -> None:
             ])  # fmt: skip
 
 
-async def finish_run(run: SyncRun, error: ChannelError | None = None) -> None:
-    """End the run: FAILED with the plugin's error, else PARTIAL when some items failed, else
-    SUCCEEDED."""
+async def finish_run(run: SyncRun, error: BaseException | None = None) -> None:
+    """End the run: FAILED with the error that stopped it (a plugin's, or an unexpected one),
+    else PARTIAL when some items failed, else SUCCEEDED."""
     if error is not None:
         run.outcome, run.error = SyncOutcome.FAILED, f"{type(error).__name__}: {error}"
     else:

@@ -1,14 +1,16 @@
 """Publishing stock levels to a channel: the stock job's work, read from the outbox.
 
-A listing's quantity is the sum of what is available of its item at the channel's stock
-locations, floored at 0, capped at its maximum listed quantity, and 0 at or below its end-when
-level. A run claims the channel's due listings a batch at a time (clearing push_due and setting
-push_claimed_at in one transaction, with the quantities read in it), sends only quantities that
-differ from the last one the channel accepted, records each result, releases the claims, and goes
-on while listings are due, so a burst of changes goes out in few calls. A change made while a
-listing is claimed marks it due again, for the next batch. A claim older than CLAIM_TIMEOUT (its
-job died) is taken over. Whole-batch plugin errors release the batch: due again when retryable
-(the job retries), else failed with the error until the channel or the stock changes.
+A listing's quantity is the sum of what is available of its item at the channel's stock locations,
+floored at 0, capped at its maximum listed quantity, and 0 at or below its end-when level; a
+channel with no stock locations is offered nothing, so nothing is published to it (its due listings
+are settled unsent until a location is mapped, which marks them due again). A run claims the
+channel's due listings a batch at a time (clearing push_due and setting push_claimed_at in one
+transaction, with the quantities read in it), sends only quantities that differ from the last one
+the channel accepted, records each result, releases the claims, and goes on while listings are due,
+so a burst of changes goes out in few calls. A change made while a listing is claimed marks it due
+again, for the next batch. A claim older than CLAIM_TIMEOUT (its job died) is taken over.
+Whole-batch plugin errors release the batch: due again when retryable (the job retries), else
+failed with the error until the channel or the stock changes.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def listed_quantity(listing: Listing, available: int) -> int:
 @dataclass
 class Batch:
     """The listings one claim took: those to send with their quantities, and how many needed
-    nothing (unchanged since the last accepted push, or not synced)."""
+    nothing (unchanged since the last accepted push, not synced, or no stock locations)."""
 
     to_send: dict[uuid.UUID, tuple[Listing, int]] = field(default_factory=dict)
     unchanged: int = 0
@@ -55,11 +57,14 @@ def _claimable(channel_id: uuid.UUID, now: datetime) -> Q:
     return Q(channel_id=channel_id) & (Q(push_due=True, push_claimed_at__isnull=True) | Q(push_claimed_at__lt=stale))
 
 
-async def _available(channel: Channel, item_ids: set[int]) -> dict[int, int]:
-    """Per item: the sum of what is available at the channel's stock locations."""
+async def _available(channel: Channel, item_ids: set[int]) -> dict[int, int] | None:
+    """Per item: the sum of what is available at the channel's stock locations; None when the
+    channel has no stock locations (nothing is published to it)."""
     locations = await channel.stock_locations.all().values_list("id", flat=True)
+    if not locations:
+        return None
     totals: dict[int, int] = dict.fromkeys(item_ids, 0)
-    if locations and item_ids:
+    if item_ids:
         rows = await StockLevel.filter(item_id__in=item_ids, location_id__in=locations).values_list(
             "item_id", "level", "allocated"
         )
@@ -82,9 +87,11 @@ async def _claim(channel: Channel, size: int) -> Batch:
         available = await _available(channel, {listing.stock_item_id for listing in listings})
         settled = []
         for listing in listings:
+            if available is None or listing.ignore_sync:
+                settled.append(listing.id)
+                continue
             quantity = listed_quantity(listing, available[listing.stock_item_id])
-            unchanged = listing.submit_status == SubmitStatus.OK and listing.submitted_quantity == quantity
-            if listing.ignore_sync or unchanged:
+            if listing.submit_status == SubmitStatus.OK and listing.submitted_quantity == quantity:
                 settled.append(listing.id)
             else:
                 batch.to_send[listing.id] = (listing, quantity)
@@ -117,10 +124,11 @@ async def _record(batch: Batch, results: list[ItemResult], run: SyncRun) -> list
     return issues
 
 
-async def _release(batch: Batch, error: ChannelError) -> None:
-    """A batch the channel did not take: due again if a retry may succeed, else failed."""
+async def _release(batch: Batch, error: BaseException) -> None:
+    """A batch the channel did not take: failed with the channel's error when retrying cannot
+    help (refused credentials, an unreadable answer), else due again."""
     ids = list(batch.to_send)
-    if isinstance(error, RETRYABLE):
+    if not isinstance(error, ChannelError) or isinstance(error, RETRYABLE):
         await Listing.filter(id__in=ids).update(push_claimed_at=None, push_due=True)
     else:
         await Listing.filter(id__in=ids).update(push_claimed_at=None, submit_status=SubmitStatus.FAILED,
@@ -139,7 +147,7 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
     size = plugin_info(channel.plugin).stock_batch_size
     hooks, context = channel_hooks(channel.plugin), channel_context(channel)
     run: SyncRun | None = None
-    error: ChannelError | None = None
+    error: BaseException | None = None
     try:
         for _ in range(max_batches):
             batch = await _claim(channel, size)
@@ -153,7 +161,7 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
                        for listing, quantity in batch.to_send.values()]  # fmt: skip
             try:
                 results = await hooks.orderdeck_push_stock(channel=context, updates=updates)
-            except ChannelError as exc:
+            except BaseException as exc:
                 await _release(batch, exc)
                 run.failed += len(updates)
                 raise
@@ -163,6 +171,9 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
         error = exc
         if isinstance(exc, RETRYABLE):
             raise
+    except BaseException as exc:  # a bug, or the job cancelled: logged as FAILED, raised
+        error = exc
+        raise
     finally:
         if run is not None:
             await finish_run(run, error)

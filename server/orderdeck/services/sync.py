@@ -8,7 +8,7 @@ For each order of a page:
 - new: skipped when cancelled, already shipped on the channel, or unpaid on a channel that does
   not take unpaid orders (each skip logged with its reference); otherwise created at the
   channel's download location (unpaid ones parked), lines linked through the channel's listings
-  then by SKU, stock reserved;
+  then by SKU, stock reserved (a line whose SKU matches nothing stays unlinked, and is logged);
 - unreadable (rejected by the plugin, or invalid for orderdeck): logged as failed, the rest of
   the page goes on.
 The channel's cursor advances in the same transaction, so a page is never half taken.
@@ -221,7 +221,7 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
     if channel is None or not channel.enabled or not await _take_lease(channel_id, owner):
         return None
     run = await start_run(channel_id, SyncKind.DOWNLOAD)
-    error: ChannelError | None = None
+    error: BaseException | None = None
     more = False
     try:
         hooks = channel_hooks(channel.plugin)
@@ -242,6 +242,9 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
         error = exc
         if isinstance(exc, RETRYABLE):
             raise
+    except BaseException as exc:  # a bug, or the job cancelled: logged as FAILED, raised
+        error = exc
+        raise
     finally:
         await finish_run(run, error)
         await _release_lease(channel_id, owner)

@@ -15,7 +15,7 @@ from orderdeck.graphql.common import Patch, decode_id, decode_ids, given
 
 @strawberry.input(description="Which listings to list. All conditions must hold.")
 class ListingFilter:
-    channel_id: strawberry.ID | None = None
+    channel_id: strawberry.ID | None = strawberry.field(default=None, description="Only this channel's listings.")
     sku: str | None = strawberry.field(default=None, description="The stock item's SKU (exact).")
     channel_sku: str | None = strawberry.field(default=None, description="The channel's SKU (exact).")
     push_due: bool | None = strawberry.field(default=None, description="Only listings waiting (true) or not (false).")
@@ -23,9 +23,15 @@ class ListingFilter:
 
 @strawberry.input(description="Which sync runs to list. All conditions must hold.")
 class SyncRunFilter:
-    channel_id: strawberry.ID | None = None
-    kind: SyncKind | None = None
-    outcome: SyncOutcome | None = None
+    channel_id: strawberry.ID | None = strawberry.field(default=None, description="Only this channel's runs.")
+    kind: SyncKind | None = strawberry.field(default=None, description="Only runs of this kind.")
+    outcome: SyncOutcome | None = strawberry.field(default=None, description="Only runs that ended so.")
+
+
+@strawberry.input(description="Which failed jobs to list. All conditions must hold.")
+class FailedJobFilter:
+    channel_id: strawberry.ID | None = strawberry.field(default=None, description="Only jobs of this channel.")
+    retried: bool | None = strawberry.field(default=None, description="Only jobs retried (true) or not yet (false).")
 
 
 # --- channels ------------------------------------------------------------------------------------

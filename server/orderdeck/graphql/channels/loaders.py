@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from orderdeck import db
-from orderdeck.graphql.loaders import by_key, grouped
+from orderdeck.graphql.loaders import by_key
 from orderdeck.models import Channel, Listing, SyncIssue, SyncRun
 
 M = TypeVar("M", bound=Model)
@@ -79,5 +79,6 @@ def runs_by_channel() -> DataLoader[tuple[uuid.UUID, int], list[SyncRun]]:
     return _first_per_key(SyncRun, "channel_id", "-started_at")
 
 
-def issues_by_run() -> DataLoader[uuid.UUID, list[SyncIssue]]:
-    return grouped(SyncIssue, "run_id", "id")
+def issues_by_run() -> DataLoader[tuple[uuid.UUID, int], list[SyncIssue]]:
+    """A sync run's first issues in the order they were met, keyed by (run id, how many)."""
+    return _first_per_key(SyncIssue, "run_id", "id")

@@ -1,4 +1,5 @@
-"""GraphQL mutations of the channels area: channels (MANAGE_CHANNELS) and listings (MANAGE_STOCK).
+"""GraphQL mutations of the channels area: channels, their syncs and failed jobs (MANAGE_CHANNELS), and
+listings (MANAGE_STOCK).
 
 Each mutation parses its input, calls one service and shapes the result; refusals come back as user
 errors naming the input field (settings errors as settings.<name>), and nothing is changed.
@@ -17,11 +18,13 @@ from orderdeck.graphql.channels.inputs import (
     channel_fields,
     listing_fields,
 )
-from orderdeck.graphql.channels.types import Channel, Listing
+from orderdeck.graphql.channels.types import Channel, FailedJob, Listing
 from orderdeck.graphql.common import UserError, attempt, decode_id, encode_id, given
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.permissions import MANAGE_CHANNELS, MANAGE_STOCK
-from orderdeck.services import channels, listings
+from orderdeck.plugins.dto import ConnectionResult
+from orderdeck.services import channels, failed_jobs, listings
+from orderdeck.services.errors import ServiceError
 
 
 @strawberry.type
@@ -46,6 +49,23 @@ class DeleteChannelPayload:
 class UnlinkListingPayload:
     deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The id of the removed listing.")
     errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TestChannelConnectionPayload:
+    ok: bool | None = strawberry.field(
+        default=None, description="Whether the channel answered and took the credentials; null with errors."
+    )
+    message: str | None = strawberry.field(default=None, description="What the plugin found, for people to read.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description="Why no test was made.")
+
+
+@strawberry.type
+class RetryFailedJobPayload:
+    failed_job: FailedJob | None = strawberry.field(default=None, description="The job, now marked retried.")
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why the job was not retried (nothing was changed)."
+    )
 
 
 @strawberry.type
@@ -106,6 +126,58 @@ class Mutation:
 
         deleted_id, errors = await attempt(delete)
         return DeleteChannelPayload(deleted_id=deleted_id, errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=MANAGE_CHANNELS,
+        description="Check now that the channel answers and takes its credentials (the plugin calls the "
+        "channel; nothing changes). A disabled channel can be tested.",
+    )
+    async def test_channel_connection(self, info: Info, id: strawberry.ID) -> TestChannelConnectionPayload:
+        async def test() -> ConnectionResult:
+            return await channels.test_connection(decode_id(id, "Channel", "id"))
+
+        result, errors = await attempt(test)
+        if result is None:
+            return TestChannelConnectionPayload(errors=errors)
+        return TestChannelConnectionPayload(ok=result.ok, message=result.message)
+
+    @strawberry.mutation(
+        permission_classes=MANAGE_CHANNELS,
+        description="Start an enabled channel's work now rather than at its next scheduled time: download new "
+        "orders (`download`), check every listing and push the quantities the channel does not have yet "
+        "(`stockPush`), send pending dispatch notes (`dispatch`). The work runs in the background: follow it in "
+        "`syncRuns`.",
+    )
+    async def sync_channel(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        download: bool | None = True,
+        stock_push: bool | None = False,
+        dispatch: bool | None = False,
+    ) -> ChannelPayload:
+        async def sync() -> models.Channel:
+            # null means the default, as everywhere outside patches: download yes, the others no
+            asked = {models.SyncKind.DOWNLOAD: download is not False, models.SyncKind.STOCK_PUSH: bool(stock_push),
+                     models.SyncKind.DISPATCH: bool(dispatch)}  # fmt: skip
+            kinds = {kind for kind, wanted in asked.items() if wanted}
+            if not kinds:
+                raise ServiceError.one("Ask for at least one of download, stockPush and dispatch", "download")
+            return await channels.request_sync(decode_id(id, "Channel", "id"), kinds)
+
+        channel, errors = await attempt(sync)
+        return ChannelPayload(channel=channel, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        permission_classes=MANAGE_CHANNELS,
+        description="Ask again for the work of a job that failed for good (once: a new failure is listed anew).",
+    )
+    async def retry_failed_job(self, info: Info, id: strawberry.ID) -> RetryFailedJobPayload:
+        async def retry() -> models.FailedJob:
+            return await failed_jobs.retry_failed_job(decode_id(id, "FailedJob", "id"), info.context.actor)
+
+        job, errors = await attempt(retry)
+        return RetryFailedJobPayload(failed_job=job, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
         permission_classes=MANAGE_STOCK,

@@ -1,15 +1,14 @@
-"""GraphQL queries of the channels area: channel plugins, channels, listings and sync runs."""
+"""GraphQL queries of the channels area: channel plugins, channels, listings, sync runs and failed jobs."""
 
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
-from orderdeck.graphql.channels.inputs import ListingFilter, SyncRunFilter
-from orderdeck.graphql.channels.types import Channel, ChannelPlugin, Listing, SyncRun
-from orderdeck.graphql.common import DEFAULT_PAGE, MAX_PAGE, Connection, paginate, query_id
+from orderdeck.graphql.channels.inputs import FailedJobFilter, ListingFilter, SyncRunFilter
+from orderdeck.graphql.channels.types import Channel, ChannelPlugin, FailedJob, Listing, SyncRun
+from orderdeck.graphql.common import Connection, paginate, query_id
 from orderdeck.graphql.permissions import READ
 from orderdeck.plugins.dto import PluginKind
 from orderdeck.plugins.manager import installed_plugins
@@ -45,6 +44,18 @@ def sync_runs(where: SyncRunFilter | None) -> QuerySet[models.SyncRun]:
     return found
 
 
+def failed_jobs(where: FailedJobFilter | None) -> QuerySet[models.FailedJob]:
+    """The failed jobs matching a filter."""
+    found = models.FailedJob.all()
+    if where is None:
+        return found
+    if where.channel_id is not None:
+        found = found.filter(channel_id=query_id(where.channel_id, "Channel", "filter.channelId"))
+    if where.retried is not None:
+        found = found.filter(retried_at__isnull=not where.retried)
+    return found
+
+
 @strawberry.type
 class Query:
     @strawberry.field(permission_classes=READ, description="The installed channel plugins, by name.")
@@ -75,9 +86,20 @@ class Query:
 
     @strawberry.field(
         permission_classes=READ,
-        description=f"The newest sync runs, newest first (first: default {DEFAULT_PAGE}, at most {MAX_PAGE}).",
+        description="Runs of channel downloads, stock pushes and dispatches (the automation log), newest first, "
+        "with cursors (runs started at the same moment are ordered by id: pages never skip or repeat one).",
     )
-    async def sync_runs(self, filter: SyncRunFilter | None = None, first: int = DEFAULT_PAGE) -> list[SyncRun]:
-        if not 0 <= first <= MAX_PAGE:
-            raise GraphQLError(f"first must be between 0 and {MAX_PAGE}")
-        return await sync_runs(filter).order_by("-started_at", "-id").limit(first)  # type: ignore[return-value]
+    async def sync_runs(
+        self, filter: SyncRunFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[SyncRun]:
+        return await paginate(sync_runs(filter), key=("started_at", "id"), first=first, after=after, descending=True)
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="Background jobs that failed for good (retries exhausted), newest first, with cursors; "
+        "`retryFailedJob` asks for their work again.",
+    )
+    async def failed_jobs(
+        self, filter: FailedJobFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[FailedJob]:
+        return await paginate(failed_jobs(filter), key=("failed_at", "id"), first=first, after=after, descending=True)

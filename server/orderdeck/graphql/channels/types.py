@@ -47,20 +47,22 @@ def _limit(value: int, argument: str) -> int:
     "Secret settings are stored encrypted and never returned: `secretsSet` names the ones stored."
 )
 class Channel(Node):
-    name: str
+    name: str = strawberry.field(description="Unique name of the channel.")
     plugin: str = strawberry.field(description="The name of the plugin serving this channel.")
     source: str = strawberry.field(description="The order source its orders get, e.g. WOOCOMMERCE.")
-    enabled: bool
+    enabled: bool = strawberry.field(description="Whether its syncs run (disabled: nothing is downloaded or sent).")
     settings: JSON = strawberry.field(description="The public settings (secrets left out).")
-    download_unpaid: bool
+    download_unpaid: bool = strawberry.field(description="Whether unpaid orders are downloaded too (else skipped).")
     status_overrides: JSON = strawberry.field(
         description="Channel status -> {paid, shipped, cancelled}, overriding the plugin's mapping."
     )
-    sync_interval_seconds: int
-    last_download_at: datetime | None
-    created_at: datetime
+    sync_interval_seconds: int = strawberry.field(description="Seconds between scheduled downloads.")
+    last_download_at: datetime | None = strawberry.field(
+        description="When a downloaded page was last written; null if never."
+    )
+    created_at: datetime = strawberry.field(description="When the channel was created.")
 
-    @strawberry.field
+    @strawberry.field(description="The channel's global id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Channel", self.id))  # type: ignore[arg-type]
 
@@ -102,26 +104,32 @@ class Channel(Node):
     description="A stock item as listed on a channel under the channel's SKU, and what was last pushed for it."
 )
 class Listing(Node):
-    channel_sku: str
-    channel_reference: str
+    channel_sku: str = strawberry.field(description="The channel's SKU, unique on the channel.")
+    channel_reference: str = strawberry.field(description="The channel's own id of the listing (may be empty).")
     max_listed_quantity: int | None = strawberry.field(description="The most ever published; null: no cap.")
     end_when_stock_at: int | None = strawberry.field(description="Publish 0 at or below this available level.")
     ignore_sync: bool = strawberry.field(description="When true, no quantity is pushed for this listing.")
     push_due: bool = strawberry.field(description="Whether a new quantity waits to be pushed.")
-    submitted_quantity: int | None
-    submitted_at: datetime | None
-    submit_status: SubmitStatus
-    submit_error: str
+    submit_status: SubmitStatus = strawberry.field(description="What became of the last quantity sent.")
+    submit_error: str = strawberry.field(description="Why the last quantity was refused (empty unless FAILED).")
 
-    @strawberry.field
+    @strawberry.field(description="The last quantity the channel accepted; null if it never accepted one.")
+    def last_submitted_quantity(self) -> int | None:
+        return self.submitted_quantity  # type: ignore[attr-defined]
+
+    @strawberry.field(description="When a quantity was last sent (accepted or refused); null if never.")
+    def last_submitted_at(self) -> datetime | None:
+        return self.submitted_at  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The listing's global id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Listing", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field
+    @strawberry.field(description="The channel it is listed on.")
     async def channel(self, info: Info) -> Channel:
         return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
 
-    @strawberry.field
+    @strawberry.field(description="The stock item it is.")
     async def stock_item(self, info: Info) -> StockItem:
         return await info.context.loaders.get(stock_item_by_id).load(self.stock_item_id)  # type: ignore[attr-defined]
 
@@ -130,52 +138,79 @@ class Listing(Node):
         return isinstance(obj, (models.Listing, cls))
 
 
-@strawberry.type(description="An order a sync run skipped or failed, by its channel reference, and why.")
+@strawberry.type(description="An order or listing a sync run skipped or failed, by its reference, and why.")
 class SyncIssue:
-    reference: str
-    kind: str
-    message: str
+    reference: str = strawberry.field(description="The channel's order reference, or the listing's channel SKU.")
+    kind: str = strawberry.field(description="What happened, e.g. SKIPPED_UNPAID, UNLINKED, REJECTED or FAILED.")
+    message: str = strawberry.field(description="Why.")
 
 
 @strawberry.type(description="One run of a channel's download, stock push or dispatch: the automation log.")
 class SyncRun:
-    kind: SyncKind
-    outcome: SyncOutcome
-    started_at: datetime
-    finished_at: datetime | None
-    pages: int
-    downloaded: int
-    updated: int
-    skipped_shipped: int
-    skipped_unpaid: int
-    skipped_cancelled: int
-    duplicates: int
-    pushed: int
-    dispatched: int
-    failed: int
-    error: str | None
+    kind: SyncKind = strawberry.field(description="What the run did.")
+    outcome: SyncOutcome = strawberry.field(description="How it ended (RUNNING while it runs).")
+    started_at: datetime = strawberry.field(description="When it started.")
+    finished_at: datetime | None = strawberry.field(description="When it ended; null while it runs.")
+    pages: int = strawberry.field(description="Pages of orders downloaded, or batches of listings or notes sent.")
+    downloaded: int = strawberry.field(description="New orders downloaded.")
+    updated: int = strawberry.field(description="Known orders updated from the channel.")
+    skipped_shipped: int = strawberry.field(description="Orders skipped as already shipped on the channel.")
+    skipped_unpaid: int = strawberry.field(description="Orders skipped as unpaid (the channel does not take them).")
+    skipped_cancelled: int = strawberry.field(description="Orders skipped as cancelled on the channel.")
+    duplicates: int = strawberry.field(
+        description="Orders met again with nothing new (known already, or twice in a page)."
+    )
+    pushed: int = strawberry.field(description="Listing quantities the channel accepted (stock push).")
+    dispatched: int = strawberry.field(description="Dispatch notes the channel accepted (dispatch).")
+    failed: int = strawberry.field(description="Orders, listings or notes that failed (see issues).")
+    error: str | None = strawberry.field(description="Why the run failed as a whole; null unless FAILED.")
 
-    @strawberry.field
+    @strawberry.field(description="The run's global id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("SyncRun", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field
+    @strawberry.field(description="The channel it ran for.")
     async def channel(self, info: Info) -> Channel:
         return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
 
-    @strawberry.field(description="The orders skipped or failed, in the order they were met.")
-    async def issues(self, info: Info) -> list[SyncIssue]:
-        return await info.context.loaders.get(issues_by_run).load(self.id)  # type: ignore[arg-type,return-value]
+    @strawberry.field(
+        description=f"The first orders or listings skipped or failed, in the order they were met (at most {MAX_PAGE})."
+    )
+    async def issues(self, info: Info, limit: int = NESTED_DEFAULT) -> list[SyncIssue]:
+        key = (self.id, _limit(limit, "limit"))
+        return await info.context.loaders.get(issues_by_run).load(key)  # type: ignore[arg-type,return-value]
+
+
+@strawberry.type(
+    description="A background job that failed for good (its retries ran out), kept with its error until retried. "
+    "The work itself waits in the database (cursor, due listings, pending dispatch notes): retrying asks for it again."
+)
+class FailedJob:
+    actor: str = strawberry.field(description="The job's name, e.g. download_orders.")
+    queue: str = strawberry.field(description="The queue of its kind of work: download, stock_push or dispatch.")
+    error: str = strawberry.field(description="The error of its last attempt.")
+    failed_at: datetime = strawberry.field(description="When it failed for good.")
+    retried_at: datetime | None = strawberry.field(description="When a user retried it; null if not yet.")
+
+    @strawberry.field(description="The failed job's global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("FailedJob", self.id))  # type: ignore[arg-type]
+
+    @strawberry.field(description="The channel whose work it did; null for a job not about one channel.")
+    async def channel(self, info: Info) -> Channel | None:
+        if self.channel_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="An installed channel plugin and the settings a channel of it takes.")
 class ChannelPlugin:
-    name: str
-    title: str
-    kind: PluginKind
-    version: str
-    description: str
-    source: str
+    name: str = strawberry.field(description="What channels name as their plugin, e.g. woocommerce.")
+    title: str = strawberry.field(description="A human name, e.g. WooCommerce.")
+    kind: PluginKind = strawberry.field(description="What it connects to.")
+    version: str = strawberry.field(description="The installed version.")
+    description: str = strawberry.field(description="What it does.")
+    source: str = strawberry.field(description="The order source its channels' orders get.")
 
     @strawberry.field(
         description="The JSON schema of a channel's settings; secret fields have format \"password\" and "

@@ -30,6 +30,7 @@ from orderdeck.graphql.orders.inputs import (
 )
 from orderdeck.graphql.orders.types import ExtendedProperty, Order, OrderNote, OrderReturn, OrderStatus
 from orderdeck.graphql.permissions import CANCEL_ORDERS, CREATE_ORDERS, EDIT_ORDERS, PROCESS_ORDERS
+from orderdeck.services import dispatches
 from orderdeck.services import orders as service
 from orderdeck.services.context import MAX_BATCH, Actor
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
@@ -288,6 +289,14 @@ class Mutation:
 
         result, errors = await attempt(call)
         return _batch_payload(result, _rebased(errors, 0))
+
+    @strawberry.mutation(
+        permission_classes=PROCESS_ORDERS,
+        description="Send again the dispatch notes that failed for good (dispatch state FAILED) of these orders: "
+        "their attempts start over, in the background. Orders without a failed note are in `failures`.",
+    )
+    async def retry_dispatches(self, info: Info, order_ids: OrderIds) -> OrdersBatchPayload:
+        return await _on_orders(order_ids, dispatches.retry_dispatches, _actor(info))
 
     @strawberry.mutation(
         permission_classes=CANCEL_ORDERS,

@@ -137,13 +137,18 @@ class ExtendedProperty:
 
 @strawberry.type(description="The dispatch note (carrier, tracking) owed to the order's channel once processed.")
 class Dispatch:
-    state: DispatchState
-    carrier: str
-    service: str
-    tracking_number: str
-    attempts: int = strawberry.field(description="How many times sending it was tried.")
-    last_error: str | None
-    sent_at: datetime | None
+    state: DispatchState = strawberry.field(description="Whether the channel has been told (yet).")
+    carrier: str = strawberry.field(description="Who carries the parcel, as the channel is told.")
+    service: str = strawberry.field(description="The carrier's service, as the channel is told.")
+    tracking_number: str = strawberry.field(description="The parcel's tracking number (may be empty).")
+    attempts: int = strawberry.field(description="How many times sending it was tried (since the last retry).")
+    last_error: str | None = strawberry.field(description="Why the channel refused the last attempt; null if not.")
+    sent_at: datetime | None = strawberry.field(description="When the channel was told; null until SENT.")
+
+    @strawberry.field(description="When a PENDING note the channel refused is tried again; null otherwise.")
+    def next_attempt_at(self) -> datetime | None:
+        d: Any = self
+        return d.next_attempt_at if d.state == models.DispatchState.PENDING else None
 
 
 @strawberry.type(description="A quantity of one order line in a return.")

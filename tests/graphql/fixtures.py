@@ -1,4 +1,4 @@
-"""GraphQL test fixtures: the app over ASGI (no network), a token, a query helper, a query counter."""
+"""GraphQL test fixtures (registered for the whole suite by tests/conftest.py): the app over ASGI (no network), a token, a query helper, a query counter."""
 
 from __future__ import annotations
 

@@ -1,0 +1,272 @@
+"""The sample channel: orders come from a JSON file on disk. A complete, small third-party
+orderdeck plugin, installed like any package (``pip install -e tests/sample_plugin``) and found
+through its entry point ``[project.entry-points.orderdeck] sample = "orderdeck_sample"``.
+
+It imports only orderdeck's public plugin API (``orderdeck.plugins.hookspecs``, ``.dto`` and
+``.errors``), pydantic (which orderdeck brings) and the standard library.
+
+The channel
+-----------
+The ``orders_file`` setting names a JSON list of orders, oldest first, each like::
+
+    {"number": "S-1001", "status": "paid", "placed_at": "2026-01-05T10:00:00Z",
+     "buyer": "Ada Lovelace", "email": "ada@example.com", "currency": "GBP", "postage": "3.50",
+     "address": {"address1": "12 St James Square", "town": "London", "postcode": "SW1Y 4JH",
+                 "country": "GB"},
+     "lines": [{"sku": "MUG-BLUE", "quantity": 2, "price": "8.50", "title": "Blue mug"}]}
+
+``status`` is paid, unpaid, shipped or cancelled. The file only grows: a changed order is appended
+again under the same number (orderdeck updates the order it already has). The download cursor is
+the count of entries already handed over ("0", "2", ...), so each entry is downloaded once and a
+download from the stored cursor finds only what was appended since.
+
+Beside ``orders.json``, push_stock keeps ``orders.stock.json`` (channel SKU -> quantity) and
+send_dispatches ``orders.dispatches.json`` (dispatch id -> what shipped). ``api_key`` is a SecretStr,
+so orderdeck stores it encrypted and never returns it; it stands in for a real channel's
+credentials (any non-empty key is accepted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, SecretStr, ValidationError, field_validator
+
+from orderdeck.plugins.dto import (
+    Address,
+    ChannelContext,
+    ChannelOrder,
+    ChannelOrderLine,
+    ConnectionResult,
+    DispatchNote,
+    ItemResult,
+    OrderPage,
+    PluginInfo,
+    PluginKind,
+    StatusMapping,
+    StockUpdate,
+)
+from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelError, ChannelUnavailable
+from orderdeck.plugins.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+STATUSES = {
+    "paid": StatusMapping(paid=True),
+    "unpaid": StatusMapping(paid=False),
+    "shipped": StatusMapping(paid=True, shipped=True),
+    "cancelled": StatusMapping(paid=False, cancelled=True),
+}
+"""What each status of the channel means to orderdeck."""
+
+
+class SampleSettings(BaseModel):
+    """A sample channel's settings, checked when a channel is saved (errors name the field)."""
+
+    orders_file: Path = Field(description="Absolute path of the JSON file holding the channel's orders")
+    api_key: SecretStr = Field(description="The channel's API key (a secret: stored encrypted, never shown)")
+
+    @field_validator("orders_file")
+    @classmethod
+    def _absolute_json(cls, value: Path) -> Path:
+        if not value.is_absolute() or value.suffix != ".json":
+            raise ValueError("must be the absolute path of a .json file, e.g. /srv/shop/orders.json")
+        return value
+
+
+class SampleLine(BaseModel):
+    """A line of an order in the channel's own format."""
+
+    sku: str = Field(min_length=1)
+    quantity: int = Field(gt=0)
+    price: Decimal = Field(Decimal(0), ge=0)
+    title: str = ""
+
+
+class SampleOrder(BaseModel):
+    """An entry of the orders file, in the channel's own format."""
+
+    number: str = Field(min_length=1)
+    status: Literal["paid", "unpaid", "shipped", "cancelled"]
+    placed_at: AwareDatetime
+    lines: list[SampleLine] = Field(min_length=1)
+    buyer: str = ""
+    email: str = ""
+    currency: str = Field("GBP", pattern=r"^[A-Z]{3}$")
+    postage: Decimal = Field(Decimal(0), ge=0)
+    address: Address = Field(default_factory=Address)
+
+    def to_channel_order(self) -> ChannelOrder:
+        """The order as orderdeck takes it (lines are numbered from 1: the ids dispatches quote)."""
+        lines = [
+            ChannelOrderLine(line_id=str(n), channel_sku=line.sku, quantity=line.quantity, title=line.title,
+                             unit_price=line.price)
+            for n, line in enumerate(self.lines, 1)
+        ]  # fmt: skip
+        return ChannelOrder(
+            reference=self.number, status=self.status, received_at=self.placed_at, lines=lines,
+            paid_at=self.placed_at if STATUSES[self.status].paid else None, buyer_name=self.buyer,
+            email=self.email, currency=self.currency, postage=self.postage, shipping_address=self.address,
+        )  # fmt: skip
+
+
+def _settings(channel: ChannelContext) -> SampleSettings:
+    """The channel's settings (orderdeck hands them over validated, secrets decrypted), with a
+    usable API key: an empty one is refused as a real channel would refuse bad credentials."""
+    settings: SampleSettings = channel.settings
+    if not settings.api_key.get_secret_value().strip():
+        raise ChannelAuthError("the sample channel refuses an empty API key")
+    return settings
+
+
+def _read_orders_file(path: Path) -> list[Any]:
+    """The entries of the orders file; ChannelDataError when it is missing, unreadable or not a
+    JSON list. Blocking: called through asyncio.to_thread, never on the event loop."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ChannelDataError(f"the orders file {path} does not exist") from None
+    except OSError as exc:
+        raise ChannelDataError(f"cannot read the orders file {path}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise ChannelDataError(f"the orders file {path} is not JSON: {exc}") from None
+    if not isinstance(entries, list):
+        raise ChannelDataError(f"the orders file {path} must hold a JSON list, not a {type(entries).__name__}")
+    return entries
+
+
+def _merge_into(path: Path, records: dict[str, Any]) -> None:
+    """Add ``records`` to the JSON object in ``path`` (created if missing), replacing the file
+    atomically. A write that fails is ChannelUnavailable: the job retries it later."""
+    try:
+        current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except ValueError as exc:
+        raise ChannelDataError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(current, dict):
+        raise ChannelDataError(f"{path} must hold a JSON object, not a {type(current).__name__}")
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        staging.write_text(json.dumps({**current, **records}, indent=2, default=_json_value), encoding="utf-8")
+        os.replace(staging, path)
+    except OSError as exc:
+        raise ChannelUnavailable(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _json_value(value: Any) -> str:
+    """Dates as ISO 8601, decimals and the rest as text (for json.dumps)."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _reference_of(entry: Any) -> str:
+    """An unreadable entry's order number, if it has one (for the log)."""
+    number = entry.get("number") if isinstance(entry, dict) else None
+    return str(number) if isinstance(number, str | int) else ""
+
+
+def _reason(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``lines.0.quantity: Input should be greater than 0; ...``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'order'}: {e['msg']}" for e in exc.errors())
+
+
+@hookimpl
+def orderdeck_plugin_info() -> PluginInfo:
+    """The sample channel: its name (what channels are configured with), source and settings."""
+    return PluginInfo(
+        name="sample",
+        title="Sample (JSON file)",
+        kind=PluginKind.CHANNEL,
+        version=__version__,
+        description="A channel whose orders come from a JSON file on disk: the example for plugin authors.",
+        source="SAMPLE",
+        settings=SampleSettings,
+        stock_batch_size=100,
+        dispatch_batch_size=50,
+    )
+
+
+@hookimpl
+async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult:
+    """The API key is set and the orders file can be read."""
+    try:
+        entries = await asyncio.to_thread(_read_orders_file, _settings(channel).orders_file)
+    except ChannelError as exc:
+        return ConnectionResult(False, str(exc))
+    return ConnectionResult(True, f"Connected: {len(entries)} orders in the file")
+
+
+@hookimpl
+async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None, page_size: int) -> OrderPage:
+    """At most ``page_size`` entries after ``cursor`` (an offset into the file). An entry that is
+    not a valid order is rejected with its reason; the rest of the page goes on."""
+    settings = _settings(channel)
+    if cursor is not None and not cursor.isdigit():
+        raise ChannelDataError(f"unreadable sample download cursor: {cursor!r}")
+    start = int(cursor or 0)
+    entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
+    chosen = entries[start : start + max(1, page_size)]
+    orders: list[ChannelOrder] = []
+    rejected: list[tuple[str, str]] = []
+    for entry in chosen:
+        try:
+            orders.append(SampleOrder.model_validate(entry).to_channel_order())
+        except ValidationError as exc:
+            rejected.append((_reference_of(entry), _reason(exc)))
+    end = start + len(chosen)
+    return OrderPage(orders=orders, cursor=str(end), has_more=end < len(entries), rejected=rejected)
+
+
+@hookimpl
+def orderdeck_map_status(channel: ChannelContext, order: ChannelOrder) -> StatusMapping:
+    """paid, unpaid, shipped (paid too) and cancelled; downloads reject any other status."""
+    try:
+        return STATUSES[order.status]
+    except KeyError:
+        raise ChannelDataError(f"unknown sample order status {order.status!r}") from None
+
+
+@hookimpl
+async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdate]) -> list[ItemResult]:
+    """Write each quantity (below zero: 0) under its channel SKU in ``orders.stock.json``; an
+    update without a channel SKU fails alone."""
+    settings = _settings(channel)
+    levels: dict[str, int] = {}
+    results = []
+    for update in updates:
+        if update.channel_sku:
+            levels[update.channel_sku] = max(0, update.quantity)
+            results.append(ItemResult(update.listing_id, True))
+        else:
+            results.append(ItemResult(update.listing_id, False, "the listing has no channel SKU"))
+    if levels:
+        await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".stock.json"), levels)
+    return results
+
+
+@hookimpl
+async def orderdeck_send_dispatches(channel: ChannelContext, notes: list[DispatchNote]) -> list[ItemResult]:
+    """Record each dispatch under its id in ``orders.dispatches.json`` (a retried note replaces its
+    own record, never adds another). A note for an order the file does not hold, or holds as
+    cancelled (its latest entry), fails alone."""
+    settings = _settings(channel)
+    entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
+    statuses = {_reference_of(entry): entry.get("status") for entry in entries if _reference_of(entry)}
+    records: dict[str, Any] = {}
+    results = []
+    for note in notes:
+        status = statuses.get(note.order_reference)
+        if status is None or status == "cancelled":
+            problem = "is not on the channel" if status is None else "is cancelled on the channel"
+            results.append(ItemResult(note.dispatch_id, False, f"order {note.order_reference} {problem}"))
+        else:
+            records[note.dispatch_id] = asdict(note)
+            results.append(ItemResult(note.dispatch_id, True))
+    if records:
+        await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".dispatches.json"), records)
+    return results
