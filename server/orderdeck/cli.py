@@ -13,7 +13,8 @@ import click
 
 from orderdeck import __version__, db
 from orderdeck.config import Settings, get_settings
-from orderdeck.models import ActorKind
+from orderdeck.models import ActorKind, SyncKind
+from orderdeck.services.failed_jobs import queue_of
 from orderdeck.services.context import Actor
 
 T = TypeVar("T")
@@ -95,7 +96,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=None, type=click.IntRange(1, 256),
               help="Jobs each process runs at once [default: ORDERDECK_WORKER_THREADS].")  # fmt: skip
-@click.option("--queue", "queues", multiple=True, type=click.Choice(["download", "stock_push", "dispatch"]),
+@click.option("--queue", "queues", multiple=True, type=click.Choice([queue_of(kind) for kind in SyncKind]),
               help="Consume only this queue (repeatable; default: all).")  # fmt: skip
 def worker(processes: int, threads: int | None, queues: tuple[str, ...]) -> None:
     """Run Dramatiq worker processes for the jobs (needs ORDERDECK_BROKER_URL)."""
@@ -110,6 +111,9 @@ def worker(processes: int, threads: int | None, queues: tuple[str, ...]) -> None
     if queues:
         args += ["--queues", *queues]
     asyncio.run(db.migrate(settings.database_url))
+    # An idle consumer polls its queue at most this often (Dramatiq's default, 1 s, is most of a
+    # stock push's latency); 100 ms costs an idle worker a few Redis calls a second.
+    os.environ.setdefault("dramatiq_worker_timeout", "100")
     os.execv(sys.executable, args)
 
 

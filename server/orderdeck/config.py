@@ -65,9 +65,11 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _known_broker(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        if not value:  # unset, or set to "" (as compose files often do): the embedded default
+            return None
+        if not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
             raise ValueError("ORDERDECK_BROKER_URL must start with redis://, rediss://, amqp:// or amqps://")
-        return value or None
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

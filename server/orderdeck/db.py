@@ -51,13 +51,28 @@ async def close_db() -> None:
     await Tortoise.close_connections()
 
 
+MIGRATION_LOCK = 0x6F72646572646B  # "orderdk": the advisory lock migrating processes queue on
+
+
 async def migrate(url: str) -> None:
     """Apply every pending migration in ``orderdeck.migrations`` to the database at ``url``.
 
-    Runs in a context of its own, so it can be called before or after :func:`init_db`.
+    Runs in a context of its own, so it can be called before or after :func:`init_db`. On
+    PostgreSQL, processes starting together (API, workers) take turns on an advisory lock: the
+    first migrates, the others then find nothing to do.
     """
-    async with TortoiseContext():
-        await _migrate(config=tortoise_config(url))
+    lock = None
+    if normalise_url(url).startswith("postgres://"):
+        import asyncpg
+
+        lock = await asyncpg.connect(normalise_url(url).split("?", 1)[0].replace("postgres://", "postgresql://", 1))
+        await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        async with TortoiseContext():
+            await _migrate(config=tortoise_config(url))
+    finally:
+        if lock is not None:
+            await lock.close()  # ends the session, and with it the lock
 
 
 def connection() -> BaseDBAsyncClient:

@@ -15,7 +15,7 @@ import pytest
 from orderdeck.models import Listing, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable
 from orderdeck.plugins.manager import plugin_info
-from orderdeck.services import channels, listings, locations, stock, stock_push
+from orderdeck.services import channels, listings, locations, outbox, stock, stock_push
 from orderdeck.services.stock_push import CLAIM_TIMEOUT, listed_quantity
 from orderdeck_woocommerce.sandbox import create_app
 from tests.plugins.support import serve
@@ -394,3 +394,34 @@ async def test_concurrent_runs_send_each_listing_once(shop, spy, default_locatio
     assert {p["sku"]: p["stock_quantity"] for p in shop.state()["products"] if p["sku"] in skus} == {
         sku: n + 1 for n, sku in enumerate(skus)}  # fmt: skip
     assert not await Listing.filter(channel_id=channel.id, submit_status__not=SubmitStatus.OK).exists()
+
+
+async def test_a_stock_change_committed_while_a_push_claims_its_listing_is_pushed_after_it(
+    postgres_only, shop, default_location, actor, monkeypatch
+):
+    """The changing transaction locks the (already due) listing: a push running meanwhile skips
+    it rather than publishing the level from before the change and clearing the flag."""
+    channel = await connect(shop, actor, [default_location.id])
+    await make_item("MUG", actor, level=10, location_id=default_location.id)
+    await listed(channel, "MUG", actor)
+    await stock_push.push_stock(channel.id)
+    await adjust("MUG", default_location, 1, actor)  # due (11), not yet pushed
+    marked, gate = asyncio.Event(), asyncio.Event()
+    original = outbox.stock_changed
+
+    async def held_open(keys):
+        await original(keys)
+        marked.set()
+        await gate.wait()  # the change's transaction stays open here
+
+    monkeypatch.setattr(outbox, "stock_changed", held_open)
+    change = asyncio.create_task(adjust("MUG", default_location, 5, actor))  # 11 -> 16
+    await marked.wait()
+    await stock_push.push_stock(channel.id)  # runs while the change is uncommitted
+    monkeypatch.setattr(outbox, "stock_changed", original)
+    gate.set()
+    await change
+
+    assert (await listing(channel, "MUG")).push_due
+    await stock_push.push_stock(channel.id)
+    assert (await listing(channel, "MUG")).submitted_quantity == 16 and shop.stock("MUG") == 16

@@ -12,12 +12,17 @@ again after a delay (up to dispatches.MAX_ATTEMPTS). A job whose retries run out
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 import dramatiq
+from dramatiq import Message
+from dramatiq.brokers.stub import StubBroker
 
 from orderdeck.config import get_settings
 from orderdeck.jobs.broker import broker  # noqa: F401 - installs the broker before the actors
@@ -25,14 +30,16 @@ from orderdeck.models import SyncKind
 from orderdeck.plugins.errors import ChannelRateLimited
 from orderdeck.services import dispatches, outbox, stock_push, sync
 from orderdeck.services.failed_jobs import queue_of
+from orderdeck.services.runs import CLAIM_TIMEOUT
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 PUSH_TIME_LIMIT_MS = 4 * MINUTE_MS
 """Stock and dispatch jobs stop before their claims expire (CLAIM_TIMEOUT), so no two jobs ever
 send the same listing or note at once."""
-assert PUSH_TIME_LIMIT_MS < min(stock_push.CLAIM_TIMEOUT, dispatches.CLAIM_TIMEOUT) / timedelta(milliseconds=1)
+assert PUSH_TIME_LIMIT_MS < CLAIM_TIMEOUT / timedelta(milliseconds=1)
 
 
 async def _run(work: Awaitable[T]) -> T:
@@ -58,11 +65,11 @@ async def push_stock(channel_id: str) -> None:
 
 @dramatiq.actor(queue_name=queue_of(SyncKind.DISPATCH), time_limit=PUSH_TIME_LIMIT_MS)
 async def send_dispatches(channel_id: str) -> None:
-    """Send the channel's pending dispatch notes; refused ones are sent again when their next
-    attempt is due (a new job, sent delayed)."""
+    """Send the channel's pending dispatch notes; when some were refused, a job is sent, delayed,
+    for the earliest next attempt."""
     channel = uuid.UUID(channel_id)
     run = await _run(dispatches.send_dispatches(channel))
-    due = await dispatches.next_attempt(channel) if run is not None else None
+    due = await dispatches.next_attempt(channel) if run is not None and run.failed else None
     if due is not None:
         delay = max(0, int((due - datetime.now(timezone.utc)).total_seconds() * 1000))
         send_dispatches.send_with_options(args=(channel_id,), delay=delay)
@@ -73,9 +80,30 @@ ACTORS = {SyncKind.DOWNLOAD: download_orders, SyncKind.STOCK_PUSH: push_stock, S
 
 
 
+_sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orderdeck-job-sender")
+"""Sends to a real broker off the event loop (a slow broker must not stall API requests), in order."""
+
+
+def _send(message: Message) -> None:
+    try:
+        broker.enqueue(message)
+    except Exception:
+        log.exception("could not send job %s (the scheduler's sweep will find its work)", message)
+
+
 def enqueue(kind: SyncKind, channel_id: uuid.UUID) -> None:
-    """Send the job doing ``kind`` of work for the channel."""
-    ACTORS[kind].send(str(channel_id))
+    """Send the job doing ``kind`` of work for the channel: at once to the in-memory broker, from
+    a sender thread to Redis or RabbitMQ when called on an event loop."""
+    message = ACTORS[kind].message(str(channel_id))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        _send(message)
+        return
+    if isinstance(broker, StubBroker):
+        _send(message)
+    else:
+        _sender.submit(_send, message)
 
 
 def start_sending() -> None:

@@ -78,15 +78,15 @@ class SharedLoop(Middleware):
 
 
 class Database(Middleware):
-    """A worker process opens its database connections on its event loop once it has booted
-    (after Dramatiq's AsyncIO middleware has started that loop) and closes them once its jobs
-    have finished (add it after AsyncIO: "after" hooks run in reverse order, and AsyncIO's
-    stops the loop)."""
+    """A worker process opens its database connections on its event loop before any job can run
+    (after Dramatiq's AsyncIO middleware has started that loop: add it after AsyncIO, as "before"
+    hooks run in order) and closes them once its jobs have finished ("after" hooks run in
+    reverse order, so AsyncIO stops the loop only then)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def after_worker_boot(self, broker: Broker, worker: Any) -> None:
+    def before_worker_boot(self, broker: Broker, worker: Any) -> None:
         get_event_loop_thread().run_coroutine(db.init_db(self.url))
 
     def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:

@@ -22,7 +22,7 @@ from tortoise.expressions import Q
 
 from orderdeck.jobs.actors import enqueue
 from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SyncKind
-from orderdeck.services import dispatches, stock_push
+from orderdeck.services.runs import CLAIM_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +47,29 @@ async def _claim_download(channel: Channel, now: datetime) -> bool:
 
 
 async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
+    """Channels with listings due for longer than GRACE, or claimed by a job that died; their
+    due_since is stamped now, so the next sweep waits GRACE again (a channel that keeps failing is
+    not sent a job every tick)."""
     waiting = Q(push_due=True, push_claimed_at__isnull=True, due_since__lt=now - GRACE)
-    abandoned = Q(push_claimed_at__lt=now - stock_push.CLAIM_TIMEOUT)
-    return set(await Listing.filter(waiting | abandoned).order_by("channel_id").distinct().values_list("channel_id", flat=True))
+    abandoned = Q(push_claimed_at__lt=now - CLAIM_TIMEOUT)
+    found = set(await Listing.filter(waiting | abandoned).order_by("channel_id").distinct().values_list("channel_id", flat=True))
+    if found:
+        await Listing.filter(waiting, channel_id__in=found).update(due_since=now)
+    return found
 
 
 async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
+    """Channels with pending dispatch notes left for longer than GRACE (or claimed by a job that
+    died); their next attempt is stamped now, so the next sweep waits GRACE again."""
     ready = (
         Q(state=DispatchState.PENDING, created_at__lt=now - GRACE)
-        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - dispatches.CLAIM_TIMEOUT))
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - GRACE))
     )
-    return set(await Dispatch.filter(ready).distinct().values_list("order__channel_id", flat=True))
+    found = await Dispatch.filter(ready).values_list("id", "order__channel_id")
+    if found:
+        await Dispatch.filter(id__in=[dispatch for dispatch, _ in found]).update(next_attempt_at=now)
+    return {channel for _, channel in found}
 
 
 async def tick(now: datetime | None = None) -> Tick:

@@ -14,8 +14,8 @@ from orderdeck.config import get_settings
 from orderdeck.jobs import actors
 from orderdeck.jobs.broker import Database, broker
 
-# Dramatiq calls "after" hooks in reverse order: Database, added last, closes the connections
-# before AsyncIO stops the loop (and opens them after AsyncIO's "before" hook started it).
+# Database after AsyncIO: it opens the connections once AsyncIO's "before" hook has started the
+# loop, and (Dramatiq calls "after" hooks in reverse order) closes them before AsyncIO stops it.
 broker.add_middleware(AsyncIO())
 broker.add_middleware(Database(get_settings().database_url))
 actors.start_sending()

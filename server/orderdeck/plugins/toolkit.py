@@ -17,15 +17,24 @@ typed errors, so no plugin re-implements them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 import time
 from typing import Any, TypeVar
 
+import certifi
 import httpx
 
 from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelRateLimited, ChannelUnavailable
 
 T = TypeVar("T")
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """One TLS context with the system's CA certificates, shared by every client of the process."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class TokenBucket:
@@ -99,6 +108,8 @@ class ChannelHttp:
         self.retries = retries
         self.max_wait = max_wait
         self.rate_header = rate_header
+        if client_options.get("verify", True) is True:
+            client_options["verify"] = _default_tls()  # loading the CA bundle costs ~40 ms a client
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, **client_options)
 
     async def __aenter__(self) -> ChannelHttp:

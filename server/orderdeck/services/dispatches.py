@@ -29,7 +29,7 @@ from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, validated
 from orderdeck.services.order_inputs import OrderIds
 from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
-from orderdeck.services.runs import Issue, finish_run, log_progress, start_run
+from orderdeck.services.runs import CLAIM_TIMEOUT, Issue, log_progress, recording
 from orderdeck.services.sync import sync_actor
 
 MAX_ATTEMPTS = 5
@@ -37,10 +37,6 @@ MAX_ATTEMPTS = 5
 
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
 """How long a refused note waits before its next attempt (after the 1st, 2nd, ... attempt)."""
-
-CLAIM_TIMEOUT = timedelta(minutes=5)
-"""How long a claimed dispatch waits for its job before another job takes it over."""
-
 
 @dataclass
 class Claimed:
@@ -138,37 +134,29 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
         return None
-    size = plugin_info(channel.plugin).dispatch_batch_size
-    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
-    run: SyncRun | None = None
-    error: BaseException | None = None
-    try:
+    async with recording(channel_id, SyncKind.DISPATCH) as log:
+        size = plugin_info(channel.plugin).dispatch_batch_size
+        hooks, context = channel_hooks(channel.plugin), channel_context(channel)
         for _ in range(max_batches):
             claimed = await _claim(channel_id, size)
             if not claimed:
                 break
-            run = run or await start_run(channel_id, SyncKind.DISPATCH)
+            run = await log.start()
             try:
                 results = {r.id: r for r in await hooks.orderdeck_send_dispatches(channel=context,
                                                                                   notes=[c.note for c in claimed])}
             except ChannelError as exc:
-                error, reason = exc, f"{type(exc).__name__}: {exc}"
+                log.error, reason = exc, f"{type(exc).__name__}: {exc}"
                 results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
             except BaseException:
                 await Dispatch.filter(id__in=[c.dispatch.id for c in claimed]).update(claimed_at=None)
                 raise
             run.pages += 1
-            wait = timedelta(seconds=error.retry_after) if isinstance(error, ChannelRateLimited) else timedelta(0)
+            wait = timedelta(seconds=log.error.retry_after) if isinstance(log.error, ChannelRateLimited) else timedelta(0)
             await log_progress(run, await _record(channel, claimed, results, run, wait))
-            if error is not None:
+            if log.error is not None:
                 break
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if run is not None:
-            await finish_run(run, error)
-    return run
+    return log.run
 
 
 async def next_attempt(channel_id: uuid.UUID) -> datetime | None:

@@ -16,6 +16,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
+from tortoise.expressions import Case, F, When
+from tortoise.queryset import QuerySet
+
 from orderdeck.models import Channel, Listing, SubmitStatus, SyncKind
 from orderdeck.services.context import after_commit
 
@@ -54,6 +57,15 @@ def wake(kind: SyncKind, channel_ids: Iterable[uuid.UUID]) -> None:
     after_commit(call)
 
 
+async def _mark_due(listings: QuerySet[Listing]) -> int:
+    """Mark these listings due, in one UPDATE of every one of them: the row locks make a stock job
+    claiming one now wait for this transaction (or skip it), so it never publishes a quantity
+    read before this change and clears the flag after it. An already due listing keeps its
+    due_since."""
+    now = datetime.now(timezone.utc)
+    return await listings.update(push_due=True, due_since=Case(When(push_due=True, then=F("due_since")), default=now))
+
+
 async def stock_changed(keys: set[StockKey]) -> None:
     """Mark due the listings of these items on channels offering stock from these locations."""
     if not keys:
@@ -62,18 +74,14 @@ async def stock_changed(keys: set[StockKey]) -> None:
     channels = set(await Channel.filter(stock_locations__id__in=places).values_list("id", flat=True))
     if not channels:
         return
-    marked = await Listing.filter(
-        stock_item_id__in={item for item, _ in keys}, channel_id__in=channels, push_due=False
-    ).update(push_due=True, due_since=datetime.now(timezone.utc))
-    if marked:
+    if await _mark_due(Listing.filter(stock_item_id__in={item for item, _ in keys}, channel_id__in=channels)):
         wake(SyncKind.STOCK_PUSH, channels)
 
 
 async def channel_changed(channel_id: uuid.UUID, *, resend: bool = False) -> None:
     """Mark due every listing of a channel whose offer may have changed (stock locations, enabled
     again, new credentials); with ``resend``, their quantities are sent even if unchanged."""
-    now = datetime.now(timezone.utc)
-    await Listing.filter(channel_id=channel_id, push_due=False).update(push_due=True, due_since=now)
+    await _mark_due(Listing.filter(channel_id=channel_id))
     if resend:
         await Listing.filter(channel_id=channel_id, submit_status=SubmitStatus.OK).update(
             submit_status=SubmitStatus.RESEND)

@@ -4,14 +4,20 @@ its counters, and each order or listing it skipped or failed as a SyncIssue."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
 
 from orderdeck.models import SyncIssue, SyncKind, SyncOutcome, SyncRun
-from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
 from orderdeck.services.context import transaction
 
 Issue = tuple[str, str, str]
 """(reference, kind, message): an order (or listing) a run skipped or failed, and why."""
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+"""How long a listing or dispatch note claimed by a stock or dispatch job waits for it before
+another job takes it over (its job died); the jobs' time limit is shorter."""
 
 RETRYABLE = (ChannelRateLimited, ChannelUnavailable)
 """Plugin errors a later attempt may overcome (the job retries); others fail the run for good."""
@@ -42,3 +48,44 @@ async def finish_run(run: SyncRun, error: BaseException | None = None) -> None:
         run.outcome = SyncOutcome.PARTIAL if run.failed else SyncOutcome.SUCCEEDED
     run.finished_at = datetime.now(timezone.utc)
     await run.save()
+
+
+class RunLog:
+    """The run being recorded by ``recording``: started on first need (``start``); ``error`` is
+    what ended it, if it ended without raising."""
+
+    def __init__(self, channel_id: uuid.UUID, kind: SyncKind) -> None:
+        self.channel_id, self.kind = channel_id, kind
+        self.run: SyncRun | None = None
+        self.error: BaseException | None = None
+
+    async def start(self) -> SyncRun:
+        """The run, created RUNNING the first time."""
+        if self.run is None:
+            self.run = await start_run(self.channel_id, self.kind)
+        return self.run
+
+
+@asynccontextmanager
+async def recording(channel_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[RunLog]:
+    """Record a run of the block (if it starts one) and end it however the block ends: a plugin
+    error fails the run and is raised again only when a retry may overcome it (RETRYABLE); any
+    other error (a bug, a channel whose plugin is gone, a cancelled job) fails the run (started
+    for it if need be) and is raised."""
+    log = RunLog(channel_id, kind)
+    try:
+        yield log
+    except ChannelError as exc:
+        log.error = exc
+        if isinstance(exc, RETRYABLE):
+            raise
+    except Exception as exc:  # e.g. the channel's plugin is gone: a FAILED run says so
+        log.error = exc
+        await log.start()
+        raise
+    except BaseException as exc:  # the job was cancelled
+        log.error = exc
+        raise
+    finally:
+        if log.run is not None:
+            await finish_run(log.run, log.error)

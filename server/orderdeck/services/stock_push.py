@@ -27,11 +27,7 @@ from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services.channels import channel_context
 from orderdeck.services.context import transaction
-from orderdeck.services.runs import RETRYABLE, Issue, finish_run, log_progress, start_run
-
-CLAIM_TIMEOUT = timedelta(minutes=5)
-"""How long a claimed listing waits for its job before another job takes it over."""
-
+from orderdeck.services.runs import CLAIM_TIMEOUT, RETRYABLE, Issue, log_progress, recording
 
 def listed_quantity(listing: Listing, available: int) -> int:
     """What the channel is told of a listing when ``available`` units are available to it."""
@@ -124,12 +120,20 @@ async def _record(batch: Batch, results: list[ItemResult], run: SyncRun) -> list
     return issues
 
 
+RETRY_DELAY = timedelta(seconds=30)
+"""How long a batch the channel could not take waits before the scheduler's sweep sends it again
+(the job's own retries may come sooner); a rate limit's Retry-After, when longer, wins."""
+
+
 async def _release(batch: Batch, error: BaseException) -> None:
     """A batch the channel did not take: failed with the channel's error when retrying cannot
-    help (refused credentials, an unreadable answer), else due again."""
+    help (refused credentials, an unreadable answer), else due again (from a little later, so
+    the sweep does not hammer a channel that is down)."""
     ids = list(batch.to_send)
     if not isinstance(error, ChannelError) or isinstance(error, RETRYABLE):
-        await Listing.filter(id__in=ids).update(push_claimed_at=None, push_due=True)
+        wait = max(RETRY_DELAY, timedelta(seconds=getattr(error, "retry_after", 0)))
+        await Listing.filter(id__in=ids).update(push_claimed_at=None, push_due=True,
+                                                due_since=datetime.now(timezone.utc) + wait)  # fmt: skip
     else:
         await Listing.filter(id__in=ids).update(push_claimed_at=None, submit_status=SubmitStatus.FAILED,
                                                 submit_error=f"{type(error).__name__}: {error}"[:500])  # fmt: skip
@@ -144,18 +148,16 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
         return None
-    size = plugin_info(channel.plugin).stock_batch_size
-    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
-    run: SyncRun | None = None
-    error: BaseException | None = None
-    try:
+    async with recording(channel_id, SyncKind.STOCK_PUSH) as log:
+        size = plugin_info(channel.plugin).stock_batch_size
+        hooks, context = channel_hooks(channel.plugin), channel_context(channel)
         for _ in range(max_batches):
             batch = await _claim(channel, size)
             if not batch.to_send:
                 if batch.unchanged:
                     continue
                 break
-            run = run or await start_run(channel_id, SyncKind.STOCK_PUSH)
+            run = await log.start()
             updates = [StockUpdate(listing_id=str(listing.id), channel_sku=listing.channel_sku, quantity=quantity,
                                    channel_reference=listing.channel_reference)
                        for listing, quantity in batch.to_send.values()]  # fmt: skip
@@ -167,14 +169,4 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
                 raise
             run.pages += 1
             await log_progress(run, await _record(batch, results, run))
-    except ChannelError as exc:
-        error = exc
-        if isinstance(exc, RETRYABLE):
-            raise
-    except BaseException as exc:  # a bug, or the job cancelled: logged as FAILED, raised
-        error = exc
-        raise
-    finally:
-        if run is not None:
-            await finish_run(run, error)
-    return run
+    return log.run

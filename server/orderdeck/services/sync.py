@@ -38,7 +38,6 @@ from orderdeck.models import (
     SyncRun,
 )
 from orderdeck.plugins.dto import ChannelContext, ChannelOrder, OrderPage, StatusMapping
-from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks
 from orderdeck.services import orders as order_service
 from orderdeck.services import outbox
@@ -46,7 +45,7 @@ from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_context
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ServiceError, validated
-from orderdeck.services.runs import RETRYABLE, finish_run, log_progress, start_run
+from orderdeck.services.runs import log_progress, recording
 from orderdeck.services.order_inputs import OrderInput
 
 
@@ -196,9 +195,14 @@ async def _take_lease(channel_id: uuid.UUID, owner: str) -> bool:
     return taken == 1
 
 
-async def _renew_lease(channel_id: uuid.UUID, owner: str) -> None:
+class LeaseLost(RuntimeError):
+    """A download ran past its lease and another took the channel over: it stops."""
+
+
+async def _renew_lease(channel_id: uuid.UUID, owner: str) -> bool:
+    """Extend the lease; False when it is no longer this download's."""
     until = datetime.now(timezone.utc) + LEASE
-    await Channel.filter(id=channel_id, download_lease_owner=owner).update(download_lease_until=until)
+    return await Channel.filter(id=channel_id, download_lease_owner=owner).update(download_lease_until=until) == 1
 
 
 async def _release_lease(channel_id: uuid.UUID, owner: str) -> None:
@@ -220,33 +224,26 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled or not await _take_lease(channel_id, owner):
         return None
-    run = await start_run(channel_id, SyncKind.DOWNLOAD)
-    error: BaseException | None = None
     more = False
     try:
-        hooks = channel_hooks(channel.plugin)
-        for _ in range(max_pages):
-            channel = await Channel.get(id=channel_id)
-            page = await hooks.orderdeck_download_orders(channel=channel_context(channel),
-                                                         cursor=channel.download_cursor, page_size=page_size)  # fmt: skip
-            counts = await ingest_page(channel_id, page)
-            counts.add_to(run)
-            run.pages += 1
-            await log_progress(run, counts.issues)
-            await _renew_lease(channel_id, owner)
-            if not page.has_more:
-                break
-        else:
-            more = True
-    except ChannelError as exc:
-        error = exc
-        if isinstance(exc, RETRYABLE):
-            raise
-    except BaseException as exc:  # a bug, or the job cancelled: logged as FAILED, raised
-        error = exc
-        raise
+        async with recording(channel_id, SyncKind.DOWNLOAD) as log:
+            run = await log.start()
+            hooks = channel_hooks(channel.plugin)
+            for _ in range(max_pages):
+                channel = await Channel.get(id=channel_id)
+                page = await hooks.orderdeck_download_orders(channel=channel_context(channel),
+                                                             cursor=channel.download_cursor, page_size=page_size)  # fmt: skip
+                counts = await ingest_page(channel_id, page)
+                counts.add_to(run)
+                run.pages += 1
+                await log_progress(run, counts.issues)
+                if not await _renew_lease(channel_id, owner):
+                    raise LeaseLost(f"another download of {channel.name} took over (this one ran past its lease)")
+                if not page.has_more:
+                    break
+            else:
+                more = True
     finally:
-        await finish_run(run, error)
         await _release_lease(channel_id, owner)
     if more:  # max_pages reached with more to come: another job goes on (after the lease is free)
         outbox.wake(SyncKind.DOWNLOAD, [channel_id])

@@ -144,7 +144,7 @@ class Mutation:
     @strawberry.mutation(
         permission_classes=MANAGE_CHANNELS,
         description="Start an enabled channel's work now rather than at its next scheduled time: download new "
-        "orders (`download`), check every listing and push the quantities the channel does not have yet "
+        "orders (`download`), send every listing's quantity again, changed or not "
         "(`stockPush`), send pending dispatch notes (`dispatch`). The work runs in the background: follow it in "
         "`syncRuns`.",
     )
