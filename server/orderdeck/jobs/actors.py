@@ -95,15 +95,18 @@ def enqueue(kind: SyncKind, channel_id: uuid.UUID) -> None:
     """Send the job doing ``kind`` of work for the channel: at once to the in-memory broker, from
     a sender thread to Redis or RabbitMQ when called on an event loop."""
     message = ACTORS[kind].message(str(channel_id))
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        _send(message)
-        return
-    if isinstance(broker, StubBroker):
+    if isinstance(broker, StubBroker) or not _on_event_loop():
         _send(message)
     else:
         _sender.submit(_send, message)
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def start_sending() -> None:

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta, timezone
 from tortoise.expressions import Q
 
 from orderdeck.jobs.actors import enqueue
-from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SyncKind
-from orderdeck.services.runs import CLAIM_TIMEOUT
+from orderdeck.models import Channel, Dispatch, Listing, SyncKind
+from orderdeck.services import dispatches, stock_push
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,10 @@ async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
     """Channels with listings due for longer than GRACE, or claimed by a job that died; their
     due_since is stamped now, so the next sweep waits GRACE again (a channel that keeps failing is
     not sent a job every tick)."""
-    waiting = Q(push_due=True, push_claimed_at__isnull=True, due_since__lt=now - GRACE)
-    abandoned = Q(push_claimed_at__lt=now - CLAIM_TIMEOUT)
-    found = set(await Listing.filter(waiting | abandoned).order_by("channel_id").distinct().values_list("channel_id", flat=True))
+    overdue = stock_push.claimable(now) & (Q(due_since__lt=now - GRACE) | Q(push_claimed_at__isnull=False))
+    found = set(await Listing.filter(overdue).order_by("channel_id").distinct().values_list("channel_id", flat=True))
     if found:
-        await Listing.filter(waiting, channel_id__in=found).update(due_since=now)
+        await Listing.filter(overdue, push_claimed_at__isnull=True, channel_id__in=found).update(due_since=now)
     return found
 
 
@@ -62,10 +61,9 @@ async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
     """Channels with pending dispatch notes left for longer than GRACE (or claimed by a job that
     died); their next attempt is stamped now, so the next sweep waits GRACE again."""
     ready = (
-        Q(state=DispatchState.PENDING, created_at__lt=now - GRACE)
-        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
+        dispatches.claimable(now) & Q(created_at__lt=now - GRACE)
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - GRACE))
-    )
+    )  # fmt: skip
     found = await Dispatch.filter(ready).values_list("id", "order__channel_id")
     if found:
         await Dispatch.filter(id__in=[dispatch for dispatch, _ in found]).update(next_attempt_at=now)

@@ -268,15 +268,20 @@ async def test_connection(channel_id: uuid.UUID) -> ConnectionResult:
     return result or ConnectionResult(False, f"Plugin {channel.plugin} cannot test connections")
 
 
+def require_enabled(channel: Channel) -> None:
+    """Refuse work asked of a disabled channel (naming the field "id")."""
+    if not channel.enabled:
+        raise ServiceError.one(f"Channel {channel.name} is disabled: enable it first", "id",
+                               ErrorCode.INVALID_TRANSITION)  # fmt: skip
+
+
 async def request_sync(channel_id: uuid.UUID, kinds: set[SyncKind]) -> Channel:
     """Start the channel's download, stock push or dispatch now rather than at the next scheduled
     time; refused for a disabled channel or one whose plugin is not installed. A stock push sends
     every listing's quantity, changed or not (the channel's own figure may have been edited)."""
     async with transaction():
         channel = await locked(Channel, channel_id, "Channel")
-        if not channel.enabled:
-            raise ServiceError.one(f"Channel {channel.name} is disabled: enable it first", "id",
-                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
+        require_enabled(channel)
         _channel_plugin(channel.plugin)
         if SyncKind.STOCK_PUSH in kinds:
             await outbox.channel_changed(channel.id, resend=True)

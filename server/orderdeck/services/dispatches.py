@@ -47,9 +47,11 @@ class Claimed:
     note: DispatchNote
 
 
-def _claimable(channel_id: uuid.UUID, now: datetime) -> Q:
+def claimable(now: datetime) -> Q:
+    """Dispatch notes a dispatch job may claim at ``now``: pending, unclaimed (or claimed by a
+    job that died), due their next attempt (the scheduler's sweep looks for these too)."""
     return (
-        Q(state=DispatchState.PENDING, order__channel_id=channel_id)
+        Q(state=DispatchState.PENDING)
         & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     )
@@ -61,7 +63,7 @@ async def _claim(channel_id: uuid.UUID, size: int) -> list[Claimed]:
         # Model rows, not values_list(): Tortoise leaves FOR UPDATE out of a values_list() query,
         # and without the row locks two runs would claim (and send) the same notes.
         dispatches = await (
-            Dispatch.filter(_claimable(channel_id, now)).order_by("created_at", "id").limit(size)
+            Dispatch.filter(claimable(now), order__channel_id=channel_id).order_by("created_at", "id").limit(size)
             .select_for_update(skip_locked=True, of=("dispatch",))
         )  # fmt: skip
         if not dispatches:

@@ -15,6 +15,7 @@ from typing import Any
 from orderdeck.models import AuditKind, AuditSubject, Channel, FailedJob, SyncKind
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
+from orderdeck.services.channels import require_enabled
 from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError
 
@@ -53,9 +54,7 @@ async def retry_failed_job(job_id: uuid.UUID, actor: Actor) -> FailedJob:
         if job.queue not in kinds or job.channel_id is None:
             raise ServiceError.one(f"A {job.actor} job cannot be retried from here", "id", ErrorCode.INVALID_TRANSITION)
         channel = await Channel.get(id=job.channel_id)
-        if not channel.enabled:
-            raise ServiceError.one(f"Channel {channel.name} is disabled: enable it first", "id",
-                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
+        require_enabled(channel)
         job.retried_at = datetime.now(timezone.utc)
         await job.save(update_fields=["retried_at"])
         audit = AuditLog(actor)

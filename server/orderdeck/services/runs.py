@@ -23,11 +23,6 @@ RETRYABLE = (ChannelRateLimited, ChannelUnavailable)
 """Plugin errors a later attempt may overcome (the job retries); others fail the run for good."""
 
 
-async def start_run(channel_id: uuid.UUID, kind: SyncKind) -> SyncRun:
-    """A new RUNNING run of the channel's ``kind`` of sync."""
-    return await SyncRun.create(channel_id=channel_id, kind=kind)
-
-
 async def log_progress(run: SyncRun, issues: list[Issue]) -> None:
     """Save the run's counters so far and the issues of its last step."""
     async with transaction():
@@ -39,7 +34,7 @@ async def log_progress(run: SyncRun, issues: list[Issue]) -> None:
             ])  # fmt: skip
 
 
-async def finish_run(run: SyncRun, error: BaseException | None = None) -> None:
+async def _finish(run: SyncRun, error: BaseException | None = None) -> None:
     """End the run: FAILED with the error that stopped it (a plugin's, or an unexpected one),
     else PARTIAL when some items failed, else SUCCEEDED."""
     if error is not None:
@@ -62,7 +57,7 @@ class RunLog:
     async def start(self) -> SyncRun:
         """The run, created RUNNING the first time."""
         if self.run is None:
-            self.run = await start_run(self.channel_id, self.kind)
+            self.run = await SyncRun.create(channel_id=self.channel_id, kind=self.kind)
         return self.run
 
 
@@ -88,4 +83,4 @@ async def recording(channel_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[RunL
         raise
     finally:
         if log.run is not None:
-            await finish_run(log.run, log.error)
+            await _finish(log.run, log.error)

@@ -48,9 +48,10 @@ class Batch:
     unchanged: int = 0
 
 
-def _claimable(channel_id: uuid.UUID, now: datetime) -> Q:
-    stale = now - CLAIM_TIMEOUT
-    return Q(channel_id=channel_id) & (Q(push_due=True, push_claimed_at__isnull=True) | Q(push_claimed_at__lt=stale))
+def claimable(now: datetime) -> Q:
+    """Listings a stock job may claim at ``now``: due and unclaimed, or claimed by a job that
+    died (the scheduler's sweep looks for these too)."""
+    return Q(push_due=True, push_claimed_at__isnull=True) | Q(push_claimed_at__lt=now - CLAIM_TIMEOUT)
 
 
 async def _available(channel: Channel, item_ids: set[int]) -> dict[int, int] | None:
@@ -75,7 +76,7 @@ async def _claim(channel: Channel, size: int) -> Batch:
     batch = Batch()
     async with transaction():
         listings = await (
-            Listing.filter(_claimable(channel.id, now)).order_by("due_since", "id").limit(size)
+            Listing.filter(claimable(now), channel_id=channel.id).order_by("due_since", "id").limit(size)
             .select_for_update(skip_locked=True)
         )  # fmt: skip
         if not listings:
