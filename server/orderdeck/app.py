@@ -1,21 +1,28 @@
-"""The Starlette application: GraphQL at /graphql (token required), health endpoints, CORS."""
+"""The Starlette application: the dashboard at /, GraphQL at /graphql (HTTP and graphql-transport-ws;
+token required), health endpoints, CORS."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.websockets import WebSocket
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnected
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
-from orderdeck import db
+from orderdeck import db, events
 from orderdeck.config import Settings, get_settings
 from orderdeck.graphql.context import Context
 from orderdeck.graphql.schema import build_schema
@@ -28,6 +35,15 @@ UNAUTHORIZED = (
     "(create one with 'orderdeck token create --name NAME')"
 )
 
+WS_FORBIDDEN = 4403
+"""Close code of a websocket whose connection_init carries no valid token (graphql-transport-ws)."""
+WS_UNAUTHORIZED = (
+    "Forbidden: connection_init must carry a valid API token: "
+    '{"type": "connection_init", "payload": {"token": "<token>"}}'
+)
+
+DASHBOARD = Path(__file__).parent / "dashboard"
+
 
 def bearer_token(connection: HTTPConnection) -> str | None:
     """The token in an 'Authorization: Bearer ...' header, if any."""
@@ -36,8 +52,24 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def connection_token(params: dict[str, Any] | None) -> str | None:
+    """The token in a websocket's connection_init payload: ``{"token": ...}`` or
+    ``{"Authorization": "Bearer ..."}``."""
+    params = params or {}
+    token = params.get("token")
+    if isinstance(token, str) and token.strip():
+        return token.strip()
+    header = params.get("Authorization", params.get("authorization"))
+    if isinstance(header, str):
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return None
+
+
 class OrderdeckGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI app, with the token checked before any GraphQL work is done."""
+    """Strawberry's ASGI app, with the token checked before any GraphQL work is done: from the
+    Authorization header over HTTP, from the connection_init payload over a websocket."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -53,7 +85,11 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
                     await response(scope, receive, send)
                     return
                 scope.setdefault("state", {})["token"] = token
-        await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        except WebSocketDisconnected:  # a socket refused in on_ws_connect, closed once already
+            if scope["type"] != "websocket":
+                raise
 
     def _wants_ide(self, request: Request) -> bool:
         """A browser asking for the GraphiQL page (it carries no token; its queries will)."""
@@ -64,9 +100,19 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
             and "text/html" in request.headers.get("accept", "")
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a websocket by the token in its connection_init; refuse it with 4403."""
+        token = await auth.authenticate(connection_token(context.connection_params) or "")
+        if token is None:
+            await context.request.close(code=WS_FORBIDDEN, reason=WS_UNAUTHORIZED)
+            raise ConnectionRejectionError()
+        context.token, context.actor = token, auth.token_actor(token)
+        context.permissions = auth.permissions_of(token)
+        return UNSET
+
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:
         token: ApiToken | None = getattr(request.state, "token", None)
-        if token is None:  # only the GraphiQL page gets here without a token; it runs no query
+        if token is None:  # the GraphiQL page (it runs no query) and websockets (token in connection_init)
             return Context(token=None, actor=None, permissions=frozenset(), request=request, response=response)
         return Context(
             token=token,
@@ -89,6 +135,11 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
     return JSONResponse({"status": "ok", "database": db.dialect()})
+
+
+async def dashboard(request: Request) -> FileResponse:
+    """The live dashboard (a static page; it signs in with a token and talks GraphQL)."""
+    return FileResponse(DASHBOARD / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 @asynccontextmanager
@@ -121,6 +172,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = OrderdeckGraphQL(
         build_schema(settings.max_query_depth),
         graphql_ide="graphiql" if settings.graphiql else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        connection_init_wait_timeout=timedelta(seconds=10),
+        max_subscriptions_per_connection=20,
+        allowed_origins=settings.cors_origins,
     )
 
     @asynccontextmanager
@@ -128,14 +183,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await db.init_db(settings.database_url)
         await ensure_default_location()
         try:
-            async with background_jobs(settings):
+            async with events.serving(settings), background_jobs(settings):
                 yield
         finally:
             await db.close_db()
 
     return Starlette(
         routes=[
+            Route("/", dashboard),
+            Mount("/dashboard", StaticFiles(directory=DASHBOARD), name="dashboard"),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -52,6 +52,32 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         5.0, ge=0.05, le=3600, description="How often the scheduler looks for channels due a download and for missed work."
     )
+    event_bus: str = Field(
+        "auto",
+        description="How live events reach the API processes' subscribers: auto (PostgreSQL LISTEN/NOTIFY on "
+        "PostgreSQL, in-memory on SQLite), memory (one process), postgres, or redis://host:port/db (pub/sub).",
+    )
+    event_retention_hours: float = Field(
+        24.0, ge=0.01, le=24 * 90,
+        description="How long events are kept for subscribers resuming after a disconnect (`after`).",
+    )
+    event_poll_seconds: float = Field(
+        2.0, ge=0.05, le=3600,
+        description="How often the API looks for new events even without a wake-up from the bus (a safety net).",
+    )
+    subscriber_buffer: int = Field(
+        1000, ge=10, le=100_000,
+        description="Events one subscription may have waiting; beyond it the oldest are dropped and the "
+        "subscriber is told which it missed.",
+    )
+
+    @field_validator("event_bus")
+    @classmethod
+    def _known_bus(cls, value: str) -> str:
+        value = value.strip() or "auto"
+        if value in ("auto", "memory", "postgres") or value.startswith(("redis://", "rediss://")):
+            return value
+        raise ValueError("ORDERDECK_EVENT_BUS must be auto, memory, postgres or a redis:// URL")
 
     @field_validator("database_url")
     @classmethod

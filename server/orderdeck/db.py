@@ -65,7 +65,7 @@ async def migrate(url: str) -> None:
     if normalise_url(url).startswith("postgres://"):
         import asyncpg
 
-        lock = await asyncpg.connect(normalise_url(url).split("?", 1)[0].replace("postgres://", "postgresql://", 1))
+        lock = await asyncpg.connect(asyncpg_dsn(url))
         await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         async with TortoiseContext():
@@ -73,6 +73,11 @@ async def migrate(url: str) -> None:
     finally:
         if lock is not None:
             await lock.close()  # ends the session, and with it the lock
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A PostgreSQL database URL as asyncpg's own connections take it (without Tortoise's options)."""
+    return normalise_url(url).split("?", 1)[0].replace("postgres://", "postgresql://", 1)
 
 
 def connection() -> BaseDBAsyncClient:

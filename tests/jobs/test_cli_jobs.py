@@ -4,10 +4,12 @@ taking a shop's orders on schedule."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 import redis
 
+from orderdeck.wsclient import LiveClient
 from tests.plugins.support import serve
 from tests.support import ORDERDECK, free_port, start_server, stop
 from tests.conftest import shop_app
@@ -45,6 +48,36 @@ def gql(url: str, token: str, query: str, variables: dict | None = None) -> dict
     return body["data"]
 
 
+class Follower(threading.Thread):
+    """Subscribes over the API's websocket (in a thread of its own) and keeps what arrives."""
+
+    QUERY = """subscription {
+        orderEvents { ... on OrderEvent { eventId kind source actor } }
+        }"""
+
+    def __init__(self, url: str, token: str, query: str) -> None:
+        super().__init__(daemon=True)
+        self.ws, self.token, self.query = url.replace("http://", "ws://") + "/graphql", token, query
+        self.items: list[dict] = []
+        self.ready, self.done = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        async def follow() -> None:
+            async with LiveClient.connect(self.ws, self.token) as client:
+                async def collect() -> None:
+                    async for data in client.subscribe(self.query):
+                        self.items.append(next(iter(data.values())))
+
+                task = asyncio.create_task(collect())
+                await asyncio.sleep(0.3)
+                self.ready.set()
+                while not self.done.is_set():
+                    await asyncio.sleep(0.05)
+                task.cancel()
+
+        asyncio.run(follow())
+
+
 def test_api_worker_and_scheduler_processes_take_a_shops_orders(database_env, tmp_path):
     if not database_env["ORDERDECK_DATABASE_URL"].startswith("postgres"):
         pytest.skip("separate worker processes are for PostgreSQL (SQLite runs the jobs in-process)")
@@ -67,6 +100,11 @@ def test_api_worker_and_scheduler_processes_take_a_shops_orders(database_env, tm
                     setStockLevels(input: $levels) { errors { message } } }""",
                 {"item": {"sku": "MUG", "title": "Mug"},
                  "levels": {"levels": [{"sku": "MUG", "locationId": location, "level": 9}]}})  # fmt: skip
+            orders_feed = Follower(server.url, token, Follower.QUERY)
+            runs_feed = Follower(server.url, token, "subscription { syncProgress { ... on SyncProgressEvent { phase kind outcome orders } } }")
+            for feed in (orders_feed, runs_feed):
+                feed.start()
+                assert feed.ready.wait(10)
             gql(server.url, token, """mutation($input: CreateChannelInput!) { createChannel(input: $input) {
                     errors { message } } }""",
                 {"input": {"name": "Shop", "plugin": "woocommerce", "stockLocationIds": [location],
@@ -78,6 +116,17 @@ def test_api_worker_and_scheduler_processes_take_a_shops_orders(database_env, tm
                 orders = orders["openOrders"]["nodes"]
                 time.sleep(0.3)
             assert orders and orders[0]["source"] == "WOOCOMMERCE", (tmp_path / "worker.log").read_text()
+            # The worker process's commits reached the API's subscribers (PostgreSQL LISTEN/NOTIFY).
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(r["phase"] == "FINISHED" for r in runs_feed.items):
+                time.sleep(0.1)
+            for feed in (orders_feed, runs_feed):
+                feed.done.set()
+                feed.join(10)
+            assert [(e["kind"], e["source"]) for e in orders_feed.items] == [("CREATED", "WOOCOMMERCE")]
+            downloads = [r for r in runs_feed.items if r["kind"] == "DOWNLOAD"]
+            assert downloads[0]["phase"] == "STARTED" and downloads[-1]["phase"] == "FINISHED"
+            assert downloads[-1]["outcome"] == "SUCCEEDED" and downloads[-1]["orders"] == 1
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

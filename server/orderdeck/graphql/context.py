@@ -44,6 +44,8 @@ class Context:
     request: Any = None
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)
+    connection_params: dict[str, Any] | None = None
+    """The ``connection_init`` payload of a websocket (where its token is)."""
 
 
 Info = _Info[Context, None]

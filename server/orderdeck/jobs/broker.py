@@ -90,6 +90,9 @@ class Database(Middleware):
         get_event_loop_thread().run_coroutine(db.init_db(self.url))
 
     def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        from orderdeck import events
+
+        get_event_loop_thread().run_coroutine(events.current_bus().drain())
         get_event_loop_thread().run_coroutine(db.close_db())
 
 

@@ -4,7 +4,8 @@ Every tick (``ORDERDECK_SCHEDULER_INTERVAL_SECONDS``) it
 - sends a download job for each enabled channel whose sync interval has passed, claiming the
   channel's next download time with one atomic UPDATE, so several schedulers send one job;
 - sends a stock job for each channel with listings due for longer than GRACE (or claimed by a
-  job that died), and a dispatch job for each channel with dispatch notes in the same state.
+  job that died), and a dispatch job for each channel with dispatch notes in the same state;
+- deletes live events older than the retention window (``ORDERDECK_EVENT_RETENTION_HOURS``).
 Work announced by a commit normally starts at once (the outbox's wake-ups); the sweep only
 catches what a lost message, a crashed worker or a restart left behind. Several schedulers may
 run: a job sent twice finds nothing left the second time.
@@ -20,9 +21,10 @@ from datetime import datetime, timedelta, timezone
 
 from tortoise.expressions import Q
 
+from orderdeck.config import get_settings
 from orderdeck.jobs.actors import enqueue
 from orderdeck.models import Channel, Dispatch, Listing, SyncKind
-from orderdeck.services import dispatches, stock_push
+from orderdeck.services import dispatches, events, stock_push
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class Tick:
     """The jobs one tick sent, by kind, as channel ids."""
 
     sent: dict[SyncKind, list[uuid.UUID]] = field(default_factory=lambda: {kind: [] for kind in SyncKind})
+    events_pruned: int = 0
 
 
 async def _claim_download(channel: Channel, now: datetime) -> bool:
@@ -85,6 +88,7 @@ async def tick(now: datetime | None = None) -> Tick:
         for channel_id in sorted((c for c in found if c in channels), key=str):
             enqueue(kind, channel_id)
             result.sent[kind].append(channel_id)
+    result.events_pruned = await events.prune(now - timedelta(hours=get_settings().event_retention_hours))
     return result
 
 

@@ -4,6 +4,7 @@ from orderdeck.models.audit import AuditEntry, AuditKind, AuditSubject
 from orderdeck.models.auth import ApiToken, Role
 from orderdeck.models.base import ActorKind
 from orderdeck.models.channels import Channel, FailedJob, Listing, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models.events import Event, EventTopic
 from orderdeck.models.locations import Location
 from orderdeck.models.orders import (
     ADDRESS_FIELDS,
@@ -27,7 +28,7 @@ from orderdeck.models.stock import StockChangeReason, StockItem, StockLedgerEntr
 __all__ = [
     "ADDRESS_FIELDS", "ActorKind", "Channel", "FailedJob", "Listing", "SubmitStatus", "SyncIssue", "SyncKind",
     "SyncOutcome", "SyncRun", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
-    "DeletedOrder", "Dispatch", "DispatchState", "Location", "Order", "OrderItem", "OrderNote",
+    "DeletedOrder", "Dispatch", "DispatchState", "Event", "EventTopic", "Location", "Order", "OrderItem", "OrderNote",
     "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",
     "Role", "Source", "StockChangeReason", "StockItem", "StockLedgerEntry", "StockLevel",
 ]  # fmt: skip

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from orderdeck.models import AuditEntry, AuditKind, AuditSubject, Order
+from orderdeck.services import events
 from orderdeck.services.context import Actor
 
 
@@ -15,6 +16,7 @@ class AuditLog:
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.entries: list[AuditEntry] = []
+        self.order_changes: list[tuple[AuditKind, Order, Any]] = []
 
     def order(
         self,
@@ -26,7 +28,8 @@ class AuditLog:
         after: Any = None,
         tag: str = "",
     ) -> None:
-        """Record a change to an order."""
+        """Record a change to an order (also an order event, with the order as it is at commit)."""
+        self.order_changes.append((kind, order, before))
         self.add(kind, AuditSubject.ORDER, order.id, note, before=before, after=after, tag=tag,
                  order_number=order.number)  # fmt: skip
 
@@ -52,7 +55,11 @@ class AuditLog:
         )
 
     async def write(self) -> None:
-        """Insert the collected entries (inside the operation's transaction)."""
+        """Insert the collected entries and record the order events (inside the operation's
+        transaction)."""
         if self.entries:
             await AuditEntry.bulk_create(self.entries)
             self.entries = []
+        for kind, order, before in self.order_changes:
+            events.order_changed(kind, order, self.actor.name, before)
+        self.order_changes = []

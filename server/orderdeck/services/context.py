@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
@@ -21,7 +21,24 @@ M = TypeVar("M", bound=Model)
 
 log = logging.getLogger(__name__)
 
-_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("after_commit", default=None)
+Flush = Callable[[list[Any]], Awaitable[None]]
+"""Awaited just before the outermost transaction commits, with the items collected for it."""
+
+
+@dataclass
+class _Pending:
+    """What one (possibly nested) transaction block has collected so far."""
+
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    before_commit: dict[Flush, list[Any]] = field(default_factory=dict)
+
+    def merge_into(self, outer: _Pending) -> None:
+        outer.after_commit.extend(self.after_commit)
+        for flush, items in self.before_commit.items():
+            outer.before_commit.setdefault(flush, []).extend(items)
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("pending", default=None)
 
 MAX_BATCH = 100
 """The most orders (or items) one batch operation accepts."""
@@ -42,31 +59,51 @@ class Actor:
 
 @asynccontextmanager
 async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
-    """One service operation: everything inside commits together or not at all."""
-    outer = _after_commit.get()
-    pending: list[Callable[[], None]] = []
-    token = _after_commit.set(pending)
+    """One service operation: everything inside commits together or not at all.
+
+    A nested block joins the outer transaction: what it collected (``before_commit``,
+    ``after_commit``) waits for the outermost commit, and is dropped if the block fails.
+    """
+    outer = _pending.get()
+    pending = _Pending()
+    token = _pending.set(pending)
     try:
         async with in_transaction("default") as conn:
             yield conn
+            if outer is None:
+                # Flushes may collect more (an event's flush queues its announcement after commit).
+                while pending.before_commit:
+                    flush, items = next(iter(pending.before_commit.items()))
+                    del pending.before_commit[flush]
+                    await flush(items)
     finally:
-        _after_commit.reset(token)
+        _pending.reset(token)
     # Reached only when the block committed (an exception skips this).
     if outer is not None:
-        outer.extend(pending)
+        pending.merge_into(outer)
     else:
-        _run_callbacks(pending)
+        _run_callbacks(pending.after_commit)
+
+
+def before_commit(flush: Flush, item: Any) -> None:
+    """Collect ``item`` for ``flush``, which is awaited once, inside the outermost transaction and
+    just before it commits, with every item collected for it in order (those of a nested block
+    that failed are gone). A failing flush rolls the transaction back."""
+    pending = _pending.get()
+    if pending is None:
+        raise RuntimeError("before_commit() needs a transaction: call it inside services.context.transaction()")
+    pending.before_commit.setdefault(flush, []).append(item)
 
 
 def after_commit(callback: Callable[[], None]) -> None:
     """Call ``callback`` once the current transaction has committed (never if it rolls back);
     at once outside a transaction. Callbacks must be quick and must not fail the caller: an
     error is logged, not raised (the work they announce is also found by the scheduler's sweep)."""
-    pending = _after_commit.get()
+    pending = _pending.get()
     if pending is None:
         _run_callbacks([callback])
     else:
-        pending.append(callback)
+        pending.after_commit.append(callback)
 
 
 def _run_callbacks(callbacks: list[Callable[[], None]]) -> None:

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 from orderdeck.models import SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.services import events
 from orderdeck.services.context import transaction
+from orderdeck.services.events import SyncPhase
 
 Issue = tuple[str, str, str]
 """(reference, kind, message): an order (or listing) a run skipped or failed, and why."""
@@ -27,6 +29,7 @@ async def log_progress(run: SyncRun, issues: list[Issue]) -> None:
     """Save the run's counters so far and the issues of its last step."""
     async with transaction():
         await run.save()
+        events.sync_progress(run, SyncPhase.PROGRESS)
         if issues:
             await SyncIssue.bulk_create([
                 SyncIssue(run_id=run.id, reference=ref[:100], kind=kind, message=message[:1000])
@@ -42,7 +45,9 @@ async def _finish(run: SyncRun, error: BaseException | None = None) -> None:
     else:
         run.outcome = SyncOutcome.PARTIAL if run.failed else SyncOutcome.SUCCEEDED
     run.finished_at = datetime.now(timezone.utc)
-    await run.save()
+    async with transaction():
+        await run.save()
+        events.sync_progress(run, SyncPhase.FINISHED)
 
 
 class RunLog:
@@ -57,7 +62,9 @@ class RunLog:
     async def start(self) -> SyncRun:
         """The run, created RUNNING the first time."""
         if self.run is None:
-            self.run = await SyncRun.create(channel_id=self.channel_id, kind=self.kind)
+            async with transaction():
+                self.run = await SyncRun.create(channel_id=self.channel_id, kind=self.kind)
+                events.sync_progress(self.run, SyncPhase.STARTED)
         return self.run
 
 

@@ -26,7 +26,7 @@ from orderdeck.models import (
     StockLedgerEntry,
     StockLevel,
 )
-from orderdeck.services import outbox
+from orderdeck.services import events, outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import MAX_BATCH, Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, validated
@@ -112,7 +112,9 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
 
     await StockLedgerEntry.bulk_create(_ledger_rows(changes, levels, totals, actor))
     await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
-    return {key: row for key, row in levels.items() if row.id in totals}
+    changed = {key: row for key, row in levels.items() if row.id in totals}
+    events.stock_levels_changed(changed.values())
+    return changed
 
 
 def _ledger_rows(
@@ -325,6 +327,7 @@ async def set_minimum_level(sku: str, location_id: uuid.UUID, minimum: int, acto
         before = row.minimum_level
         row.minimum_level = minimum
         await row.save(update_fields=["minimum_level", "updated_at"])
+        events.stock_levels_changed([row])
         audit = AuditLog(actor)
         audit.add(AuditKind.MINIMUM_LEVEL_SET, AuditSubject.STOCK_ITEM, keys[0][0], sku,
                   before={"minimumLevel": before, "locationId": str(location_id)},

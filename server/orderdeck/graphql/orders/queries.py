@@ -10,12 +10,13 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
 from orderdeck.graphql.common import Connection, date_range, paginate, query_id
 from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
-from orderdeck.graphql.orders.types import DeletedOrder, Order, OrderSearchResult
+from orderdeck.graphql.orders.types import DeletedOrder, OpenOrderCount, Order, OrderSearchResult
 from orderdeck.graphql.permissions import READ
 
 MAX_SEARCH = 100
@@ -62,6 +63,20 @@ def _matching(query: str) -> Q:
 
 @strawberry.type
 class Query:
+    @strawberry.field(
+        permission_classes=READ,
+        description="Open orders counted by location and status (one query; pairs with no orders left out).",
+    )
+    async def open_order_counts(self) -> list[OpenOrderCount]:
+        rows = await (
+            models.Order.filter(state=models.OrderState.OPEN)
+            .annotate(count=Count("id"))
+            .group_by("location_id", "status")
+            .order_by("location_id", "status")
+            .values("location_id", "status", "count")
+        )
+        return [OpenOrderCount(location_id=r["location_id"], status=r["status"], count=r["count"]) for r in rows]
+
     @strawberry.field(permission_classes=READ, description="One order, by id or by number (give exactly one).")
     async def order(self, id: strawberry.ID | None = None, number: int | None = None) -> Order | None:
         if (id is None) == (number is None):

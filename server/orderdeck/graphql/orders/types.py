@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -321,3 +322,14 @@ OrderSearchResult = Annotated[
     Order | DeletedOrder,
     strawberry.union("OrderSearchResult", description="An order found by search: live, or deleted."),
 ]
+
+
+@strawberry.type(description="How many open orders wait at one location with one status.")
+class OpenOrderCount:
+    location_id: strawberry.Private[uuid.UUID]
+    status: OrderStatus
+    count: int
+
+    @strawberry.field(description="The location.")
+    async def location(self, info: Info) -> Location:
+        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[return-value]

@@ -1,0 +1,73 @@
+"""Events committed in another process (as by an `orderdeck worker`) reach this API process's
+subscribers, over PostgreSQL LISTEN/NOTIFY and over Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+from orderdeck.models import Location
+from orderdeck.services import stock
+from orderdeck.services.context import Actor
+from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, live_server
+
+ACTOR = Actor("tester")
+
+WORKER = """
+import asyncio, sys, uuid
+from orderdeck import db, events
+from orderdeck.services import orders
+from orderdeck.services.context import Actor
+
+async def main(url, location, count):
+    await db.init_db(url)
+    try:
+        for _ in range(count):
+            await orders.create_direct_order({"location_id": uuid.UUID(location),
+                                              "items": [{"sku": "MUG", "quantity": 1}]}, Actor("worker"))
+    finally:
+        await events.current_bus().drain()  # as a worker does when it shuts down
+        await db.close_db()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+@pytest.fixture
+async def mugs(postgres_only, default_location: Location) -> Location:
+    await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, ACTOR)
+    await stock.set_stock_levels({"levels": [{"sku": "MUG", "location_id": default_location.id, "quantity": 100}]}, ACTOR)
+    return default_location
+
+
+def commit_elsewhere(database_url: str, location: Location, count: int, bus: str) -> None:
+    """Create ``count`` orders in a separate process, with ``bus`` as its event bus."""
+    env = {**os.environ, "ORDERDECK_EVENT_BUS": bus, "ORDERDECK_DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-c", WORKER, database_url, str(location.id), str(count)], env=env,
+                   check=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize("bus", ["postgres", "redis://127.0.0.1:6379/0"])
+async def test_a_commit_in_another_process_reaches_subscribers(
+    bus: str, database_url: str, admin_token: str, mugs: Location
+) -> None:
+    # A long poll: the events must come by the bus, not by the safety net.
+    async with live_server(database_url, admin_token, event_bus=bus, event_poll_seconds=60) as live:
+        async with live.connect() as client:
+            orders_feed = Collector(client, ORDER_EVENTS)
+            levels = Collector(client, STOCK_LEVELS)
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(commit_elsewhere, database_url, mugs, 5, bus)
+            created = await orders_feed.wait_for(5, timeout=5)
+            reserved = await levels.wait_for(5, timeout=5)
+            await orders_feed.stop()
+            await levels.stop()
+    assert [e["kind"] for e in created] == ["CREATED"] * 5 and {e["actor"] for e in created} == {"worker"}
+    assert [e["allocated"] for e in reserved] == [1, 2, 3, 4, 5]
+    ids = sorted(e["eventId"] for e in created + reserved)
+    assert ids == list(range(ids[0], ids[0] + 10))  # gapless across both topics
