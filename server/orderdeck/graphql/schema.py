@@ -9,13 +9,15 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -92,19 +94,22 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
         extra_types.append(Order)
     except ImportError:  # pragma: no cover - the orders area is always present once built
         pass
+    limits = [depth_rule(max_depth, should_ignore=None), aliases_rule(max_alias_count=30)]
+    from orderdeck.graphql.live.types import SCALARS
+
     return Schema(
+        config=StrawberryConfig(scalar_map=SCALARS),
         query=merge_types("Query", _collect("Query")),
         mutation=merge_types("Mutation", _collect("Mutation")),
         subscription=merge_types("Subscription", _collect("Subscription")),
         types=extra_types,
         execution_context_class=Executor,
         extensions=[
-            MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
-            # One instance each (stateless validation rules): a new rule class per request would
-            # make every ValidationCache lookup miss, and fill it.
-            QueryDepthLimiter(max_depth=max_depth),
-            MaxAliasesLimiter(max_alias_count=30),
-            MaxTokensLimiter(max_token_count=5000),
+            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
+            # The depth and alias rules are made once: QueryDepthLimiter and MaxAliasesLimiter make
+            # a new rule class per request, so every ValidationCache lookup would miss (and fill it).
+            lambda: AddValidationRules(limits),
+            lambda: MaxTokensLimiter(max_token_count=5000),
             lambda: ParserCache(maxsize=200),
             lambda: ValidationCache(maxsize=200),
             RefuseNul,

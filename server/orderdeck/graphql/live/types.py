@@ -28,13 +28,20 @@ def _parse_event_id(value: object) -> int:
     return value
 
 
-EventId = strawberry.scalar(
-    NewType("EventId", int),
-    serialize=int,
-    parse_value=_parse_event_id,
-    description="An event's number: events are numbered 1, 2, 3... without gaps in the order they were "
-    "committed, so a subscriber can tell when it missed some. A JSON number (up to 2^53 - 1).",
-)
+EventId = NewType("EventId", int)
+"""An event's number (the GraphQL scalar EventId, see SCALARS)."""
+
+SCALARS = {
+    EventId: strawberry.scalar(
+        name="EventId",
+        serialize=int,
+        parse_value=_parse_event_id,
+        description="An event's number: events are numbered 1, 2, 3... without gaps in the order they were "
+        "committed, so a subscriber can tell when it missed some. A JSON number (up to 2^53 - 1).",
+    )
+}
+"""The schema's custom scalars (StrawberryConfig.scalar_map)."""
+
 
 OrderEventKind = strawberry.enum(_OrderEventKind, name="OrderEventKind", description="What happened to an order.")
 SyncPhase = strawberry.enum(_SyncPhase, name="SyncPhase", description="Where a sync run is.")
