@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from tests.services.helpers import make_item, make_order
 from orderdeck.jobs.scheduler import GRACE, tick
-from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SyncKind
-from orderdeck.services import channels, listings, stock_push
+from orderdeck.models import Channel, Dispatch, DispatchState, Event, Listing, SyncKind
+from orderdeck.services import channels, events, listings, stock_push
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
@@ -76,3 +76,18 @@ async def test_disabled_channels_are_not_swept(default_location, actor):
     await Listing.filter(id=listing.id).update(due_since=datetime.now(timezone.utc) - GRACE * 2)
     sent = (await tick()).sent
     assert sent[SyncKind.STOCK_PUSH] == [] and sent[SyncKind.DOWNLOAD] == []
+
+
+async def test_the_tick_deletes_events_older_than_the_retention_window(default_location, actor):
+    for sku in ("MUG", "CUP", "CAP"):
+        await make_item(sku, actor, level=5, location_id=default_location.id)  # a stock event each
+    newest = await events.last_id()
+    assert newest >= 3
+    kept_from = datetime.now(timezone.utc)
+    await Event.filter(id__lt=newest).update(created_at=kept_from - timedelta(hours=25))  # older than 24 h
+
+    pruned = (await tick(kept_from)).events_pruned
+
+    assert pruned == newest - 1
+    assert await Event.all().values_list("id", flat=True) == [newest]
+    assert await events.last_id() == newest  # numbering goes on from there

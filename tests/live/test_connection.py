@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import websockets
 
-from tests.live.support import ORDER_EVENTS, LiveServer, live_server
+from tests.live.support import ORDER_EVENTS, Collector, LiveServer, live_server
 from orderdeck.wsclient import PROTOCOL
 
 
@@ -67,3 +67,24 @@ async def test_only_allowed_origins_may_open_a_socket(live: LiveServer) -> None:
         pass
     async with live.connect(origin=live.url):  # the dashboard's own origin
         pass
+
+
+async def test_revoking_a_token_ends_its_subscriptions(live: LiveServer, default_location, monkeypatch) -> None:
+    from orderdeck.graphql.live import subscriptions
+    from orderdeck.services import orders, stock
+    from orderdeck.services.context import Actor
+
+    monkeypatch.setattr(subscriptions, "TOKEN_RECHECK", 0.0)  # check at every event
+    await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, Actor("tester"))
+    order = {"location_id": default_location.id, "items": [{"sku": "MUG", "quantity": 1}]}
+    secret = (await live.gql('mutation { createToken(name: "wall", role: READER) { secret } }'))["createToken"]["secret"]
+    async with live.connect(secret) as client:
+        feed = Collector(client, ORDER_EVENTS)
+        await asyncio.sleep(0.2)
+        await orders.create_direct_order(order, Actor("tester"))
+        await feed.wait_for(1)
+        await live.gql('mutation { revokeToken(name: "wall") { __typename } }')
+        await orders.create_direct_order(order, Actor("tester"))
+        with pytest.raises(Exception, match="This API token has been revoked"):
+            await feed.wait_for(2)
+        assert len(feed.items) == 1

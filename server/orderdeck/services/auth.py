@@ -104,6 +104,11 @@ async def authenticate(secret: str) -> ApiToken | None:
     return await ApiToken.filter(token_hash=hash_token(secret), revoked_at=None).first()
 
 
+async def still_active(token: ApiToken) -> bool:
+    """Whether ``token`` has not been revoked since it was authenticated."""
+    return await ApiToken.filter(id=token.id, revoked_at=None).exists()
+
+
 async def ensure_admin_token() -> str | None:
     """On an empty database, create the first admin token and return its secret; else None."""
     if await ApiToken.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -30,10 +31,15 @@ from orderdeck.graphql.live.types import (
 )
 from orderdeck.graphql.permissions import READ
 from orderdeck.models import EventTopic
+from orderdeck.services import auth
 
 T = TypeVar("T")
 
 MAX_FILTER_IDS = 100
+
+TOKEN_RECHECK = 30.0
+"""Seconds between checks that a subscriber's token is still active (a revoked one ends its
+subscriptions at the next event after the check falls due)."""
 
 AFTER = "Resume after this event id: kept events after it come first (see EventsMissed), then live ones. Null: from now."
 
@@ -52,15 +58,23 @@ def _within(wanted: set[str] | set | None, *values: object) -> bool:
 
 
 async def _live(
-    topic: EventTopic, matches: events.Matcher, after: int | None, convert: Callable[[events.Published], T]
+    info: Info, topic: EventTopic, matches: events.Matcher, after: int | None, convert: Callable[[events.Published], T]
 ) -> AsyncIterator[T | EventsMissed]:
-    """The events of ``topic`` that ``matches`` from this process's hub, as GraphQL payloads."""
+    """The events of ``topic`` that ``matches`` from this process's hub, as GraphQL payloads; ended
+    with an error once the subscriber's token is found revoked (checked at most every
+    TOKEN_RECHECK seconds, when there is something to send)."""
     hub = events.running_hub()
     if hub is None:
         raise GraphQLError("Live events are not served by this process")
+    token = info.context.token
+    checked = time.monotonic()
     async with hub.subscribe(topic, matches, after) as subscription:
         try:
             async for item in subscription.stream():
+                if token is not None and time.monotonic() - checked > TOKEN_RECHECK:
+                    if not await auth.still_active(token):
+                        raise GraphQLError("This API token has been revoked", extensions={"code": "UNAUTHENTICATED"})
+                    checked = time.monotonic()
                 yield missed(item) if isinstance(item, events.Missed) else item.view(convert)
         except events.ResumeError as exc:
             raise GraphQLError(str(exc)) from None
@@ -83,7 +97,7 @@ class Subscription:
             return (_within(kinds, event.kind) and _within(channels, d["channelId"])
                     and _within(locations, d["locationId"], d["previousLocationId"]))  # fmt: skip
 
-        async for message in _live(EventTopic.ORDER, matches, after, order_event):
+        async for message in _live(info, EventTopic.ORDER, matches, after, order_event):
             yield message
 
     @strawberry.subscription(permission_classes=READ, description="Stock levels after each change (level, allocated, available).")
@@ -98,7 +112,7 @@ class Subscription:
         def matches(event: events.Published) -> bool:
             return _within(items, event.data["itemId"]) and _within(locations, event.data["locationId"])
 
-        async for message in _live(EventTopic.STOCK, matches, after, stock_level_event):
+        async for message in _live(info, EventTopic.STOCK, matches, after, stock_level_event):
             yield message
 
     @strawberry.subscription(permission_classes=READ, description="Progress of sync runs: started, each page or batch, finished.")
@@ -115,7 +129,7 @@ class Subscription:
             d = event.data
             return _within(channels, d["channelId"]) and _within(runs, d["runId"]) and _within(kinds, d["kind"])
 
-        async for message in _live(EventTopic.SYNC, matches, after, sync_progress_event):
+        async for message in _live(info, EventTopic.SYNC, matches, after, sync_progress_event):
             yield message
 
 
