@@ -45,11 +45,15 @@ WS_UNAUTHORIZED = (
 DASHBOARD = Path(__file__).parent / "dashboard"
 
 
-def bearer_token(connection: HTTPConnection) -> str | None:
-    """The token in an 'Authorization: Bearer ...' header, if any."""
-    header = connection.headers.get("authorization", "")
+def _bearer(header: str) -> str | None:
+    """The token of an 'Authorization: Bearer ...' value, if it is one."""
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The token in an 'Authorization: Bearer ...' header, if any."""
+    return _bearer(connection.headers.get("authorization", ""))
 
 
 def connection_token(params: dict[str, Any] | None) -> str | None:
@@ -60,11 +64,7 @@ def connection_token(params: dict[str, Any] | None) -> str | None:
     if isinstance(token, str) and token.strip():
         return token.strip()
     header = params.get("Authorization", params.get("authorization"))
-    if isinstance(header, str):
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return None
+    return _bearer(header) if isinstance(header, str) else None
 
 
 class OrderdeckGraphQL(GraphQL[Context, None]):

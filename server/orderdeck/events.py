@@ -48,6 +48,9 @@ REPLAY_PAGE = 200
 READ_PAGE = 500
 """Events the hub reads per query."""
 
+RECONNECT_FIRST, RECONNECT_LONGEST = 0.5, 10.0
+"""Seconds before a bus listener first retries a failed connection, and at most (doubling)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Published:
@@ -120,8 +123,32 @@ class Bus:
         self._hubs.add(hub)
 
     async def listen(self, wake: Wake) -> None:
-        """Deliver other processes' announcements to ``wake`` until cancelled (none in memory)."""
+        """Deliver other processes' announcements to ``wake`` until cancelled, reconnecting with
+        backoff when the connection fails or is lost (and catching up each time it is back)."""
+        delay = RECONNECT_FIRST
+
+        def connected() -> None:
+            nonlocal delay
+            delay = RECONNECT_FIRST
+            wake(-1)  # (re)connected: catch up on anything announced meanwhile
+
+        while True:
+            try:
+                await self._listen_once(wake, connected)
+                log.warning("event bus: the %s connection was lost; reconnecting", self.name)
+            except self._errors as exc:
+                log.warning("event bus: cannot listen on %s (%s); retrying in %.1f s", self.name, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_LONGEST)
+
+    async def _listen_once(self, wake: Wake, connected: Callable[[], None]) -> None:
+        """Listen on one connection until it is lost (in memory: there are no other processes)."""
         await asyncio.Event().wait()
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        """Errors of a connection failing (logged, then retried)."""
+        return (OSError,)
 
 
 class PostgresBus(Bus):
@@ -140,28 +167,25 @@ class PostgresBus(Bus):
             f"SELECT pg_notify({db.placeholders(1)[0]}, {db.placeholders(1, 2)[0]})", [PG_CHANNEL, str(last_id)]
         )
 
-    async def listen(self, wake: Wake) -> None:
+    async def _listen_once(self, wake: Wake, connected: Callable[[], None]) -> None:
         import asyncpg
 
-        delay = 0.5
-        while True:
-            lost = asyncio.Event()
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.dsn)
-                conn.add_termination_listener(lambda _conn: lost.set())
-                await conn.add_listener(PG_CHANNEL, lambda _c, _pid, _ch, payload: wake(int(payload)))
-                wake(-1)  # (re)connected: catch up on anything announced meanwhile
-                delay = 0.5
-                await lost.wait()
-                log.warning("event bus: the LISTEN connection to PostgreSQL was lost; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("event bus: cannot LISTEN on PostgreSQL (%s); retrying in %.1f s", exc, delay)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        lost = asyncio.Event()
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(PG_CHANNEL, lambda _c, _pid, _ch, payload: wake(int(payload)))
+            connected()
+            await lost.wait()
+        finally:
+            if not conn.is_closed():
+                await conn.close()
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        import asyncpg
+
+        return (OSError, asyncpg.PostgresError)
 
 
 class RedisBus(Bus):
@@ -199,26 +223,25 @@ class RedisBus(Bus):
         except Exception as exc:  # noqa: BLE001 - the hubs' poll finds the events anyway
             log.warning("event bus: could not publish to Redis (%s); subscribers get it at the next poll", exc)
 
-    async def listen(self, wake: Wake) -> None:
+    async def _listen_once(self, wake: Wake, connected: Callable[[], None]) -> None:
         import redis.asyncio as redis
 
-        delay = 0.5
-        while True:
-            client = redis.Redis.from_url(self.url)
-            try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    wake(-1)
-                    delay = 0.5
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            wake(int(message["data"]))
-            except (OSError, redis.RedisError) as exc:
-                log.warning("event bus: Redis subscription failed (%s); retrying in %.1f s", exc, delay)
-            finally:
-                await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        client = redis.Redis.from_url(self.url)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(self.channel)
+                connected()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        wake(int(message["data"]))
+        finally:
+            await client.aclose()
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        import redis.asyncio as redis
+
+        return (OSError, redis.RedisError)
 
 
 def bus_from_settings(settings: Settings) -> Bus:

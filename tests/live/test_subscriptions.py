@@ -185,6 +185,12 @@ async def test_bad_arguments_are_refused_clearly(live: LiveServer, warehouse) ->
         bad_id = Collector(client, ORDER_EVENTS, {"filter": {"locationIds": ["nope"]}})
         with pytest.raises(Exception, match="filter.locationIds.0"):
             await bad_id.wait_for(1)
+        empty = Collector(client, ORDER_EVENTS, {"filter": {"channelIds": []}})
+        with pytest.raises(Exception, match="filter.channelIds: Give at least one id"):
+            await empty.wait_for(1)
+        too_many = Collector(client, STOCK_LEVELS, {"filter": {"itemIds": ["x"] * 101}})
+        with pytest.raises(Exception, match="filter.itemIds: Give at most 100 ids"):
+            await too_many.wait_for(1)
         negative = Collector(client, ORDER_EVENTS, {"after": -1})
         with pytest.raises(Exception, match="EventId must be a whole number"):
             await negative.wait_for(1)

@@ -132,6 +132,14 @@ def query_id(value: str, type_name: str, argument: str) -> uuid.UUID:
         raise GraphQLError(f"{argument}: {exc.errors[0].message}") from None
 
 
+def query_ids(values: list[str], type_name: str, argument: str, limit: int = MAX_PAGE) -> list[uuid.UUID]:
+    """decode_ids for query arguments: bad ids are a GraphQL error naming each by position."""
+    try:
+        return decode_ids(values, type_name, argument, limit)
+    except ServiceError as exc:
+        raise GraphQLError("; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from None
+
+
 def date_range(
     query: QuerySet, column: str, start: datetime | None, end: datetime | None, start_name: str, end_name: str
 ) -> QuerySet:

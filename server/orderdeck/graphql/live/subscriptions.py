@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError
 
 from orderdeck import events
-from orderdeck.graphql.common import query_id
+from orderdeck.graphql.common import query_ids
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.live.types import (
     EventId,
@@ -45,12 +45,10 @@ AFTER = "Resume after this event id: kept events after it come first (see Events
 
 
 def _ids(values: list[strawberry.ID] | None, type_name: str, argument: str) -> set[str] | None:
-    """The raw ids of a filter list (None: no filter); a GraphQL error naming a bad one."""
+    """The raw ids of a filter list (None: no filter); a GraphQL error naming each bad one."""
     if values is None:
         return None
-    if len(values) > MAX_FILTER_IDS:
-        raise GraphQLError(f"{argument}: give at most {MAX_FILTER_IDS} ids")
-    return {str(query_id(value, type_name, f"{argument}.{n}")) for n, value in enumerate(values)}
+    return {str(value) for value in query_ids(values, type_name, argument, MAX_FILTER_IDS)}
 
 
 def _within(wanted: set[str] | set | None, *values: object) -> bool:
