@@ -4,6 +4,7 @@ import functools
 from json import dumps, loads
 from orderdeck.models.events import EventTopic
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0004_outbox_claims')]
@@ -22,5 +23,9 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'event', 'app': 'models', 'pk_attr': 'id', 'table_description': "One committed change, numbered without gaps in commit order (the 'event' counter row)."},
             bases=['Model'],
+        ),
+        ops.AddIndex(
+            model_name='Event',
+            index=Index(fields=['topic', 'id']),
         ),
     ]

@@ -84,7 +84,7 @@ def shop_state(server: Server, slug: str) -> dict[str, Any]:
 
 
 OPEN_ORDERS = "{ openOrders(first: 100) { totalCount nodes { id reference subsource allocation } } }"
-ALL_ORDERS = "{ orders(first: 100) { totalCount nodes { reference state } } }"  # the test sees fewer than 100
+ALL_ORDERS = "{ orders(first: 100) { nodes { reference state } } }"  # the test sees fewer than 100
 
 
 def open_orders_from_both_shops(api: Api) -> list[dict[str, Any]] | None:
@@ -154,7 +154,9 @@ def test_the_demo_shows_orders_stock_and_dispatches_and_restarts_without_duplica
 
         def new_orders() -> list[dict[str, Any]] | None:
             orders = api(ALL_ORDERS)["orders"]
-            assert orders["totalCount"] == len(orders["nodes"]), "all orders on one page"
+            # The page is not full, so it held every order when it was read (totalCount is counted
+            # a moment later, and the demo's shops keep taking orders meanwhile).
+            assert len(orders["nodes"]) < 100, "all orders on one page"
             return orders["nodes"] if {o["reference"] for o in orders["nodes"]} - known else None
 
         orders = eventually(new_orders, "orders downloaded after the restart")

@@ -3,6 +3,8 @@ token required), health endpoints, CORS."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -36,13 +38,20 @@ UNAUTHORIZED = (
 )
 
 WS_FORBIDDEN = 4403
-"""Close code of a websocket whose connection_init carries no valid token (graphql-transport-ws)."""
+"""Close code of a websocket whose connection_init carries no valid token (graphql-transport-ws),
+or whose token has since been revoked."""
 WS_UNAUTHORIZED = (
     "Forbidden: connection_init must carry a valid API token: "
     '{"type": "connection_init", "payload": {"token": "<token>"}}'
 )
+WS_REVOKED = "Forbidden: the API token of this connection has been revoked"
+
+TOKEN_RECHECK = 30.0
+"""Seconds between checks that an open websocket's token is still active (a revoked one is closed)."""
 
 DASHBOARD = Path(__file__).parent / "dashboard"
+
+log = logging.getLogger(__name__)
 
 
 def _bearer(header: str) -> str | None:
@@ -72,6 +81,9 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
     Authorization header over HTTP, from the connection_init payload over a websocket."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await self._serve_socket(scope, receive, send)
+            return
         if scope["type"] == "http":
             request = Request(scope, receive)
             if not self._wants_ide(request):
@@ -85,11 +97,33 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
                     await response(scope, receive, send)
                     return
                 scope.setdefault("state", {})["token"] = token
+        await super().__call__(scope, receive, send)
+
+    async def _serve_socket(self, scope: Any, receive: Any, send: Any) -> None:
+        """A websocket, closed with 4403 once the token it signed in with is found revoked."""
+        state = scope.setdefault("state", {})
+        watcher = asyncio.create_task(self._watch_token(state))
         try:
             await super().__call__(scope, receive, send)
         except WebSocketDisconnected:  # a socket refused in on_ws_connect, closed once already
-            if scope["type"] != "websocket":
-                raise
+            pass
+        finally:
+            watcher.cancel()
+
+    @staticmethod
+    async def _watch_token(state: dict[str, Any]) -> None:
+        """Every TOKEN_RECHECK seconds, close the socket if its token (once signed in) was revoked."""
+        while True:
+            await asyncio.sleep(TOKEN_RECHECK)
+            token: ApiToken | None = state.get("token")
+            try:
+                if token is None or await auth.still_active(token):
+                    continue
+                await state["socket"].close(code=WS_FORBIDDEN, reason=WS_REVOKED)
+            except Exception as exc:  # noqa: BLE001 - the database is away, or the socket closed meanwhile
+                log.warning("could not check or close a websocket whose token may be revoked: %s", exc)
+                continue
+            return
 
     def _wants_ide(self, request: Request) -> bool:
         """A browser asking for the GraphiQL page (it carries no token; its queries will)."""
@@ -108,6 +142,7 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError()
         context.token, context.actor = token, auth.token_actor(token)
         context.permissions = auth.permissions_of(token)
+        context.request.state.token, context.request.state.socket = token, context.request  # for _watch_token
         return UNSET
 
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:

@@ -136,8 +136,9 @@ class Bus:
             try:
                 await self._listen_once(wake, connected)
                 log.warning("event bus: the %s connection was lost; reconnecting", self.name)
-            except self._errors as exc:
-                log.warning("event bus: cannot listen on %s (%s); retrying in %.1f s", self.name, exc, delay)
+            except Exception as exc:  # noqa: BLE001 - the listener outlives any failure (the poll covers the gap)
+                log.warning("event bus: cannot listen on %s (%s); retrying in %.1f s", self.name, exc, delay,
+                            exc_info=not isinstance(exc, self._errors))  # fmt: skip
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_LONGEST)
 
@@ -147,7 +148,7 @@ class Bus:
 
     @property
     def _errors(self) -> tuple[type[BaseException], ...]:
-        """Errors of a connection failing (logged, then retried)."""
+        """Errors of a connection failing (logged without a traceback; any error is retried)."""
         return (OSError,)
 
 
@@ -174,7 +175,7 @@ class PostgresBus(Bus):
         conn = await asyncpg.connect(self.dsn)
         try:
             conn.add_termination_listener(lambda _conn: lost.set())
-            await conn.add_listener(PG_CHANNEL, lambda _c, _pid, _ch, payload: wake(int(payload)))
+            await conn.add_listener(PG_CHANNEL, lambda _c, _pid, _ch, payload: wake(_announced(payload)))
             connected()
             await lost.wait()
         finally:
@@ -233,7 +234,7 @@ class RedisBus(Bus):
                 connected()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        wake(int(message["data"]))
+                        wake(_announced(message["data"]))
         finally:
             await client.aclose()
 
@@ -242,6 +243,15 @@ class RedisBus(Bus):
         import redis.asyncio as redis
 
         return (OSError, redis.RedisError)
+
+
+def _announced(payload: str | bytes) -> int:
+    """The event id an announcement carries (-1, "look anyway", for one that is not a number)."""
+    try:
+        return int(payload)
+    except ValueError:
+        log.warning("event bus: ignoring an announcement that is not an event id: %r", payload[:100])
+        return -1
 
 
 def bus_from_settings(settings: Settings) -> Bus:
@@ -428,8 +438,10 @@ class Hub:
         if not self.subscribers:  # nobody to tell: just keep up with the newest id
             from orderdeck.services.events import last_id
 
-            self.last_id = max(self.last_id, await last_id())
-            return
+            newest = await last_id()
+            if not self.subscribers:  # (one that came meanwhile is offered the events it may not have)
+                self.last_id = max(self.last_id, newest)
+                return
         page = max(1, min(READ_PAGE, self.buffer // 2))  # one page never fills a reading subscriber's buffer
         while True:
             rows = await Event.filter(id__gt=self.last_id).limit(page)

@@ -1,4 +1,4 @@
-"""A small graphql-transport-ws client: ``orderdeck watch`` uses it, and so can scripts and tests.
+"""A small graphql-transport-ws client, for scripts, tests and benchmarks (the dashboard has its own in JavaScript).
 
     async with LiveClient.connect("ws://127.0.0.1:8000/graphql", token) as client:
         async for payload in client.subscribe("subscription { orderEvents { __typename } }"):

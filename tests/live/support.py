@@ -48,12 +48,17 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(database_url: str, token: str, **settings: Any) -> AsyncIterator[LiveServer]:
+async def live_server(
+    database_url: str, token: str, *, send_buffer: int | None = None, **settings: Any
+) -> AsyncIterator[LiveServer]:
     """Serve the app (no lifespan: the test owns the database and the jobs) with a hub on the
-    bus the settings choose."""
+    bus the settings choose. ``send_buffer``: the kernel's send buffer of each connection, in bytes
+    (small, a client that stops reading holds up the server's sends sooner)."""
     config = Settings(database_url=database_url, **settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:  # accepted connections inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     async with events.serving(config) as hub:

@@ -10,7 +10,8 @@ import pytest
 import websockets
 
 from tests.live.support import ORDER_EVENTS, Collector, LiveServer, live_server
-from orderdeck.wsclient import PROTOCOL
+from orderdeck.models import ApiToken
+from orderdeck.wsclient import PROTOCOL, SubscriptionError
 
 
 @pytest.fixture
@@ -69,12 +70,14 @@ async def test_only_allowed_origins_may_open_a_socket(live: LiveServer) -> None:
         pass
 
 
-async def test_revoking_a_token_ends_its_subscriptions(live: LiveServer, default_location, monkeypatch) -> None:
-    from orderdeck.graphql.live import subscriptions
+async def test_revoking_a_token_closes_its_sockets_and_refuses_new_subscriptions(
+    live: LiveServer, default_location, monkeypatch
+) -> None:
+    from orderdeck import app
     from orderdeck.services import orders, stock
     from orderdeck.services.context import Actor
 
-    monkeypatch.setattr(subscriptions, "TOKEN_RECHECK", 0.0)  # check at every event
+    monkeypatch.setattr(app, "TOKEN_RECHECK", 0.3)
     await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, Actor("tester"))
     order = {"location_id": default_location.id, "items": [{"sku": "MUG", "quantity": 1}]}
     secret = (await live.gql('mutation { createToken(name: "wall", role: READER) { secret } }'))["createToken"]["secret"]
@@ -84,7 +87,24 @@ async def test_revoking_a_token_ends_its_subscriptions(live: LiveServer, default
         await orders.create_direct_order(order, Actor("tester"))
         await feed.wait_for(1)
         await live.gql('mutation { revokeToken(name: "wall") { __typename } }')
-        await orders.create_direct_order(order, Actor("tester"))
-        with pytest.raises(Exception, match="This API token has been revoked"):
-            await feed.wait_for(2)
+        late = Collector(client, ORDER_EVENTS)  # subscribed after the revocation, before the next check
+        with pytest.raises(SubscriptionError, match="This API token has been revoked"):
+            await late.wait_for(1)
+        # The socket is closed with 4403 at the next check, though no event came to send.
+        code, reason = await asyncio.wait_for(client.closed, 5)
+        assert (code, reason) == (4403, app.WS_REVOKED)
         assert len(feed.items) == 1
+
+
+async def test_queries_and_mutations_over_a_socket_are_refused(live: LiveServer) -> None:
+    """The socket's token is not checked at each operation: queries and mutations go over HTTP."""
+    async with live.connect() as client:
+        for operation in ('{ me { name } }', 'mutation { createToken(name: "side-door", role: ADMIN) { secret } }'):
+            with pytest.raises(SubscriptionError, match="A websocket carries subscriptions only"):
+                async for _ in client.subscribe(operation):
+                    pass
+        live_feed = Collector(client, ORDER_EVENTS)  # the socket still serves subscriptions
+        await asyncio.sleep(0.2)
+        assert live_feed.error is None
+        await live_feed.stop()
+    assert not await ApiToken.filter(name="side-door").exists()

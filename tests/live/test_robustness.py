@@ -4,17 +4,22 @@ over 10,000 events leave no memory behind."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
+import socket
 import tracemalloc
 from collections.abc import AsyncIterator
 
 import pytest
+import websockets
 
 from orderdeck import events
 from orderdeck.config import Settings
 from orderdeck.models import EventTopic, Location
 from orderdeck.services import stock
 from orderdeck.services.context import Actor
+from orderdeck.wsclient import PROTOCOL
 from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, LiveServer, eventually, live_server
 
 ACTOR = Actor("tester")
@@ -118,3 +123,63 @@ async def test_no_memory_growth_over_10000_events_with_subscribers_coming_and_go
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, events.Subscription)]
     assert growth < 512 * 1024, f"memory grew by {growth} bytes over 10,000 events"
+
+
+async def test_a_client_that_stops_reading_its_socket_delays_nobody_and_is_told_what_it_missed(
+    database_url: str, admin_token: str, items: Location
+) -> None:
+    """The same at the socket: a client that stops reading (its TCP window closes, the server's
+    sends wait) holds at most its buffer on the server, while another client gets every event."""
+    async with live_server(database_url, admin_token, subscriber_buffer=100, send_buffer=8192) as live:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, soon full
+        raw.connect((live.url.split("//")[1].split(":")[0], int(live.url.rsplit(":", 1)[1])))
+        async with websockets.connect(live.ws, sock=raw, subprotocols=[PROTOCOL], max_queue=1, compression=None) as stuck:
+            await stuck.send(json.dumps({"type": "connection_init", "payload": {"token": live.token}}))
+            assert json.loads(await stuck.recv())["type"] == "connection_ack"
+            await stuck.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": STOCK_LEVELS}}))
+            async with live.connect() as fast_client:
+                fast = Collector(fast_client, STOCK_LEVELS)
+                await eventually(lambda: live.hub.subscribers == 2)
+                first = live.hub.last_id + 1
+                await bump(items, 30)  # 3,000 events; the stuck client reads none of them
+                got = await fast.wait_for(3000, timeout=60)
+                await fast.stop()
+            assert [e["eventId"] for e in got] == list(range(first, first + 3000))
+            [held] = [s for s in live.hub._subscriptions[EventTopic.STOCK]]
+            assert len(held.buffer) <= 101 and isinstance(held.buffer[0], events.Missed), "bounded, led by the notice"
+
+            # Reading again, it gets what the socket held, one EventsMissed, then the newest in order.
+            received: list[dict] = []
+            while not received or received[-1].get("eventId") != first + 2999:
+                message = json.loads(await asyncio.wait_for(stuck.recv(), 10))
+                received.append(message["payload"]["data"]["stockLevels"])
+        ids = [m["eventId"] for m in received if m["__typename"] == "StockLevelEvent"]
+        [notice] = [m for m in received if m["__typename"] == "EventsMissed"]
+        assert notice["reason"] == "SLOW_SUBSCRIBER"
+        before = [i for i in ids if i < notice["fromId"]]
+        after = [i for i in ids if i > notice["toId"]]
+        assert ids == before + after and before == list(range(first, first + len(before)))
+        assert notice["fromId"] == first + len(before) and after == list(range(notice["toId"] + 1, first + 3000))
+
+
+async def test_a_subscriber_arriving_while_the_idle_hub_looks_up_the_newest_id_misses_nothing(
+    items: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle hub only notes the newest id; one who subscribes meanwhile is offered what follows."""
+    from orderdeck.services import events as recorded
+
+    hub = events.Hub(events.Bus())  # not started: this test alone runs its catch-up
+    hub.last_id = await recorded.last_id()
+    newest = recorded.last_id
+    async with contextlib.AsyncExitStack() as stack:
+        arrived: list[events.Subscription] = []
+
+        async def newest_while_one_subscribes() -> int:
+            arrived.append(await stack.enter_async_context(hub.subscribe(EventTopic.STOCK, lambda e: True)))
+            await bump(items)  # 100 events, committed after it subscribed
+            return await newest()
+
+        monkeypatch.setattr(recorded, "last_id", newest_while_one_subscribes)
+        await hub.catch_up()
+        assert len(arrived[0].buffer) == 100

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import BREAK, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 NUL = "\x00"
 
@@ -51,4 +53,27 @@ class RefuseNul(SchemaExtension):
             visit(context.graphql_document, literals)
         if literals.found or _holds_nul(context.variables):
             context.result = ExecutionResult(data=None, errors=[GraphQLError(NUL_MESSAGE)])
+        yield
+
+
+SOCKET_MESSAGE = (
+    "A websocket carries subscriptions only: send queries and mutations with POST /graphql "
+    "and an 'Authorization: Bearer <token>' header"
+)
+
+
+class SubscriptionsOnlyOverSockets(SchemaExtension):
+    """Refuse queries and mutations sent over a websocket.
+
+    A socket's context (its token, permissions and DataLoaders) is made once and lives as long as
+    the socket: a query there would read stale loader caches, and a mutation would act on a token
+    checked only now and then. HTTP checks the token on every request.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if isinstance(getattr(context.context, "request", None), WebSocket) and (
+            context.operation_type is not OperationType.SUBSCRIPTION
+        ):
+            context.result = ExecutionResult(data=None, errors=[GraphQLError(SOCKET_MESSAGE)])
         yield

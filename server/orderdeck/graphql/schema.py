@@ -22,7 +22,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from orderdeck.graphql.extensions import RefuseNul
+from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
@@ -113,6 +113,7 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
             lambda: ParserCache(maxsize=200),
             lambda: ValidationCache(maxsize=200),
             RefuseNul,
+            SubscriptionsOnlyOverSockets,
         ],
     )
 

@@ -32,3 +32,4 @@ class Event(Model):
     class Meta:
         table = "event"
         ordering = ["id"]
+        indexes = [("topic", "id")]  # a resuming subscriber reads one topic's events after an id

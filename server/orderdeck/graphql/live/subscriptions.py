@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
@@ -37,10 +36,6 @@ T = TypeVar("T")
 
 MAX_FILTER_IDS = 100
 
-TOKEN_RECHECK = 30.0
-"""Seconds between checks that a subscriber's token is still active (a revoked one ends its
-subscriptions at the next event after the check falls due)."""
-
 AFTER = "Resume after this event id: kept events after it come first (see EventsMissed), then live ones. Null: from now."
 
 
@@ -58,21 +53,19 @@ def _within(wanted: set[str] | set | None, *values: object) -> bool:
 async def _live(
     info: Info, topic: EventTopic, matches: events.Matcher, after: int | None, convert: Callable[[events.Published], T]
 ) -> AsyncIterator[T | EventsMissed]:
-    """The events of ``topic`` that ``matches`` from this process's hub, as GraphQL payloads; ended
-    with an error once the subscriber's token is found revoked (checked at most every
-    TOKEN_RECHECK seconds, when there is something to send)."""
+    """The events of ``topic`` that ``matches`` from this process's hub, as GraphQL payloads.
+
+    The socket's token is checked again as each subscription starts (the socket itself is closed
+    once its token is found revoked: ``app.OrderdeckGraphQL``)."""
     hub = events.running_hub()
     if hub is None:
         raise GraphQLError("Live events are not served by this process")
     token = info.context.token
-    checked = time.monotonic()
+    if token is not None and not await auth.still_active(token):
+        raise GraphQLError("This API token has been revoked", extensions={"code": "UNAUTHENTICATED"})
     async with hub.subscribe(topic, matches, after) as subscription:
         try:
             async for item in subscription.stream():
-                if token is not None and time.monotonic() - checked > TOKEN_RECHECK:
-                    if not await auth.still_active(token):
-                        raise GraphQLError("This API token has been revoked", extensions={"code": "UNAUTHENTICATED"})
-                    checked = time.monotonic()
                 yield missed(item) if isinstance(item, events.Missed) else item.view(convert)
         except events.ResumeError as exc:
             raise GraphQLError(str(exc)) from None

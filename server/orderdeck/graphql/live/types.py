@@ -36,8 +36,10 @@ SCALARS = {
         name="EventId",
         serialize=int,
         parse_value=_parse_event_id,
-        description="An event's number: events are numbered 1, 2, 3... without gaps in the order they were "
-        "committed, so a subscriber can tell when it missed some. A JSON number (up to 2^53 - 1).",
+        description="An event's number: events of every kind are numbered 1, 2, 3... without gaps in the order "
+        "they were committed. A subscription gets those of its topic and filter in increasing order (so its ids "
+        "skip the others'); any it should have had and did not get are announced by EventsMissed. Resume after the "
+        "last one seen with `after`. A JSON number (up to 2^53 - 1).",
     )
 }
 """The schema's custom scalars (StrawberryConfig.scalar_map)."""
