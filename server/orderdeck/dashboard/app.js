@@ -1051,6 +1051,30 @@ function subscriptionError(stream) {
   };
 }
 
+/**
+ * Follow one subscription from `after`: its own cursor (resumed on reconnect), each event to
+ * `onEvent` and into the last-event figure, and on EventsMissed a feed row and `refresh()` of
+ * what those events would have changed.
+ */
+function follow(socket, after, { query, field, stream, refresh, onEvent }) {
+  const cursor = cursorFrom(after);
+  const failed = subscriptionError(stream.toLowerCase());
+  socket.subscribe(query, () => ({ after: cursor.after }), ({ data, errors }) => {
+    if (errors && errors.length) return failed(errors);
+    const m = data && data[field];
+    if (!m) return;
+    if (m.__typename === "EventsMissed") {
+      cursor.advance(m.toId);
+      missedRow(m, stream);
+      refresh();
+      return;
+    }
+    cursor.advance(m.eventId);
+    noteEventId(m.eventId);
+    onEvent(m);
+  }, failed);
+}
+
 function startLive(after) {
   if (state.socket) state.socket.stop(1000, "Restarting");
   hideBanner();
@@ -1058,95 +1082,69 @@ function startLive(after) {
   const socket = new LiveSocket(url, state.token, renderConnection);
   state.socket = socket;
 
-  const orders = cursorFrom(after);
-  socket.subscribe(S_ORDERS, () => ({ after: orders.after }), ({ data, errors }) => {
-    if (errors && errors.length) return subscriptionError("order")(errors);
-    const m = data && data.orderEvents;
-    if (!m) return;
-    if (m.__typename === "EventsMissed") {
-      orders.advance(m.toId);
-      missedRow(m, "Order");
+  follow(socket, after, {
+    query: S_ORDERS, field: "orderEvents", stream: "Order", refresh: refreshOrders,
+    onEvent(m) {
+      addFeedRow({
+        id: m.eventId,
+        at: m.at,
+        kind: "order",
+        label: `Order ${titleCase(m.kind).toLowerCase()}`,
+        tone: ORDER_EVENT_TONE[m.kind],
+        text: describeOrder(m),
+        data: { event: m.kind, orderId: m.orderId, orderNumber: String(m.number), state: m.state },
+      });
       refreshOrders();
-      return;
-    }
-    orders.advance(m.eventId);
-    noteEventId(m.eventId);
-    addFeedRow({
-      id: m.eventId,
-      at: m.at,
-      kind: "order",
-      label: `Order ${titleCase(m.kind).toLowerCase()}`,
-      tone: ORDER_EVENT_TONE[m.kind],
-      text: describeOrder(m),
-      data: { event: m.kind, orderId: m.orderId, orderNumber: String(m.number), state: m.state },
-    });
-    refreshOrders();
-  }, subscriptionError("order"));
+    },
+  });
 
-  const stock = cursorFrom(after);
-  socket.subscribe(S_STOCK, () => ({ after: stock.after }), ({ data, errors }) => {
-    if (errors && errors.length) return subscriptionError("stock")(errors);
-    const m = data && data.stockLevels;
-    if (!m) return;
-    if (m.__typename === "EventsMissed") {
-      stock.advance(m.toId);
-      missedRow(m, "Stock");
+  follow(socket, after, {
+    query: S_STOCK, field: "stockLevels", stream: "Stock",
+    refresh() {
       refreshLowStock();
       refreshOrders();
-      return;
-    }
-    stock.advance(m.eventId);
-    noteEventId(m.eventId);
-    addFeedRow({
-      id: m.eventId,
-      at: m.at,
-      kind: "stock",
-      label: "Stock",
-      tone: m.belowMinimum ? "warn" : "muted",
-      text: describeStock(m),
-      data: { event: "STOCK_LEVEL", sku: m.sku, belowMinimum: String(m.belowMinimum) },
-    });
-    const key = `${m.itemId}|${m.locationId}`;
-    if (m.belowMinimum !== state.belowMinimum.has(key)) refreshLowStock();
-    else if (m.belowMinimum) patchLowStock(m);
-    refreshOrders(); // an order's stock cover may have changed
-  }, subscriptionError("stock"));
+    },
+    onEvent(m) {
+      addFeedRow({
+        id: m.eventId,
+        at: m.at,
+        kind: "stock",
+        label: "Stock",
+        tone: m.belowMinimum ? "warn" : "muted",
+        text: describeStock(m),
+        data: { event: "STOCK_LEVEL", sku: m.sku, belowMinimum: String(m.belowMinimum) },
+      });
+      const key = `${m.itemId}|${m.locationId}`;
+      if (m.belowMinimum !== state.belowMinimum.has(key)) refreshLowStock();
+      else if (m.belowMinimum) patchLowStock(m);
+      refreshOrders(); // an order's stock cover may have changed
+    },
+  });
 
-  const sync = cursorFrom(after);
-  socket.subscribe(S_SYNC, () => ({ after: sync.after }), ({ data, errors }) => {
-    if (errors && errors.length) return subscriptionError("sync")(errors);
-    const m = data && data.syncProgress;
-    if (!m) return;
-    if (m.__typename === "EventsMissed") {
-      sync.advance(m.toId);
-      missedRow(m, "Sync");
-      refreshChannels();
-      return;
-    }
-    sync.advance(m.eventId);
-    noteEventId(m.eventId);
-    addFeedRow({
-      id: m.eventId,
-      at: m.at,
-      kind: "sync",
-      label: `${SYNC_KIND_LABEL[m.kind]} ${m.phase.toLowerCase()}`,
-      tone: m.phase === "FINISHED" ? OUTCOME_TONE[m.outcome] : "muted",
-      text: describeSync(m),
-      data: { event: `SYNC_${m.phase}`, runId: m.runId, channelId: m.channelId, outcome: m.outcome },
-    });
-    if (!state.channels.has(m.channelId)) {
-      refreshChannels(); // a channel added since the page loaded
-      return;
-    }
-    if (m.phase === "FINISHED") {
-      state.liveRuns.set(m.runId, m); // shown until the re-query answers
-      channelsToRefresh.add(m.channelId);
-      refreshChannels();
-    } else {
-      state.liveRuns.set(m.runId, m);
-    }
-    renderChannels();
-  }, subscriptionError("sync"));
+  follow(socket, after, {
+    query: S_SYNC, field: "syncProgress", stream: "Sync", refresh: refreshChannels,
+    onEvent(m) {
+      addFeedRow({
+        id: m.eventId,
+        at: m.at,
+        kind: "sync",
+        label: `${SYNC_KIND_LABEL[m.kind]} ${m.phase.toLowerCase()}`,
+        tone: m.phase === "FINISHED" ? OUTCOME_TONE[m.outcome] : "muted",
+        text: describeSync(m),
+        data: { event: `SYNC_${m.phase}`, runId: m.runId, channelId: m.channelId, outcome: m.outcome },
+      });
+      if (!state.channels.has(m.channelId)) {
+        refreshChannels(); // a channel added since the page loaded
+        return;
+      }
+      state.liveRuns.set(m.runId, m); // a finished run is shown until the re-query answers
+      if (m.phase === "FINISHED") {
+        channelsToRefresh.add(m.channelId);
+        refreshChannels();
+      }
+      renderChannels();
+    },
+  });
 
   socket.start();
 }
