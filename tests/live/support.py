@@ -4,7 +4,10 @@ test's own event loop (so it shares the test's database connections), with this 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ import uvicorn
 from orderdeck import events
 from orderdeck.app import create_app
 from orderdeck.config import Settings
+from orderdeck.models import Location
 from orderdeck.wsclient import LiveClient
 
 T = TypeVar("T")
@@ -142,3 +146,30 @@ SYNC_PROGRESS = """subscription($filter: SyncProgressFilter, $after: EventId) {
     ... on EventsMissed { fromId toId reason }
   }
 }"""
+
+
+WORKER = """  # a process placing one-MUG orders, as an `orderdeck worker` commits its work
+import asyncio, sys, uuid
+from orderdeck import db, events
+from orderdeck.services import orders
+from orderdeck.services.context import Actor
+
+async def main(url, location, count):
+    await db.init_db(url)
+    try:
+        for _ in range(count):
+            await orders.create_direct_order({"location_id": uuid.UUID(location),
+                                              "items": [{"sku": "MUG", "quantity": 1}]}, Actor("worker"))
+    finally:
+        await events.current_bus().drain()  # as a worker does when it shuts down
+        await db.close_db()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+def commit_elsewhere(database_url: str, location: Location, count: int, bus: str) -> None:
+    """Create ``count`` orders in a separate process, with ``bus`` as its event bus."""
+    env = {**os.environ, "ORDERDECK_EVENT_BUS": bus, "ORDERDECK_DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-c", WORKER, database_url, str(location.id), str(count)], env=env,
+                   check=True, timeout=60)  # fmt: skip

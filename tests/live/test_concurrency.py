@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from orderdeck.models import Counter, Event, EventTopic, Location, Order, StockLevel
 from orderdeck.services import orders, stock
 from orderdeck.services.context import Actor, transaction
-from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, live_server
-from tests.live.test_cross_process import commit_elsewhere
+from tests.live.conftest import MUGS_IN_STOCK
+from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, commit_elsewhere, live_server
 
 ACTOR = Actor("tester")
 IN_PROCESS, ROLLED_BACK, ADJUSTMENTS, PER_WORKER, WORKERS = 40, 15, 20, 10, 2
@@ -21,13 +19,6 @@ IN_PROCESS, ROLLED_BACK, ADJUSTMENTS, PER_WORKER, WORKERS = 40, 15, 20, 10, 2
 
 class RolledBack(Exception):
     """Raised to roll a whole order creation back."""
-
-
-@pytest.fixture
-async def mugs(postgres_only, default_location: Location) -> Location:
-    await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, ACTOR)
-    await stock.set_stock_levels({"levels": [{"sku": "MUG", "location_id": default_location.id, "quantity": 10}]}, ACTOR)
-    return default_location
 
 
 async def place(location: Location) -> uuid.UUID:
@@ -93,4 +84,4 @@ async def test_concurrent_commits_and_rollbacks_keep_ids_gapless_and_in_commit_o
     levels = [e["level"] for e in got_levels]
     assert allocated == sorted(allocated) and levels == sorted(levels)
     row = await StockLevel.get(location_id=mugs.id)
-    assert (levels[-1], allocated[-1]) == (row.level, row.allocated) == (10 + ADJUSTMENTS, placed)
+    assert (levels[-1], allocated[-1]) == (row.level, row.allocated) == (MUGS_IN_STOCK + ADJUSTMENTS, placed)

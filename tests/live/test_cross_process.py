@@ -4,54 +4,13 @@ subscribers, over PostgreSQL LISTEN/NOTIFY and over Redis pub/sub."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from orderdeck import db
 from orderdeck.models import Location
-from orderdeck.services import stock
-from orderdeck.services.context import Actor
-from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, live_server
-
-ACTOR = Actor("tester")
-
-WORKER = """
-import asyncio, sys, uuid
-from orderdeck import db, events
-from orderdeck.services import orders
-from orderdeck.services.context import Actor
-
-async def main(url, location, count):
-    await db.init_db(url)
-    try:
-        for _ in range(count):
-            await orders.create_direct_order({"location_id": uuid.UUID(location),
-                                              "items": [{"sku": "MUG", "quantity": 1}]}, Actor("worker"))
-    finally:
-        await events.current_bus().drain()  # as a worker does when it shuts down
-        await db.close_db()
-
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
-"""
-
-
-@pytest.fixture
-async def mugs(postgres_only, default_location: Location) -> Location:
-    await stock.create_stock_item({"sku": "MUG", "title": "Mug"}, ACTOR)
-    await stock.set_stock_levels({"levels": [{"sku": "MUG", "location_id": default_location.id, "quantity": 100}]}, ACTOR)
-    return default_location
-
-
-def commit_elsewhere(database_url: str, location: Location, count: int, bus: str) -> None:
-    """Create ``count`` orders in a separate process, with ``bus`` as its event bus."""
-    env = {**os.environ, "ORDERDECK_EVENT_BUS": bus, "ORDERDECK_DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-c", WORKER, database_url, str(location.id), str(count)], env=env,
-                   check=True, timeout=60)  # fmt: skip
+from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, commit_elsewhere, live_server
 
 
 @pytest.mark.parametrize("bus", ["postgres", "redis://127.0.0.1:6379/0"])

@@ -10,6 +10,7 @@ import json
 import socket
 import tracemalloc
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 import websockets
@@ -133,7 +134,8 @@ async def test_a_client_that_stops_reading_its_socket_delays_nobody_and_is_told_
     async with live_server(database_url, admin_token, subscriber_buffer=100, send_buffer=8192) as live:
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, soon full
-        raw.connect((live.url.split("//")[1].split(":")[0], int(live.url.rsplit(":", 1)[1])))
+        address = urlsplit(live.url)
+        raw.connect((address.hostname, address.port))
         async with websockets.connect(live.ws, sock=raw, subprotocols=[PROTOCOL], max_queue=1, compression=None) as stuck:
             await stuck.send(json.dumps({"type": "connection_init", "payload": {"token": live.token}}))
             assert json.loads(await stuck.recv())["type"] == "connection_ack"
@@ -146,7 +148,7 @@ async def test_a_client_that_stops_reading_its_socket_delays_nobody_and_is_told_
                 got = await fast.wait_for(3000, timeout=60)
                 await fast.stop()
             assert [e["eventId"] for e in got] == list(range(first, first + 3000))
-            [held] = [s for s in live.hub._subscriptions[EventTopic.STOCK]]
+            [held] = live.hub._subscriptions[EventTopic.STOCK]
             assert len(held.buffer) <= 101 and isinstance(held.buffer[0], events.Missed), "bounded, led by the notice"
 
             # Reading again, it gets what the socket held, one EventsMissed, then the newest in order.
