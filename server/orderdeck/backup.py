@@ -185,9 +185,17 @@ def _open_alone(target: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
-def _has_data(conn: sqlite3.Connection) -> bool:
-    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return bool(tables)
+def _has_data(target: Path) -> bool:
+    """Whether the database at ``target`` holds any table (read only: it is not changed)."""
+    if not target.exists() or target.stat().st_size == 0:
+        return False
+    conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone() is not None
+    except sqlite3.DatabaseError:
+        return True  # something that is not a database: only --force replaces it
+    finally:
+        conn.close()
 
 
 def restore_sqlite(archive: Path, target: Path, *, force: bool, env_keys: list[str] | None,
@@ -210,12 +218,11 @@ def restore_sqlite(archive: Path, target: Path, *, force: bool, env_keys: list[s
             keys = crypto.read_key_file(Path(work) / KEYS) if has_keys else []
         _check_secrets(database, keys)
         key_file = crypto.key_file_for(f"sqlite://{target}")
+        if not force and _has_data(target):
+            raise BackupError(f"{target} holds a database already: pass --force to replace it")
         create_private_file(target)
         conn = _open_alone(target, busy_timeout_ms)
         try:
-            if _has_data(conn) and not force:
-                conn.execute("PRAGMA journal_mode=WAL")
-                raise BackupError(f"{target} holds a database already: pass --force to replace it")
             source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
             try:
                 source.backup(conn)
