@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import click
 import httpx
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from orderdeck.config import Settings, get_settings
@@ -166,7 +167,11 @@ class DemoShop:
 
     async def mounted(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The shop as an ASGI app mounted at self.path: it sees itself as a site in that folder
-        (so the links it writes, built from its base URL, include the folder)."""
+        (so the links it writes, built from its base URL, include the folder). Its front page
+        (``/demo/<slug>/``, which the README links) shows the shop's state."""
+        if scope["type"] == "http" and get_route_path(scope) in ("", "/"):
+            await RedirectResponse(f"{scope.get('root_path', '')}/__sandbox/state")(scope, receive, send)
+            return
         if scope["type"] in ("http", "websocket"):
             scope = {**scope, "app_root_path": scope.get("root_path", "")}
         await self.app(scope, receive, send)
