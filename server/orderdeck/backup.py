@@ -94,6 +94,16 @@ def backup_sqlite(database: Path, archive: Path, busy_timeout_ms: int) -> dict[s
         raise BackupError(f"No folder {archive.parent} to write the backup in")
     if archive.exists():
         raise BackupError(f"{archive} exists already: choose a new file name")
+    try:
+        return _write_archive(database, archive, busy_timeout_ms)
+    except FileExistsError:
+        raise BackupError(f"{archive} exists already: choose a new file name") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise BackupError(f"Could not back up {database} to {archive}: {exc}") from None
+
+
+def _write_archive(database: Path, archive: Path, busy_timeout_ms: int) -> dict[str, object]:
+    """Copy, check and pack into a staged archive, then link it in place (never over a file)."""
     key_file = crypto.key_file_for(f"sqlite://{database}")
     with tempfile.TemporaryDirectory(prefix="orderdeck-backup-", dir=archive.parent) as work:
         copy = Path(work) / DATABASE
@@ -225,10 +235,12 @@ def restore_sqlite(archive: Path, target: Path, *, force: bool, env_keys: list[s
         try:
             source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
             try:
-                source.backup(conn)
+                source.backup(conn)  # one step: all of it or (on an error) none of it
             finally:
                 source.close()
             conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise BackupError(f"Could not write {target}: {exc}") from None
         finally:
             conn.close()
         if has_keys and key_file is not None:

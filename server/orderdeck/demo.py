@@ -399,7 +399,7 @@ def guide(shops: list[DemoShop], address: Address) -> str:
         f"             ORDERDECK_DATABASE_URL={database} orderdeck token create --name NAME)",
     ]
     for n, shop in enumerate(shops):
-        lines.append(f"  {'Shops' if n == 0 else '':<10} {shop.spec.name}: {shop.url}  (its state: {shop.url}/__sandbox/state)")
+        lines.append(f"  {'Shops' if n == 0 else '':<10} {shop.spec.name}: {shop.url}/  (its state, as JSON)")
     if database == DEMO_DATABASE_URL:
         lines.append(f"  Database   {database.removeprefix('sqlite://')} (delete it and its .key file to start afresh)")
     lines += ["", "  Try (in GraphiQL, or with curl and the token):"]
