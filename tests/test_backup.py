@@ -7,6 +7,7 @@ secrets survive a key rotation (`orderdeck rotate-key`, and configured key rings
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -275,3 +276,22 @@ async def test_configured_keys_rotate_and_an_unreadable_secret_changes_nothing(d
     with pytest.raises(UnreadableSecrets, match="Web shop"):
         await reencrypt_secrets()
     assert (await Channel.get(id=channel.id)).secrets == sealed_with_a
+
+
+async def test_rotation_racing_secret_changes_loses_none_and_leaves_none_on_the_old_key(postgres_only, default_location,
+                                                                                       actor, keys):  # fmt: skip
+    keys(KEY_A)
+    shops = [await channels.create_channel({"name": f"Shop {n}", "plugin": "woocommerce", "settings": SHOP}, actor)
+             for n in range(4)]  # fmt: skip
+    keys(KEY_B, KEY_A)
+
+    async def change(channel: Channel, rounds: int) -> None:
+        for i in range(rounds):
+            await channels.update_channel(channel.id, {"settings": {"consumer_secret": f"cs-{channel.name}-{i}"}}, actor)
+
+    await asyncio.gather(*(change(shop, 5) for shop in shops), *(reencrypt_secrets() for _ in range(3)))
+    assert await channels_needing_old_keys() == []
+    keys(KEY_B)
+    for shop in shops:
+        context = channels.channel_context(await Channel.get(id=shop.id))
+        assert context.settings.consumer_secret.get_secret_value() == f"cs-{shop.name}-4", "no change lost"
