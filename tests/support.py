@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 ORDERDECK = [sys.executable, "-m", "orderdeck.cli"]
 
@@ -54,3 +56,25 @@ def stop(server: Server) -> str:
     server.process.terminate()
     server.process.wait(timeout=30)
     return server.log.read_text()
+
+
+CHROMIUM = Path(os.environ.get("ORDERDECK_TEST_CHROMIUM", "/usr/bin/chromium"))
+"""The browser the browser tests drive: Debian's Chromium (never one Playwright downloads)."""
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+NO_CHROMIUM = (
+    f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium, or set ORDERDECK_TEST_CHROMIUM); "
+    "skipped, and a failure under CI=true"
+)
+
+
+def require_chromium() -> None:
+    """Skip a browser test when Chromium is missing (with the reason in the summary: pytest -rs is
+    the project's default), or fail it under CI=true, where it must run."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(NO_CHROMIUM, pytrace=False)
+    pytest.skip(NO_CHROMIUM)

@@ -113,9 +113,23 @@ def pushed_levels_match_reservations(api: Api, server: Server) -> str | None:
     return None
 
 
+def readme_demo_links() -> set[str]:
+    """The demo shop paths the README links to (``/demo/...``), as a newcomer would follow them."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return {match.rstrip(".,)") for match in re.findall(r"(/demo/[A-Za-z0-9_./-]*)", readme)}
+
+
 def test_the_demo_shows_orders_stock_and_dispatches_and_restarts_without_duplicates(tmp_path: Path) -> None:
     server = start_demo(tmp_path, free_port())
     try:
+        links = readme_demo_links()
+        assert {"/demo/north/", "/demo/south/"} <= links, links
+        printed = set(re.findall(r"http://127\.0\.0\.1:\d+(/demo/\S+)", server.log.read_text()))
+        assert printed == {"/demo/north/", "/demo/south/"}, printed  # each shop, in the guide
+        for link in links | printed:  # every link answers: a shop's front page shows its state
+            page = httpx.get(f"{server.url}{link}", follow_redirects=True, timeout=10)
+            assert page.status_code == 200, (link, page.status_code)
+            assert {"orders", "products"} <= set(page.json()), link
         [token] = TOKEN.findall(server.log.read_text())
         api = Api(server, token)
         assert (tmp_path / "orderdeck-demo.sqlite3").exists(), "the demo keeps to its own database file"

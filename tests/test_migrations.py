@@ -109,6 +109,13 @@ def test_the_wheel_ships_exactly_the_projects_modules(installed_wheel: Path):
     assert shipped == expected
 
 
+def test_the_wheel_ships_the_browser_pages_and_their_assets(installed_wheel: Path):
+    for folder in ("dashboard", "graphiql"):  # served from the package: nothing from a CDN
+        source = {p.name for p in (ROOT / "server" / "orderdeck" / folder).iterdir() if p.is_file()}
+        shipped = {p.name for p in (installed_wheel / "orderdeck" / folder).iterdir()}
+        assert source and source <= shipped, (folder, source - shipped)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_migrate_from_installed_wheel(installed_wheel: Path, tmp_path: Path, backend: str):
     name = f"orderdeck_wheel_{uuid.uuid4().hex[:8]}"

@@ -50,6 +50,8 @@ TOKEN_RECHECK = 30.0
 """Seconds between checks that an open websocket's token is still active (a revoked one is closed)."""
 
 DASHBOARD = Path(__file__).parent / "dashboard"
+GRAPHIQL = Path(__file__).parent / "graphiql"
+"""The GraphiQL page and its assets (React, GraphiQL), shipped in the package: no CDN, no internet."""
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,11 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
                 log.warning("could not check or close a websocket whose token may be revoked: %s", exc)
                 continue
             return
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page, loading its assets from /graphiql/ (Strawberry's loads them from a CDN)."""
+        return (GRAPHIQL / "index.html").read_text()
 
     def _wants_ide(self, request: Request) -> bool:
         """A browser asking for the GraphiQL page (it carries no token; its queries will)."""
@@ -227,6 +234,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", dashboard),
             Mount("/dashboard", StaticFiles(directory=DASHBOARD), name="dashboard"),
+            Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),

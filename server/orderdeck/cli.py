@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -184,6 +185,105 @@ def token_revoke(name: str) -> None:
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Token {name} revoked.", err=True)
+
+
+POSTGRES_BACKUP = (
+    "orderdeck backup and restore handle the embedded SQLite database. On PostgreSQL use pg_dump and "
+    "pg_restore (pg_dump -Fc -f orderdeck.dump DATABASE_URL; pg_restore --clean --if-exists -d DATABASE_URL "
+    "orderdeck.dump), and keep ORDERDECK_SECRET_KEY (and ORDERDECK_PREVIOUS_SECRET_KEYS) with the dump, apart "
+    "from it: without the key the channel secrets cannot be read. See the README, Backups."
+)
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def backup(archive: Path) -> None:
+    """Write an online backup of the SQLite database and its key file to ARCHIVE (a new file).
+
+    Safe while `orderdeck serve` runs and writes. On PostgreSQL: use pg_dump (see the README).
+    """
+    from orderdeck.backup import BackupError, backup_sqlite
+
+    settings = _settings()
+    database = db.sqlite_path(settings.database_url)
+    if database is None:
+        raise click.ClickException(POSTGRES_BACKUP)
+    try:
+        manifest = backup_sqlite(database, archive, settings.sqlite_busy_timeout_ms)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    files = manifest["files"]
+    click.echo(f"Backed up {database} to {archive} ({', '.join(files)}).", err=True)  # type: ignore[arg-type]
+    if settings.secret_key is not None:
+        click.echo("ORDERDECK_SECRET_KEY is set: keep that key (and any previous ones) too, apart from the archive; "
+                   "the channel secrets cannot be read without it.", err=True)  # fmt: skip
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that holds data already.")
+def restore(archive: Path, force: bool) -> None:
+    """Restore the SQLite database (and its key file) from ARCHIVE, made by `orderdeck backup`.
+
+    The archive is checked first; nothing changes unless it is whole. Stop the server before.
+    """
+    from orderdeck.backup import BackupError, restore_sqlite
+
+    settings = _settings()
+    target = db.sqlite_path(settings.database_url)
+    if target is None:
+        raise click.ClickException(POSTGRES_BACKUP)
+    env_keys = None
+    if settings.secret_key is not None:
+        env_keys = [key.get_secret_value() for key in (settings.secret_key, *settings.previous_secret_keys)]
+    try:
+        restored = restore_sqlite(archive, target, force=force, env_keys=env_keys,
+                                  busy_timeout_ms=settings.sqlite_busy_timeout_ms)  # fmt: skip
+    except BackupError as exc:
+        raise click.ClickException(f"{exc} (nothing was changed)") from None
+    asyncio.run(db.migrate(settings.database_url))  # a backup from an older orderdeck catches up
+    keys = f" and its key file {restored.key_file}" if restored.key_file else ""
+    click.echo(f"Restored {target}{keys} from the backup of {restored.created_at}.", err=True)
+
+
+@main.command("rotate-key")
+@click.option("--forget-old", is_flag=True,
+              help="After a rotation: check every secret opens with the newest key, then drop the older keys "
+              "from the key file.")  # fmt: skip
+def rotate_key(forget_old: bool) -> None:
+    """Re-encrypt every stored channel secret with the newest key, in one transaction.
+
+    Embedded default (key file beside the database): a new key is generated and put first. With
+    ORDERDECK_SECRET_KEY: set the new key there and the old one in ORDERDECK_PREVIOUS_SECRET_KEYS
+    first, then run this.
+    """
+    from orderdeck import crypto
+    from orderdeck.services.secret_keys import UnreadableSecrets, channels_needing_old_keys, reencrypt_secrets
+
+    settings = _settings()
+    key_file = crypto.generated_keys()
+
+    async def forget() -> str:
+        waiting = await channels_needing_old_keys()
+        if waiting:
+            raise click.ClickException(f"The secrets of {', '.join(waiting)} still need an older key: run "
+                                       "`orderdeck rotate-key` first (nothing was changed)")  # fmt: skip
+        if key_file is None:
+            return "Every secret opens with ORDERDECK_SECRET_KEY: ORDERDECK_PREVIOUS_SECRET_KEYS may be unset."
+        crypto.write_key_file(key_file, crypto.secret_keys()[:1])
+        return f"Every secret opens with the newest key: the older keys were removed from {key_file}."
+
+    async def rotate() -> str:
+        if key_file is not None:
+            crypto.write_key_file(key_file, [crypto.new_key(), *crypto.secret_keys()])
+        try:
+            count = await reencrypt_secrets()
+        except (UnreadableSecrets, crypto.SecretKeyMissing) as exc:
+            raise click.ClickException(str(exc)) from None
+        where = f"a new key first in {key_file}" if key_file else "ORDERDECK_SECRET_KEY"
+        return f"Re-encrypted the secrets of {count} channel(s) with {where}."
+
+    click.echo(_with_db(settings, forget if forget_old else rotate), err=True)
 
 
 @main.command("export-schema")

@@ -18,7 +18,7 @@ DEFAULT_DATABASE_URL = "sqlite://orderdeck.sqlite3"
 class Settings(BaseSettings):
     """orderdeck's configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="ORDERDECK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ORDERDECK_", extra="ignore", hide_input_in_errors=True)  # keys, passwords
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         None,
         description="Encrypts channel secrets at rest (any string of 32+ characters). Unset on SQLite: "
         "a key is generated once and kept beside the database file; required on PostgreSQL.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        30_000, ge=0, le=600_000,
+        description="How long a SQLite write waits for another process's write (the CLI, a second server "
+        "start) before failing with 'database is locked'.",
+    )
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated older keys that still decrypt channel secrets after ORDERDECK_SECRET_KEY "
+        "was replaced (until `orderdeck rotate-key` has re-encrypted them with the new one).",
     )
     graphiql: bool = Field(True, description="Serve the GraphiQL IDE on GET /graphql.")
     max_query_depth: int = Field(12, ge=2, le=50, description="Deepest GraphQL query accepted.")
@@ -109,6 +119,20 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("ORDERDECK_SECRET_KEY must be at least 32 characters")
+        return value
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("previous_secret_keys")
+    @classmethod
+    def _all_long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(len(key.get_secret_value()) < 32 for key in value):
+            raise ValueError("each of ORDERDECK_PREVIOUS_SECRET_KEYS must be at least 32 characters")
         return value
 
     @property

@@ -1,9 +1,12 @@
 """Encrypting secrets at rest (channel credentials), with Fernet (AES-128-CBC and HMAC-SHA256).
 
-The key comes from ORDERDECK_SECRET_KEY (any string of 32+ characters, stretched with SHA-256).
-On the embedded SQLite default, when it is unset, a random key is generated once and kept beside
-the database file (``<database>.key``, readable by its owner only): moving the database without
-its key file makes the stored secrets unreadable, by design.
+Keys form a ring, newest first: the newest encrypts, every key decrypts (``MultiFernet``), so a
+key can be replaced without losing what the old one sealed. Each key is any string of 32+
+characters, stretched with SHA-256. They come from ORDERDECK_SECRET_KEY (the newest) and
+ORDERDECK_PREVIOUS_SECRET_KEYS; on the embedded SQLite default, when those are unset, from a key
+file beside the database (``<database>.key``, one key a line, newest first, readable by its owner
+only), generated on first use. Moving the database without its key makes the stored secrets
+unreadable, by design: ``orderdeck backup`` takes both. ``orderdeck rotate-key`` re-encrypts.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from orderdeck.config import get_settings
+from orderdeck.db import create_private_file, sqlite_path
 
 
 class SecretKeyMissing(RuntimeError):
@@ -30,45 +34,102 @@ class SecretUnreadable(RuntimeError):
 
 
 def key_file_for(database_url: str) -> Path | None:
-    """Where the embedded default keeps its generated key (None for a server database)."""
-    if not database_url.startswith("sqlite://"):
-        return None
-    path = database_url.removeprefix("sqlite://").split("?", 1)[0]
-    return None if path in ("", ":memory:") else Path(path + ".key")
+    """Where the embedded default keeps its generated keys (None for a server database)."""
+    path = sqlite_path(database_url)
+    return None if path is None else Path(f"{path}.key")
 
 
-def _fernet_from(passphrase: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(passphrase.encode()).digest()))
+def generated_keys() -> Path | None:
+    """The key file in use: on SQLite when ORDERDECK_SECRET_KEY is unset, else None."""
+    settings = get_settings()
+    return None if settings.secret_key is not None else key_file_for(settings.database_url)
 
 
-def _generated_key(path: Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
+def read_key_file(path: Path) -> list[str]:
+    """The keys in a key file, newest first."""
+    keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not keys:
+        raise SecretUnreadable(f"The key file {path} holds no key")
+    return keys
 
 
-@cache
-def _box() -> Fernet:
+def write_key_file(path: Path, keys: list[str]) -> None:
+    """Replace the key file atomically with ``keys`` (newest first), readable by its owner only."""
+    staged = path.with_name(f"{path.name}.new")
+    staged.unlink(missing_ok=True)
+    create_private_file(staged)
+    staged.write_text("".join(f"{key}\n" for key in keys))
+    os.replace(staged, path)
+
+
+def new_key() -> str:
+    """A fresh random key, as the embedded default generates them."""
+    return Fernet.generate_key().decode()
+
+
+def secret_keys() -> list[str]:
+    """The keys in force, newest first (generating the embedded default's on first use)."""
     settings = get_settings()
     if settings.secret_key is not None:
-        return _fernet_from(settings.secret_key.get_secret_value())
+        return [key.get_secret_value() for key in (settings.secret_key, *settings.previous_secret_keys)]
     path = key_file_for(settings.database_url)
     if path is None:
         raise SecretKeyMissing("Set ORDERDECK_SECRET_KEY (32+ characters) to store channel secrets on this database")
-    return _fernet_from(_generated_key(path))
+    if not path.exists():
+        _create_key_file(path)
+    return read_key_file(path)
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a generated key to ``path`` unless another process got there first (no torn reads)."""
+    staged = path.with_name(f"{path.name}.{os.getpid()}.new")
+    staged.unlink(missing_ok=True)
+    create_private_file(staged)
+    staged.write_text(f"{new_key()}\n")
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        pass
+    finally:
+        staged.unlink()
+
+
+@cache
+def _box(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest())) for key in keys])
+
+
+def _ring(newest_only: bool = False) -> MultiFernet:
+    keys = secret_keys()
+    return _box(tuple(keys[:1] if newest_only else keys))
 
 
 def encrypt(values: dict[str, Any]) -> str:
     """A token holding ``values`` (JSON), readable only with the key."""
-    return _box().encrypt(json.dumps(values).encode()).decode()
+    return _ring().encrypt(json.dumps(values).encode()).decode()
 
 
-def decrypt(token: str) -> dict[str, Any]:
-    """The values encrypt() stored in ``token``."""
+def decrypt(token: str, newest_only: bool = False) -> dict[str, Any]:
+    """The values encrypt() stored in ``token`` (``newest_only``: with the newest key alone)."""
     try:
-        return json.loads(_box().decrypt(token.encode()))
+        return json.loads(_ring(newest_only).decrypt(token.encode()))
     except InvalidToken:
-        raise SecretUnreadable("Stored secrets cannot be read with the current ORDERDECK_SECRET_KEY") from None
+        raise SecretUnreadable("Stored secrets cannot be read with the current ORDERDECK_SECRET_KEY "
+                               "(or the key file beside the database)") from None  # fmt: skip
+
+
+def reencrypt(token: str) -> str:
+    """``token`` sealed again with the newest key (it may have been sealed with any key of the ring)."""
+    try:
+        return _ring().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable("Stored secrets cannot be read with any key in force") from None
+
+
+def opens_with(token: str, keys: list[str]) -> bool:
+    """Whether ``token`` can be decrypted with ``keys`` (a ring other than the one in force)."""
+    try:
+        _box(tuple(keys)).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

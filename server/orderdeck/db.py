@@ -7,11 +7,14 @@ same connections.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
-from tortoise.context import TortoiseContext
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate as _migrate
 
 MODELS_MODULE = "orderdeck.models"
@@ -25,10 +28,45 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite://PATH`` URL (None for PostgreSQL or an in-memory database)."""
+    if not url.startswith("sqlite://"):
+        return None
+    path = url.removeprefix("sqlite://").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only (0600), unless it exists already.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so creating the database
+    this way keeps all three private; the same holds for key files and backups.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _connection_config(url: str) -> str | dict[str, Any]:
+    """Tortoise's connection entry: PostgreSQL by URL; SQLite in WAL mode with a busy timeout
+    (``ORDERDECK_SQLITE_BUSY_TIMEOUT_MS``; pragmas in the URL's query win), on the client of
+    :mod:`orderdeck.db_sqlite`."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite://"):
+        return url
+    from orderdeck.config import get_settings
+
+    expanded = expand_db_url(url)
+    credentials = {"busy_timeout": get_settings().sqlite_busy_timeout_ms, **expanded["credentials"]}
+    return {"engine": "orderdeck.db_sqlite", "credentials": credentials}
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     """The Tortoise configuration for a database URL (used by the app, CLI, tests and migrations)."""
     return {
-        "connections": {"default": normalise_url(url)},
+        "connections": {"default": _connection_config(url)},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import click
 import httpx
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from orderdeck.config import Settings, get_settings
@@ -166,7 +167,11 @@ class DemoShop:
 
     async def mounted(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The shop as an ASGI app mounted at self.path: it sees itself as a site in that folder
-        (so the links it writes, built from its base URL, include the folder)."""
+        (so the links it writes, built from its base URL, include the folder). Its front page
+        (``/demo/<slug>/``, which the README links) shows the shop's state."""
+        if scope["type"] == "http" and get_route_path(scope) in ("", "/"):
+            await RedirectResponse(f"{scope.get('root_path', '')}/__sandbox/state")(scope, receive, send)
+            return
         if scope["type"] in ("http", "websocket"):
             scope = {**scope, "app_root_path": scope.get("root_path", "")}
         await self.app(scope, receive, send)
@@ -394,7 +399,7 @@ def guide(shops: list[DemoShop], address: Address) -> str:
         f"             ORDERDECK_DATABASE_URL={database} orderdeck token create --name NAME)",
     ]
     for n, shop in enumerate(shops):
-        lines.append(f"  {'Shops' if n == 0 else '':<10} {shop.spec.name}: {shop.url}  (its state: {shop.url}/__sandbox/state)")
+        lines.append(f"  {'Shops' if n == 0 else '':<10} {shop.spec.name}: {shop.url}/  (its state, as JSON)")
     if database == DEMO_DATABASE_URL:
         lines.append(f"  Database   {database.removeprefix('sqlite://')} (delete it and its .key file to start afresh)")
     lines += ["", "  Try (in GraphiQL, or with curl and the token):"]

@@ -10,30 +10,20 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import Server, free_port, stop
+from tests.support import CHROMIUM, CHROMIUM_ARGS, Server, free_port, require_chromium, stop
 from tests.test_demo import TOKEN, start_demo
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 WAIT_MS = 45_000
 """Longest wait for the demo to place and download a new order (it does so every few seconds)."""
 SOON_MS = 15_000
 """Longest wait for the page to follow something that has happened."""
 REFUSED_TOKEN = "Failed to load resource: the server responded with a status of 401"
 """Chromium's console line for the sign-in request with the wrong token (expected, once)."""
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
-)
 
 NEW_ORDER_SHOWN = """([total, newest]) => {
   const now = Number(document.querySelector('[data-testid=open-orders-total]').dataset.count);
@@ -72,6 +62,7 @@ COUNTS_FOLLOW_EVENTS = """([before, after, orderId]) => {
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     """`orderdeck serve --demo` in an empty folder, and the admin token it printed."""
+    require_chromium()  # before starting the demo the browser would watch
     server = start_demo(tmp_path_factory.mktemp("demo"), free_port())
     try:
         [token] = TOKEN.findall(server.log.read_text())
@@ -85,6 +76,7 @@ def browser() -> Iterator[Any]:
     """Debian's Chromium (never a downloaded one), headless, with a fresh profile."""
     from playwright.sync_api import sync_playwright
 
+    require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
