@@ -11,14 +11,16 @@ fail). A mutation added to the schema without a valid input here fails the enume
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import strawberry
 from graphql import GraphQLField, GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema, get_named_type
 
 from orderdeck import db
-from orderdeck.graphql.arguments import IntRange, rules_of
+from orderdeck.graphql.arguments import CheckArguments, IntRange, checked, rules_of
 from orderdeck.graphql.common import encode_id
 from orderdeck.graphql.schema import schema
 from orderdeck.models import Dispatch, DispatchState, Listing, Location, OrderItem, SyncKind
@@ -235,3 +237,68 @@ async def test_an_invalid_selection_changes_nothing(client, actor, default_locat
     payload = data[mutation]
     assert not payload.get("errors") and not payload.get("failures"), payload
     assert await everything() != before
+
+
+# --- what the client is told ---------------------------------------------------------------------------
+
+
+async def test_each_refusal_names_its_field_path_and_place_in_the_query(client, actor, default_location):
+    await make_item("MUG", actor, 5, default_location.id)
+    query = """mutation($input: OrderInput!, $n: Int!) { createOrder(input: $input) {
+      order { number trail: auditTrail(limit: 0) { kind } items { stockItem { auditTrail(limit: $n) { kind } } } }
+      errors { message } } }"""
+    line = query.splitlines()[1]
+    body = (await client.post(query, {"input": ONE_MUG, "n": 201})).json()
+    assert body["data"] is None
+    assert [(e["message"], e["path"], e["locations"]) for e in body["errors"]] == [
+        ("createOrder.order.trail: limit must be between 1 and 200", ["createOrder", "order", "trail"],
+         [{"line": 2, "column": line.index("trail:") + 1}]),
+        ("createOrder.order.items.stockItem.auditTrail: limit must be between 1 and 200",
+         ["createOrder", "order", "items", "stockItem", "auditTrail"],
+         [{"line": 2, "column": line.index("auditTrail(limit: $n)") + 1}]),
+    ]  # fmt: skip
+    assert await db.fetch("SELECT id FROM orders", []) == []
+    data = await client.gql(query.replace("limit: 0", "limit: 1"), {"input": ONE_MUG, "n": 200})
+    assert [e["kind"] for e in data["createOrder"]["order"]["trail"]] == ["ORDER_CREATED"]
+
+
+async def test_query_arguments_are_checked_by_the_same_rules(client, default_location):
+    for query, message in [
+        ("{ order { number } }", "order: Give exactly one of id and number"),
+        ('{ stockItem(id: "x", sku: "MUG") { sku } }', "stockItem: Give exactly one of id and sku"),
+        ('{ searchOrders(query: " ", limit: 5) { __typename } }', "searchOrders: query: give an order number"),
+        ('{ searchOrders(query: "1", limit: 0) { __typename } }', "searchOrders: limit must be between 1 and 100"),
+        ("{ orders(first: 1, last: 1) { totalCount } }", "orders: Give either first or last, not both"),
+        ("{ syncRuns(first: 101) { totalCount } }", "syncRuns: first must be between 0 and 100"),
+        ("{ locations { auditTrail(limit: 201) { kind } } }", "locations.auditTrail: limit must be between 1 and 200"),
+    ]:
+        body = (await client.post(query)).json()
+        assert body["data"] is None and body["errors"][0]["message"].startswith(message), (query, body)
+
+
+# --- the extension on its own (no database): a subscription is refused before it starts ----------------
+
+
+STARTED: list[int] = []
+
+
+@strawberry.type
+class TinyQuery:
+    ok: bool = True
+
+
+@strawberry.type
+class TinySubscription:
+    @strawberry.subscription(metadata=checked(IntRange("every", 1, 10)))
+    async def ticks(self, every: int) -> AsyncGenerator[int, None]:
+        STARTED.append(every)
+        yield every
+
+
+async def test_a_subscription_breaking_a_rule_never_starts():
+    tiny = strawberry.Schema(query=TinyQuery, subscription=TinySubscription, extensions=[CheckArguments])
+    query = "subscription($every: Int!) { ticks(every: $every) }"
+    refused = await anext(await tiny.subscribe(query, variable_values={"every": 0}))
+    assert [e.message for e in refused.errors] == ["ticks: every must be between 1 and 10"] and STARTED == []
+    started = await anext(await tiny.subscribe(query, variable_values={"every": 3}))
+    assert started.data == {"ticks": 3} and STARTED == [3]
