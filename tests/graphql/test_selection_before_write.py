@@ -74,7 +74,7 @@ def selection(path: tuple[str, ...], argument: str, value: str, alias: str) -> s
     return leaf
 
 
-def document(mutation: str, bad: dict[str, int] | None) -> tuple[str, str, dict[str, Any]]:
+def document(mutation: str, bad: dict[str, int] | None) -> tuple[str, set[str], dict[str, Any]]:
     """The mutation selecting its shortest and its deepest checked path: the first with a literal
     value, the second with a variable inside a fragment on the payload. ``bad`` holds the two values
     (out of range) or None for values in range. Returns (query, paths refused, extra variables)."""
@@ -91,7 +91,7 @@ def document(mutation: str, bad: dict[str, int] | None) -> tuple[str, str, dict[
     }}
     fragment deep on {payload_type(mutation).name} {{ {selection(deep.path, deep.rule.argument, "$deep", "deep")} }}"""
     refused = {".".join((mutation, *short.path[:-1], "shallow")), ".".join((mutation, *deep.path[:-1], "deep"))}
-    return query, refused, {"deep": variable}  # type: ignore[return-value]
+    return query, refused, {"deep": variable}
 
 
 def test_every_mutation_reaching_a_checked_argument_is_tested_here():

@@ -30,9 +30,9 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
-    GraphQLInterfaceType,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -131,7 +131,11 @@ class NotBlank:
         return None
 
 
-PAGE_RULES: tuple[Rule, ...] = (AtMostOne("first", "last"), IntRange("first", 0, MAX_PAGE), IntRange("last", 0, MAX_PAGE))
+PAGE_RULES: tuple[Rule, ...] = (
+    AtMostOne("first", "last"),
+    IntRange("first", 0, MAX_PAGE),
+    IntRange("last", 0, MAX_PAGE),
+)
 """The Relay page size rules, for every field taking ``first`` or ``last``."""
 
 
@@ -183,8 +187,8 @@ def _selected(
             if rules := rules_of(field):
                 yield _Selected((*path, key), selection, field, rules)
             if selection.selection_set is not None:
-                yield from _selected(schema, fragments, selection.selection_set, get_named_type(field.type),
-                                     (*path, key), seen)  # fmt: skip
+                child = get_named_type(field.type)
+                yield from _selected(schema, fragments, selection.selection_set, child, (*path, key), seen)
         elif isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition
             kind = schema.get_type(condition.name.value) if condition is not None else parent
@@ -199,9 +203,11 @@ def _selected(
 
 
 def argument_errors(
-    schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode],
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
     variables: VariableValues,
-) -> list[GraphQLError]:  # fmt: skip
+) -> list[GraphQLError]:
     """The rules broken by the fields ``operation`` selects, each error naming the field's path."""
     root = schema.get_root_type(operation.operation)
     if root is None:
