@@ -286,12 +286,9 @@ async def paginate(
     columns that together are unique (e.g. ``("started_at", "id")``), all in the same direction.
 
     Costs one query for the page, and one count query only if totalCount is asked for.
+    ``first`` and ``last`` were checked before execution (``arguments.PAGE_RULES``).
     """
-    if first is not None and last is not None:
-        raise GraphQLError("Give either first or last, not both")
     size = last if last is not None else (first if first is not None else DEFAULT_PAGE)
-    if not 0 <= size <= MAX_PAGE:
-        raise GraphQLError(f"first and last must be between 0 and {MAX_PAGE}")
     backwards = last is not None
     keys = (key,) if isinstance(key, str) else key
     columns = [queryset.model._meta.fields_map[k] for k in keys]

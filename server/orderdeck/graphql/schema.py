@@ -22,6 +22,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from orderdeck.graphql.arguments import CheckArguments
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
 from orderdeck.services.errors import ServiceError
 
@@ -114,6 +115,7 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=200),
             RefuseNul,
             SubscriptionsOnlyOverSockets,
+            CheckArguments,
         ],
     )
 

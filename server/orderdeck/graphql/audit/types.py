@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from orderdeck.graphql.arguments import IntRange, checked
 from orderdeck.graphql.audit.loaders import newest_audit_entries
 from orderdeck.graphql.common import encode_id
 from orderdeck.graphql.context import Info
@@ -60,8 +60,6 @@ class AuditEntry:
 
 
 async def _audit_trail(root: Any, info: Info, limit: int = 50) -> list[AuditEntry]:
-    if not 1 <= limit <= MAX_TRAIL:
-        raise GraphQLError(f"limit must be between 1 and {MAX_TRAIL}")
     return await info.context.loaders.get(newest_audit_entries).load((root.id, limit))  # type: ignore[return-value]
 
 
@@ -69,6 +67,7 @@ def audit_trail_field(subject: str) -> Any:
     """The ``auditTrail`` field of an order, stock item or location (``subject`` says which)."""
     return strawberry.field(
         resolver=_audit_trail,
+        metadata=checked(IntRange("limit", 1, MAX_TRAIL)),
         description=f"The newest changes to this {subject}, newest first (`limit`: 1 to {MAX_TRAIL}). The whole "
         "history is in `auditTrail(filter: {subjectId})`, a page at a time.",
     )

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from orderdeck import crypto, models
+from orderdeck.graphql.arguments import IntRange, checked
 from orderdeck.graphql.channels.loaders import (
     channel_by_id,
     issues_by_run,
@@ -36,10 +37,7 @@ PluginKind = strawberry.enum(_PluginKind, name="PluginKind", description="What a
 NESTED_DEFAULT = 20
 
 
-def _limit(value: int, argument: str) -> int:
-    if not 0 <= value <= MAX_PAGE:
-        raise GraphQLError(f"{argument} must be between 0 and {MAX_PAGE}")
-    return value
+NESTED_LIMIT = checked(IntRange("limit", 0, MAX_PAGE))
 
 
 @strawberry.type(
@@ -85,14 +83,20 @@ class Channel(Node):
         found = await info.context.loaders.get(location_by_id).load_many(ids)
         return sorted((loc for loc in found if loc is not None), key=lambda loc: loc.name)  # type: ignore[return-value]
 
-    @strawberry.field(description=f"The first listings by channel SKU (at most {MAX_PAGE}; all: `listings`).")
+    @strawberry.field(
+        description=f"The first listings by channel SKU (at most {MAX_PAGE}; all: `listings`).",
+        metadata=NESTED_LIMIT,
+    )
     async def listings(self, info: Info, limit: int = NESTED_DEFAULT) -> list[Listing]:
-        key = (self.id, _limit(limit, "limit"))
+        key = (self.id, limit)
         return await info.context.loaders.get(listings_by_channel).load(key)  # type: ignore[arg-type,return-value]
 
-    @strawberry.field(description=f"The newest sync runs (at most {MAX_PAGE}; all: `syncRuns`).")
+    @strawberry.field(
+        description=f"The newest sync runs (at most {MAX_PAGE}; all: `syncRuns`).",
+        metadata=NESTED_LIMIT,
+    )
     async def runs(self, info: Info, limit: int = NESTED_DEFAULT) -> list[SyncRun]:
-        key = (self.id, _limit(limit, "limit"))
+        key = (self.id, limit)
         return await info.context.loaders.get(runs_by_channel).load(key)  # type: ignore[arg-type,return-value]
 
     @classmethod
@@ -174,10 +178,11 @@ class SyncRun:
         return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
 
     @strawberry.field(
-        description=f"The first orders or listings skipped or failed, in the order they were met (at most {MAX_PAGE})."
+        description=f"The first orders or listings skipped or failed, in the order they were met (at most {MAX_PAGE}).",
+        metadata=NESTED_LIMIT,
     )
     async def issues(self, info: Info, limit: int = NESTED_DEFAULT) -> list[SyncIssue]:
-        key = (self.id, _limit(limit, "limit"))
+        key = (self.id, limit)
         return await info.context.loaders.get(issues_by_run).load(key)  # type: ignore[arg-type,return-value]
 
 

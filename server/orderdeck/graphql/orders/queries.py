@@ -14,6 +14,7 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
+from orderdeck.graphql.arguments import ExactlyOne, IntRange, NotBlank, checked
 from orderdeck.graphql.common import Connection, date_range, paginate, query_id
 from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
 from orderdeck.graphql.orders.types import DeletedOrder, OpenOrderCount, Order, OrderSearchResult
@@ -77,10 +78,12 @@ class Query:
         )
         return [OpenOrderCount(location_id=r["location_id"], status=r["status"], count=r["count"]) for r in rows]
 
-    @strawberry.field(permission_classes=READ, description="One order, by id or by number (give exactly one).")
+    @strawberry.field(
+        permission_classes=READ,
+        description="One order, by id or by number (give exactly one).",
+        metadata=checked(ExactlyOne("id", "number")),
+    )
     async def order(self, id: strawberry.ID | None = None, number: int | None = None) -> Order | None:
-        if (id is None) == (number is None):
-            raise GraphQLError("Give exactly one of id and number")
         if id is not None:
             return await models.Order.get_or_none(id=query_id(id, "Order", "id"))  # type: ignore[return-value]
         return await models.Order.get_or_none(number=number)  # type: ignore[return-value]
@@ -125,12 +128,9 @@ class Query:
         permission_classes=READ,
         description="Find an order by number, or by reference, secondary or external reference (exact, "
         "ignoring case), whether it is open, processed, cancelled or deleted. Newest (highest number) first.",
+        metadata=checked(NotBlank("query", "give an order number or reference"), IntRange("limit", 1, MAX_SEARCH)),
     )
     async def search_orders(self, query: str, limit: int = 20) -> list[OrderSearchResult]:
-        if not query.strip():
-            raise GraphQLError("query: give an order number or reference")
-        if not 1 <= limit <= MAX_SEARCH:
-            raise GraphQLError(f"limit must be between 1 and {MAX_SEARCH}")
         match = _matching(query)
         live = await models.Order.filter(match).order_by("-number").limit(limit)
         deleted = await models.DeletedOrder.filter(match).order_by("-number").limit(limit)

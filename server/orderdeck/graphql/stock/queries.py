@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
+from orderdeck.graphql.arguments import ExactlyOne, checked
 from orderdeck.graphql.common import Connection, date_range, query_id, paginate
 from orderdeck.graphql.permissions import READ
 from orderdeck.graphql.stock.inputs import StockItemFilter, StockLedgerFilter
@@ -68,10 +68,12 @@ class Query:
     ) -> Connection[StockItem]:
         return await paginate(stock_items(filter), key="sku", first=first, after=after, last=last, before=before)
 
-    @strawberry.field(permission_classes=READ, description="One stock item, by id or by SKU (give exactly one).")
+    @strawberry.field(
+        permission_classes=READ,
+        description="One stock item, by id or by SKU (give exactly one).",
+        metadata=checked(ExactlyOne("id", "sku")),
+    )
     async def stock_item(self, id: strawberry.ID | None = None, sku: str | None = None) -> StockItem | None:
-        if (id is None) == (sku is None):
-            raise GraphQLError("Give exactly one of id and sku")
         if id is not None:
             return await models.StockItem.get_or_none(id=query_id(id, "StockItem", "id"))  # type: ignore[return-value]
         return await models.StockItem.get_or_none(sku=sku)  # type: ignore[return-value]
