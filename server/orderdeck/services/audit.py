@@ -7,6 +7,7 @@ from typing import Any
 
 from orderdeck.models import AuditEntry, AuditKind, AuditSubject, Order
 from orderdeck.services import events
+from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import Actor
 
 
@@ -15,7 +16,8 @@ class AuditLog:
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
-        self.entries: list[AuditEntry] = []
+        self.entries: list[dict[str, Any]] = []
+        """AuditEntry rows, by field name."""
         self.order_changes: list[tuple[AuditKind, Order, Any]] = []
 
     def order(
@@ -46,19 +48,17 @@ class AuditLog:
         order_number: int | None = None,
     ) -> None:
         """Record a change to any subject."""
-        self.entries.append(
-            AuditEntry(
-                kind=kind, subject=subject, subject_id=subject_id, order_number=order_number,
-                note=note[:1000], tag=tag, before=before, after=after,
-                actor=self.actor.name, actor_kind=self.actor.kind,
-            )  # fmt: skip
-        )
+        self.entries.append({
+            "kind": kind, "subject": subject, "subject_id": subject_id, "order_number": order_number,
+            "note": note[:1000], "tag": tag, "before": before, "after": after,
+            "actor": self.actor.name, "actor_kind": self.actor.kind,
+        })  # fmt: skip
 
     async def write(self) -> None:
         """Insert the collected entries and record the order events (inside the operation's
         transaction)."""
         if self.entries:
-            await AuditEntry.bulk_create(self.entries)
+            await insert_rows(AuditEntry, self.entries)
             self.entries = []
         for kind, order, before in self.order_changes:
             events.order_changed(kind, order, self.actor.name, before)

@@ -18,6 +18,7 @@ from typing import Any
 
 from orderdeck import db
 from orderdeck.models import AuditKind, Counter, Event, EventTopic, Order, StockItem, StockLevel, SyncRun
+from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import after_commit, before_commit
 
 COUNTER = "event"
@@ -186,8 +187,8 @@ async def _flush(items: list[tuple]) -> None:
     last = await next_ids(len(records))
     now = datetime.now(timezone.utc)
     first = last - len(records) + 1
-    await Event.bulk_create([
-        Event(id=first + i, topic=topic, kind=kind, data=data, created_at=now)
+    await insert_rows(Event, [
+        {"id": first + i, "topic": topic, "kind": kind, "data": data, "created_at": now}
         for i, (topic, kind, data) in enumerate(records)
     ])  # fmt: skip
     current = bus.current_bus()

@@ -47,9 +47,10 @@ from orderdeck.models import (
 )
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
+from orderdeck.services.bulk import as_stored, insert_rows
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
-from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT, clean_text
+from orderdeck.services.fields import clean_text
 from orderdeck.services.order_inputs import (
     ItemEdit,
     ItemInput,
@@ -62,9 +63,9 @@ from orderdeck.services.order_inputs import (
     ResendInput,
     ReturnInput,
     ShipmentInput,
-    line_amounts,
 )
 from orderdeck.services.locations import ensure_default_location, hold_locations
+from orderdeck.services.order_intake import build_rows, line_row, order_fields, order_totals
 from orderdeck.services.stock import StockChange, apply_stock_changes, lock_levels
 
 BULK_LIMIT = 1000
@@ -207,32 +208,15 @@ def _line_snapshot(line: OrderItem) -> dict[str, Any]:
 
 def _set_totals(order: Order, lines: list[OrderItem], weights: dict[uuid.UUID, Decimal]) -> None:
     """Set an order's totals and weight from its lines; refuse amounts the columns cannot hold."""
-    order.subtotal = sum((l.line_total - l.tax for l in lines), Decimal(0))
-    order.discount = sum((l.discount for l in lines), Decimal(0))
-    order.tax = sum((l.tax for l in lines), Decimal(0))
-    order.total = order.subtotal + order.tax + order.postage
-    order.total_weight = sum(
-        (weights.get(l.stock_item_id, Decimal(0)) * l.quantity for l in lines if l.stock_item_id),
-        Decimal(0),
-    )
-    if order.total > MAX_MONEY:
-        raise ServiceError.one(f"The order's total cannot exceed {MAX_MONEY}", "items")
-    if order.total_weight > MAX_WEIGHT:
-        raise ServiceError.one(f"The order's weight cannot exceed {MAX_WEIGHT}", "items")
+    for name, value in order_totals([vars(l) for l in lines], order.postage, weights).items():
+        setattr(order, name, value)
 
 
 def _make_line(
     order_id: uuid.UUID, position: int, data: ItemInput, stock_item_id: uuid.UUID | None, item_title: str = ""
 ) -> OrderItem:
     """An order line; its title defaults to the linked stock item's."""
-    _, tax, total = line_amounts(data.quantity, data.unit_price, data.discount, data.tax_rate)
-    return OrderItem(
-        id=getattr(data, "id", None) or uuid.uuid4(), order_id=order_id, position=position,
-        stock_item_id=stock_item_id, sku=data.sku, channel_sku=data.channel_sku,
-        item_number=data.item_number, title=data.title or item_title,
-        quantity=data.quantity, unit_price=data.unit_price, discount=data.discount,
-        tax_rate=data.tax_rate, tax=tax, line_total=total,
-    )  # fmt: skip
+    return OrderItem(**line_row(order_id, position, data, stock_item_id, item_title))
 
 
 async def _stock_items(skus: set[str]) -> dict[str, StockItem]:
@@ -241,13 +225,8 @@ async def _stock_items(skus: set[str]) -> dict[str, StockItem]:
 
 def _apply_fields(order: Order, data: dict[str, Any]) -> None:
     """Copy validated order fields (addresses flattened) onto an order."""
-    for key, value in data.items():
-        if key in ("shipping_address", "billing_address"):
-            prefix = key.removesuffix("_address")
-            for name, part in (value or {}).items():
-                setattr(order, f"{prefix}_{name}", part)
-        else:
-            setattr(order, key, value)
+    for key, value in order_fields(data).items():
+        setattr(order, key, value)
 
 
 # --- create ----------------------------------------------------------------------------------
@@ -315,25 +294,20 @@ async def create_orders(
         default = await _resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
         await _refuse_existing_references(source, inputs, prefix)
         first = await _next_numbers(len(inputs))
-        orders, lines, extras, changes = _build_orders(inputs, source, first, items, locations, default, actor)
-        for order in orders:
-            order.channel_id = channel_id
-        await apply_stock_changes(changes, actor)
+        rows = build_rows(inputs, source, first, items, locations, default, actor, channel_id)
+        await apply_stock_changes(rows.changes, actor)
         try:
-            await Order.bulk_create(orders)
+            await insert_rows(Order, rows.orders)
         except IntegrityError:
             raise ServiceError.one("An order with this reference already exists", "reference", ErrorCode.DUPLICATE) from None
-        await OrderItem.bulk_create(lines)
-        for model, rows in extras.items():
-            if rows:
-                await model.bulk_create(rows)
+        await insert_rows(OrderItem, rows.lines)
+        for model, extra in ((OrderTag, rows.tags), (OrderNote, rows.notes), (OrderProperty, rows.properties)):
+            await insert_rows(model, extra)
+        orders = as_stored(Order, rows.orders)
         audit = AuditLog(actor)
         for order in orders:
             audit.order(AuditKind.ORDER_CREATED, order, f"Order created ({order.source})")
         await audit.write()
-        # bulk_create leaves its objects marked unsaved (no related queries, save() would insert):
-        # return the stored orders instead, in input order.
-        orders = await Order.filter(id__in=[o.id for o in orders]).order_by("number")
     return orders
 
 
@@ -352,43 +326,6 @@ async def _refuse_existing_references(source: str, inputs: list[OrderInput], pre
                                      f"{p}reference", ErrorCode.DUPLICATE))  # fmt: skip
     if errors:
         raise ServiceError(errors)
-
-
-def _build_orders(
-    inputs: list[OrderInput],
-    source: str,
-    first_number: int,
-    items: dict[str, StockItem],
-    locations: dict[uuid.UUID, Location],
-    default: Location | None,
-    actor: Actor,
-) -> tuple[list[Order], list[OrderItem], dict[type, list], list[StockChange]]:
-    """Build (unsaved) orders, lines, tags/notes/properties and the allocations they need.
-    Notes given with an order are written by the actor creating it."""
-    received = now()
-    orders, lines, changes = [], [], []
-    extras: dict[type, list] = {OrderTag: [], OrderNote: [], OrderProperty: []}
-    weights = {i.id: i.weight for i in items.values()}
-    for n, o in enumerate(inputs):
-        location = locations[o.location_id] if o.location_id else default
-        data = o.model_dump(exclude={"items", "tags", "notes", "properties", "location_id"})
-        if data["billing_address"] is None:
-            data["billing_address"] = data["shipping_address"]
-        order = Order(id=uuid.uuid4(), source=source, location_id=location.id, number=first_number + n)
-        _apply_fields(order, data)
-        order.received_at = o.received_at or received
-        order.parked = o.status == OrderStatus.UNPAID
-        if o.status == OrderStatus.PAID and order.paid_at is None:
-            order.paid_at = order.received_at
-        order_lines = [_make_line(order.id, n, line, *_by_sku(line.sku, items)) for n, line in enumerate(o.items)]
-        _set_totals(order, order_lines, weights)
-        orders.append(order)
-        lines += order_lines
-        changes += _allocation(order, order_lines, +1, StockChangeReason.ORDER_CREATED)
-        extras[OrderTag] += [OrderTag(order_id=order.id, name=t) for t in dict.fromkeys(o.tags)]
-        extras[OrderNote] += [OrderNote(id=uuid.uuid4(), order_id=order.id, author=actor.name, **n.model_dump()) for n in o.notes]
-        extras[OrderProperty] += [OrderProperty(order_id=order.id, **p.model_dump()) for p in o.properties]
-    return orders, lines, extras, changes
 
 
 # --- edit ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from orderdeck.models import (
 )
 from orderdeck.services import events, outbox
 from orderdeck.services.audit import AuditLog
+from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import MAX_BATCH, Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, validated
 from orderdeck.services.fields import MAX_LEVEL, Strict, text
@@ -110,7 +111,7 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
             row.level, row.allocated = after[row.id]
             row.updated_at = stamp
 
-    await StockLedgerEntry.bulk_create(_ledger_rows(changes, levels, totals, actor))
+    await insert_rows(StockLedgerEntry, _ledger_rows(changes, levels, totals, actor))
     await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
     changed = {key: row for key, row in levels.items() if row.id in totals}
     events.stock_levels_changed(changed.values())
@@ -122,8 +123,8 @@ def _ledger_rows(
     levels: dict[StockKey, StockLevel],
     totals: dict[int, list[int]],
     actor: Actor,
-) -> list[StockLedgerEntry]:
-    """One ledger row per (reason, order, item, location), chaining before/after values."""
+) -> list[dict]:
+    """One ledger row (by field name) per (reason, order, item, location), chaining before/after values."""
     merged: dict[tuple, StockChange] = {}
     for c in changes:
         k = (c.key, c.reason, c.order_id)
@@ -143,15 +144,13 @@ def _ledger_rows(
             continue
         level_before, alloc_before = running[c.key]
         running[c.key] = [level_before + c.level, alloc_before + c.allocated]
-        entries.append(
-            StockLedgerEntry(
-                item_id=c.item_id, location_id=c.location_id, reason=c.reason,
-                level_before=level_before, level_after=level_before + c.level,
-                allocated_before=alloc_before, allocated_after=alloc_before + c.allocated,
-                order_id=c.order_id, order_number=c.order_number, note=c.note[:500],
-                actor=actor.name, actor_kind=actor.kind,
-            )  # fmt: skip
-        )
+        entries.append(dict(
+            item_id=c.item_id, location_id=c.location_id, reason=c.reason,
+            level_before=level_before, level_after=level_before + c.level,
+            allocated_before=alloc_before, allocated_after=alloc_before + c.allocated,
+            order_id=c.order_id, order_number=c.order_number, note=c.note[:500],
+            actor=actor.name, actor_kind=actor.kind,
+        ))  # fmt: skip
     return entries
 
 
