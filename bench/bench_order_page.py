@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     ACTOR,
+    ORDER_PAGE_NODE,
     Clock,
     bench_database,
     count_sql,
@@ -66,13 +67,9 @@ from orderdeck.services.allocation import AllocationState  # noqa: E402
 PAGE = 100
 NO_ALLOCATION = "plain, no allocation"
 
-QUERY = """{ openOrders(first: 100) { totalCount edges { node {
-  id number reference status receivedAt
-  location { name }
-  totals { total currency }
-  allocation
-  items { sku quantity unitPrice stockItem { sku title } stockLevel { level allocated available } }
-} } } }"""
+QUERY = f"""{{ openOrders(first: 100) {{ totalCount edges {{ node {{
+  {ORDER_PAGE_NODE}
+}} }} }} }}"""
 
 
 # --- the plain endpoint ----------------------------------------------------------------------

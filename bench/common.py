@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -73,22 +74,33 @@ class BenchDatabase:
 
 
 @asynccontextmanager
-async def bench_database(pool_max: int = 10) -> AsyncIterator[BenchDatabase]:
-    """Create ``orderdeck_bench_<pid>``, migrate it, open Tortoise on it; drop it afterwards."""
-    name = f"orderdeck_bench_{os.getpid()}"
+async def throwaway_database(suffix: str = "", *, keep: bool = False) -> AsyncIterator[BenchDatabase]:
+    """Create ``orderdeck_bench_<pid>[_<suffix>]`` and migrate it; drop it afterwards (even on
+    failure) unless ``keep``. Opens no Tortoise connection."""
+    name = f"orderdeck_bench_{os.getpid()}" + (f"_{suffix}" if suffix else "")
     url = f"{POSTGRES}/{name}"
     await _admin(f'DROP DATABASE IF EXISTS "{name}"')
     await _admin(f'CREATE DATABASE "{name}"')
     try:
         await db.migrate(url)
-        await db.init_db(f"{url}?minsize=1&maxsize={pool_max}")
+        yield BenchDatabase(name, url)
+    finally:
+        if keep:
+            print(f"kept database {name} ({url})")
+        else:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def bench_database(pool_max: int = 10) -> AsyncIterator[BenchDatabase]:
+    """Create ``orderdeck_bench_<pid>``, migrate it, open Tortoise on it; drop it afterwards."""
+    async with throwaway_database() as database:
+        await db.init_db(f"{database.url}?minsize=1&maxsize={pool_max}")
         try:
             await ensure_default_location()
-            yield BenchDatabase(name, url)
+            yield database
         finally:
             await db.close_db()
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def truncate_orders() -> None:
@@ -167,6 +179,16 @@ def order_inputs(count: int, catalogue: Catalogue, *, lines: int = 3, seed: int 
     return out
 
 
+# --- GraphQL selections shared by the benchmarks ---------------------------------------------
+
+# One order of an open-orders page: items, location, totals, stock level and allocation.
+ORDER_PAGE_NODE = """id number reference status receivedAt
+  location { name }
+  totals { total currency }
+  allocation
+  items { sku quantity unitPrice stockItem { sku title } stockLevel { level allocated available } }"""
+
+
 # --- timing --------------------------------------------------------------------------------
 
 
@@ -231,6 +253,81 @@ def machine_note() -> str:
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL at {POSTGRES.rsplit('@', 1)[-1]}"
 
 
+# --- the API in a subprocess ---------------------------------------------------------------
+
+
+@dataclass
+class ApiServer:
+    """A running ``bench/api_server.py``: its base URL and where captured SQL is written."""
+
+    url: str
+    capture_dir: Path
+    pid: int
+
+    def captured(self, name: str, timeout: float = 10.0) -> list[tuple[str, list[Any]]]:
+        """The ``(sql, params)`` of the request sent with header ``x-bench-capture: name``."""
+        import pickle
+
+        path = self.capture_dir / f"{name}.pickle"
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no SQL captured for {name}")
+            time.sleep(0.01)
+        return pickle.loads(path.read_bytes())
+
+
+@asynccontextmanager
+async def api_server(database_url: str, **env: str) -> AsyncIterator[ApiServer]:
+    """Run orderdeck's API (``bench/api_server.py``) on ``database_url`` in a subprocess on a free
+    loopback port until the block ends; its log goes to a file in a temporary folder, shown if it
+    fails to start. ``env``: more ``ORDERDECK_*`` settings."""
+    import asyncio
+    import json
+    import tempfile
+
+    import httpx
+
+    folder = Path(tempfile.mkdtemp(prefix="orderdeck-bench-api-"))
+    log = open(folder / "api.log", "wb")  # noqa: SIM115 - closed below
+    child_env = {**os.environ, "ORDERDECK_DATABASE_URL": database_url, **env}
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SERVER), child_env.get("PYTHONPATH")]))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("api_server.py")), str(folder),
+        stdout=asyncio.subprocess.PIPE, stderr=log, env=child_env,
+    )  # fmt: skip
+    try:
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+            url = f"http://127.0.0.1:{json.loads(line)['port']}"
+            async with httpx.AsyncClient() as http:
+                for _ in range(600):
+                    try:
+                        if (await http.get(f"{url}/readyz", timeout=2)).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if process.returncode is not None:
+                        raise RuntimeError("exited")
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError("not ready after 60 s")
+        except Exception as exc:
+            log.flush()
+            raise RuntimeError(f"the API did not start ({exc}):\n{(folder / 'api.log').read_text()[-3000:]}") from exc
+        yield ApiServer(url, folder, process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # --- counting SQL statements ---------------------------------------------------------------
 
 
@@ -238,14 +335,34 @@ class _Counter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.statements: list[str] = []
+        self.records: list[tuple[str, list[Any]]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         # Pool open/close messages are not statements.
         message = str(record.msg)
         if "connection pool" in message:
             return
-        sql = record.args[0] if record.args and message.startswith("%s") else message
-        self.statements.append(str(sql))
+        with_args = bool(record.args) and message.startswith("%s")
+        sql = str(record.args[0]) if with_args else message
+        params = record.args[1] if with_args and len(record.args) > 1 else None
+        self.statements.append(sql)
+        self.records.append((sql, list(params or [])))
+
+
+@contextmanager
+def _collecting() -> Iterator[_Counter]:
+    logger = logging.getLogger("tortoise.db_client")
+    handler = _Counter()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @contextmanager
@@ -254,18 +371,18 @@ def count_sql() -> Iterator[list[str]]:
 
     An executemany (bulk_create) is one record, like one statement.
     """
-    logger = logging.getLogger("tortoise.db_client")
-    handler = _Counter()
-    level, propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
+    with _collecting() as handler:
         yield handler.statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
+
+
+@contextmanager
+def capture_sql() -> Iterator[list[tuple[str, list[Any]]]]:
+    """Like ``count_sql``, with each statement's parameters: ``[(sql, params), ...]`` (for EXPLAIN).
+
+    An executemany records all its rows' parameters as one list of lists.
+    """
+    with _collecting() as handler:
+        yield handler.records
 
 
 async def seed_orders(count: int, catalogue: Catalogue, *, batch: int = 100, seed: int = 1) -> int:
