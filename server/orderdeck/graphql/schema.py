@@ -22,6 +22,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from orderdeck.graphql.cost import QueryLimits, cost_limit, list_literal_rule
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
 from orderdeck.services.errors import ServiceError
 
@@ -82,7 +83,7 @@ def _collect(name: str) -> tuple[type, ...]:
     return tuple(getattr(m, name) for m in modules if hasattr(m, name))
 
 
-def build_schema(max_depth: int = 12) -> strawberry.Schema:
+def build_schema(max_depth: int = 12, query_limits: QueryLimits = QueryLimits()) -> strawberry.Schema:
     """The schema with its protective and caching extensions."""
     from orderdeck.graphql.locations.types import Location
     from orderdeck.graphql.stock.types import StockItem
@@ -94,7 +95,11 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
         extra_types.append(Order)
     except ImportError:  # pragma: no cover - the orders area is always present once built
         pass
-    limits = [depth_rule(max_depth, should_ignore=None), aliases_rule(max_alias_count=30)]
+    limits = [
+        depth_rule(max_depth, should_ignore=None),
+        aliases_rule(max_alias_count=30),
+        list_literal_rule(query_limits.max_list_items),
+    ]
     from orderdeck.graphql.live.types import SCALARS
 
     return Schema(
@@ -114,6 +119,7 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=200),
             RefuseNul,
             SubscriptionsOnlyOverSockets,
+            cost_limit(query_limits),
         ],
     )
 
