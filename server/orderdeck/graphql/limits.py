@@ -1,17 +1,25 @@
 """Strawberry's ASGI app held to orderdeck's limits: body and websocket message size, JSON nesting and
-list lengths (http_limits), answer size, time per request and requests per minute per token. The
-cost limit is a schema extension (graphql.cost), checked before an operation runs."""
+list lengths (http_limits), answer size, time per query and requests per minute per token. The
+cost limit is a schema extension (graphql.cost), checked before an operation runs.
+
+The time limit applies to queries only: a mutation cancelled after its commit would answer "failed"
+for work that was done, so mutations are bounded by their input caps and the cost limit instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from orderdeck.graphql.context import Context
@@ -39,6 +47,28 @@ def time_limit_error(seconds: float) -> GraphQLError:
         "ask for smaller pages or fewer fields",
         extensions={"code": "TIME_LIMIT", "limit": seconds},
     )
+
+
+@dataclass
+class Deadline:
+    """The time limit of one HTTP request, started once the operation is known to be a query."""
+
+    timeout: asyncio.Timeout
+    seconds: float
+
+    def start(self) -> None:
+        self.timeout.reschedule(asyncio.get_running_loop().time() + self.seconds)
+
+
+class QueryTimeLimit(SchemaExtension):
+    """Starts the request's Deadline when a query (not a mutation) begins to execute."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        deadline = getattr(context.context, "deadline", None)
+        if deadline is not None and context.operation_type is OperationType.QUERY:
+            deadline.start()
+        yield
 
 
 def rate_limited(token: ApiToken, rate: RateLimiter, wait: float) -> JSONResponse:
@@ -119,9 +149,10 @@ class LimitedGraphQL(GraphQL[Context, None]):
         return response
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """One operation, cancelled after the time limit (a mutation's transaction rolls back)."""
+        """One operation; a query is cancelled once it runs past the time limit (QueryTimeLimit)."""
         try:
-            async with asyncio.timeout(self.time_limit):
+            async with asyncio.timeout(None) as timeout:
+                kwargs["context"].deadline = Deadline(timeout, self.time_limit)
                 return await super().execute_single(*args, **kwargs)
         except TimeoutError:
             return ExecutionResult(data=None, errors=[time_limit_error(self.time_limit)])

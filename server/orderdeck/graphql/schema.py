@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 
 from orderdeck.graphql.cost import QueryLimits, cost_limit, list_literal_rule
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
+from orderdeck.graphql.limits import QueryTimeLimit
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
@@ -120,6 +121,7 @@ def build_schema(max_depth: int = 12, query_limits: QueryLimits = QueryLimits())
             RefuseNul,
             SubscriptionsOnlyOverSockets,
             cost_limit(query_limits),
+            QueryTimeLimit,
         ],
     )
 
