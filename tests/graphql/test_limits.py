@@ -88,6 +88,12 @@ def test_the_dashboard_and_readme_queries_stay_under_the_default_limit() -> None
     costs = {name: cost(query) for name, query in dashboard.items()} | {q[:40]: cost(q) for q in tour}
     assert max(costs.values()) <= LIMITS // 10, costs
     assert cost(dashboard["Q_DASHBOARD"]) > 1000  # the largest: it loads every panel
+    # the README's table of typical costs tells the truth
+    limits = (ROOT / "README.md").read_text().split("## Limits", 1)[1].split("\n## ", 1)[0]
+    open_orders = next(q for q in tour if q.startswith("{ openOrders"))
+    for figure in [*(cost(dashboard[n]) for n in ("Q_DASHBOARD", "Q_LOW_STOCK", "Q_CHANNELS", "Q_ORDERS")),
+                   cost(open_orders), cost(STALL)]:  # fmt: skip
+        assert f"{figure:,}" in limits, figure
 
 
 @pytest.fixture
