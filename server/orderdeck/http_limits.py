@@ -58,9 +58,8 @@ def too_large(size: int | str, limit: int) -> RequestRefused:
     )
 
 
-def check_content_length(headers: dict[str, str] | Any, limit: int) -> None:
+def check_content_length(declared: str | None, limit: int) -> None:
     """Refuse a request whose declared Content-Length is over ``limit`` (or not a number)."""
-    declared = headers.get("content-length")
     if declared is None:
         return
     if not declared.strip().isdigit():

@@ -9,12 +9,14 @@ for work that was done, so mutations are bounded by their input caps and the cos
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
@@ -33,6 +35,8 @@ from orderdeck.http_limits import (
 )
 from orderdeck.models import ApiToken
 from orderdeck.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
 
 WS_MESSAGE_TOO_BIG = 1009
 """Close code of a websocket whose message is larger than the body limit (RFC 6455)."""
@@ -105,7 +109,7 @@ class LimitedGraphQL(GraphQL[Context, None]):
         limit = self.request_limits.max_body_bytes
         if scope["type"] == "http":
             try:
-                check_content_length(dict((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]), limit)
+                check_content_length(Headers(scope=scope).get("content-length"), limit)
             except RequestRefused as refused:
                 await JSONResponse(refused.body(), status_code=refused.status_code)(scope, receive, send)
                 return
@@ -115,10 +119,15 @@ class LimitedGraphQL(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def refused_over_rate(self, token: ApiToken, scope: Any, receive: Any, send: Any) -> bool:
-        """Answer 429 (and return True) if ``token`` is over its rate; else take one request."""
+        """Answer 429 (and return True) if ``token`` is over its rate; else take one request.
+        If the buckets cannot be reached (Redis away), the request is let through and logged."""
         if self.rate is None:
             return False
-        wait = await self.rate.take(str(token.id))
+        try:
+            wait = await self.rate.take(str(token.id))
+        except Exception as exc:  # noqa: BLE001 - the API stays up without its rate limit
+            log.warning("rate limit not checked (the buckets cannot be reached): %s", exc)
+            return False
         if wait <= 0:
             return False
         await rate_limited(token, self.rate, wait)(scope, receive, send)
