@@ -20,6 +20,7 @@ from orderdeck.graphql.common import DEFAULT_PAGE
 from orderdeck.graphql.cost import operation_cost
 from orderdeck.graphql.schema import schema
 from orderdeck.models import Order, Role
+from orderdeck.ratelimit import rate_limiter
 from orderdeck.services import auth
 from orderdeck.services import orders as order_service
 from orderdeck.services.context import Actor
@@ -281,3 +282,18 @@ async def test_me_answers_promptly_while_abusive_queries_run(database_url, admin
     print(f"me: median {idle * 1000:.1f} ms idle, {loaded * 1000:.1f} ms beside 4 abusive clients "
           f"({loaded / idle:.1f}x; {len(refusals)} abusive queries refused)")  # fmt: skip
     assert loaded < 10 * idle, (idle, loaded)
+
+
+@pytest.mark.parametrize("store", ["memory", "redis://127.0.0.1:6379/0"])
+async def test_concurrent_requests_never_take_more_than_the_burst(store: str) -> None:
+    settings = Settings(rate_limit_per_minute=1, rate_limit_burst=5, rate_limit_store=store,
+                        broker_namespace=f"limits-test-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    limiters = [rate_limiter(settings), rate_limiter(settings)]  # Redis: as two API processes would
+    try:
+        shared = store != "memory"
+        waits = await asyncio.gather(*(limiters[n % 2].take("token") for n in range(60)))
+        assert sum(wait == 0 for wait in waits) == (5 if shared else 10)
+        assert all(0 < wait <= 60 for wait in waits if wait != 0)  # back within a minute at 1 a minute
+    finally:
+        for limiter in limiters:
+            await limiter.close()

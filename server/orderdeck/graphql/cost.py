@@ -23,18 +23,17 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLInterfaceType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
     ValidationRule,
     VariableNode,
     get_named_type,
@@ -202,9 +201,6 @@ def list_literal_rule(max_items: int) -> type[ValidationRule]:
     """A validation rule refusing list literals of more than ``max_items`` values."""
 
     class ListLiteralLimit(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-
         def enter_list_value(self, node: ListValueNode, *_: Any) -> None:
             if len(node.values) > max_items:
                 self.report_error(
