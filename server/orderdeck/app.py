@@ -19,7 +19,6 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnected
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
@@ -27,8 +26,12 @@ from strawberry.types.unset import UNSET, UnsetType
 from orderdeck import db, events
 from orderdeck.config import Settings, get_settings
 from orderdeck.graphql.context import Context
+from orderdeck.graphql.cost import QueryLimits
+from orderdeck.graphql.limits import LimitedGraphQL
 from orderdeck.graphql.schema import build_schema
+from orderdeck.http_limits import RequestLimits
 from orderdeck.models import ApiToken
+from orderdeck.ratelimit import rate_limiter
 from orderdeck.services import auth
 from orderdeck.services.locations import ensure_default_location
 
@@ -78,9 +81,10 @@ def connection_token(params: dict[str, Any] | None) -> str | None:
     return _bearer(header) if isinstance(header, str) else None
 
 
-class OrderdeckGraphQL(GraphQL[Context, None]):
+class OrderdeckGraphQL(LimitedGraphQL):
     """Strawberry's ASGI app, with the token checked before any GraphQL work is done: from the
-    Authorization header over HTTP, from the connection_init payload over a websocket."""
+    Authorization header over HTTP, from the connection_init payload over a websocket; then the
+    token's rate limit, and the limits of LimitedGraphQL."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -97,6 +101,8 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
                         headers={"WWW-Authenticate": 'Bearer realm="orderdeck"'},
                     )
                     await response(scope, receive, send)
+                    return
+                if await self.refused_over_rate(token, scope, receive, send):
                     return
                 scope.setdefault("state", {})["token"] = token
         await super().__call__(scope, receive, send)
@@ -211,13 +217,20 @@ async def background_jobs(settings: Settings) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> Starlette:
     """The orderdeck ASGI app. Opens the database on start-up (migrations are the CLI's job)."""
     settings = settings or get_settings()
+    query_limits = QueryLimits(settings.max_query_cost, settings.query_cost_list_size, settings.max_list_items)
+    rate = rate_limiter(settings)
     graphql = OrderdeckGraphQL(
-        build_schema(settings.max_query_depth),
+        build_schema(settings.max_query_depth, query_limits),
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         connection_init_wait_timeout=timedelta(seconds=10),
         max_subscriptions_per_connection=20,
         allowed_origins=settings.cors_origins,
+        request_limits=RequestLimits(
+            settings.max_body_bytes, settings.max_json_depth, settings.max_list_items, settings.max_answer_bytes
+        ),
+        time_limit=settings.request_timeout_seconds,
+        rate=rate,
     )
 
     @asynccontextmanager
@@ -228,6 +241,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             async with events.serving(settings), background_jobs(settings):
                 yield
         finally:
+            if rate is not None:
+                await rate.close()
             await db.close_db()
 
     return Starlette(

@@ -91,7 +91,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
                f"GraphQL at http://{host}:{port}/graphql")  # fmt: skip
     # No per-message deflate: it costs every websocket ~45 KB and CPU on each event sent.
     uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=True, ws_per_message_deflate=False)  # fmt: skip
+                log_level="info", proxy_headers=True, ws_per_message_deflate=False,
+                ws_max_size=settings.max_body_bytes)  # fmt: skip
 
 
 @main.command()

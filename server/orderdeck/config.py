@@ -46,6 +46,38 @@ class Settings(BaseSettings):
     )
     graphiql: bool = Field(True, description="Serve the GraphiQL IDE on GET /graphql.")
     max_query_depth: int = Field(12, ge=2, le=50, description="Deepest GraphQL query accepted.")
+    max_query_cost: int = Field(
+        50_000, ge=100, le=100_000_000,
+        description="Costliest GraphQL operation accepted, computed before it runs: an object costs 1, a list "
+        "its page size (first/last/limit, or their default) times its children.",
+    )
+    query_cost_list_size: int = Field(
+        10, ge=1, le=1000, description="Items assumed in a list field that takes no page size (order lines, levels...).",
+    )
+    max_answer_bytes: int = Field(
+        5_000_000, ge=1000, le=1_000_000_000, description="Largest JSON answer sent; a larger one is refused with an error."
+    )
+    request_timeout_seconds: float = Field(
+        15.0, gt=0, le=3600, description="Longest a GraphQL request may run before it is cancelled and answered with an error."
+    )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, le=1_000_000, description="GraphQL requests per minute per API token (0: no limit)."
+    )
+    rate_limit_burst: int = Field(100, ge=1, le=1_000_000, description="Requests a token may send at once above its pace.")
+    rate_limit_store: str = Field(
+        "auto",
+        description="Where the rate limit's buckets live: auto (the Redis of the event bus or the broker when one is "
+        "configured, else memory), memory (each API process counts alone), or redis://host:port/db.",
+    )
+    max_body_bytes: int = Field(
+        2_000_000, ge=1000, le=1_000_000_000,
+        description="Largest HTTP request body and websocket message accepted (413 / close 1009 beyond).",
+    )
+    max_json_depth: int = Field(20, ge=4, le=200, description="Deepest JSON nesting accepted in a request (400 beyond).")
+    max_list_items: int = Field(
+        1000, ge=10, le=1_000_000,
+        description="Most items in any list of the variables or a list literal of the document, checked before parsing them.",
+    )
     broker_url: str | None = Field(
         None,
         description="redis://host:port/db or amqp://user:password@host:port/vhost: the Dramatiq broker that "
@@ -88,6 +120,14 @@ class Settings(BaseSettings):
         if value in ("auto", "memory", "postgres") or value.startswith(("redis://", "rediss://")):
             return value
         raise ValueError("ORDERDECK_EVENT_BUS must be auto, memory, postgres or a redis:// URL")
+
+    @field_validator("rate_limit_store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        value = value.strip() or "auto"
+        if value in ("auto", "memory") or value.startswith(("redis://", "rediss://")):
+            return value
+        raise ValueError("ORDERDECK_RATE_LIMIT_STORE must be auto, memory or a redis:// URL")
 
     @field_validator("database_url")
     @classmethod

@@ -46,6 +46,8 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None
     """The ``connection_init`` payload of a websocket (where its token is)."""
+    deadline: Any = None
+    """The time limit of an HTTP request (graphql.limits.Deadline), started when a query executes."""
 
 
 Info = _Info[Context, None]

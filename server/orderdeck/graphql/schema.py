@@ -23,7 +23,9 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from orderdeck.graphql.arguments import CheckArguments
+from orderdeck.graphql.cost import QueryLimits, cost_limit, list_literal_rule
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
+from orderdeck.graphql.limits import QueryTimeLimit
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
@@ -83,7 +85,7 @@ def _collect(name: str) -> tuple[type, ...]:
     return tuple(getattr(m, name) for m in modules if hasattr(m, name))
 
 
-def build_schema(max_depth: int = 12) -> strawberry.Schema:
+def build_schema(max_depth: int = 12, query_limits: QueryLimits = QueryLimits()) -> strawberry.Schema:
     """The schema with its protective and caching extensions."""
     from orderdeck.graphql.locations.types import Location
     from orderdeck.graphql.stock.types import StockItem
@@ -95,7 +97,11 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
         extra_types.append(Order)
     except ImportError:  # pragma: no cover - the orders area is always present once built
         pass
-    limits = [depth_rule(max_depth, should_ignore=None), aliases_rule(max_alias_count=30)]
+    limits = [
+        depth_rule(max_depth, should_ignore=None),
+        aliases_rule(max_alias_count=30),
+        list_literal_rule(query_limits.max_list_items),
+    ]
     from orderdeck.graphql.live.types import SCALARS
 
     return Schema(
@@ -115,7 +121,9 @@ def build_schema(max_depth: int = 12) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=200),
             RefuseNul,
             SubscriptionsOnlyOverSockets,
+            cost_limit(query_limits),
             CheckArguments,
+            QueryTimeLimit,
         ],
     )
 
