@@ -56,13 +56,15 @@ async def _claim_download(channel: Channel, now: datetime) -> bool:
 
 async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
     """Channels (no live stock run) with listings whose next attempt has come, due for longer than
-    GRACE, or left claimed by a run that died. The due ones are stamped (due now, no earlier than
-    GRACE from now for the sweep), so the job takes them and the next sweep waits GRACE again."""
+    GRACE, or left claimed by a run that died (at once: its claim is known dead). The due ones are
+    stamped (next attempt now, due since now), so the job takes them and the next sweep waits
+    GRACE again."""
     waiting = Q(push_due=True, push_claimed_at__isnull=True) & (
         Q(next_push_at__lte=now) | Q(next_push_at__isnull=True, due_since__lt=now - GRACE))
-    overdue = waiting | Q(push_claimed_at__lt=now - GRACE)
+    overdue = waiting | Q(push_claimed_at__isnull=False)  # no live run holds the channel: left by a dead one
     busy = await claims.live_channels(SyncKind.STOCK_PUSH)
-    found = set(await Listing.filter(overdue).exclude(channel_id__in=busy).distinct().values_list("channel_id", flat=True))
+    found = set(await Listing.filter(overdue).exclude(channel_id__in=busy).order_by("channel_id").distinct()
+                .values_list("channel_id", flat=True))  # fmt: skip
     if found:
         await Listing.filter(waiting, channel_id__in=found).update(next_push_at=None, due_since=now)
     return found
@@ -70,12 +72,12 @@ async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
 
 async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
     """Channels (no live dispatch run) with pending dispatch notes overdue by GRACE, or left
-    claimed by a run that died; their next attempt is stamped now, so the next sweep waits GRACE
-    again."""
+    claimed by a run that died (at once); their next attempt is stamped now, so the next sweep
+    waits GRACE again."""
     ready = Q(state=DispatchState.PENDING) & (
         (Q(claimed_at__isnull=True) & Q(created_at__lt=now - GRACE)
          & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - GRACE)))
-        | Q(claimed_at__lt=now - GRACE)
+        | Q(claimed_at__isnull=False)  # no live run holds the channel (below): left by a dead one
     )  # fmt: skip
     busy = await claims.live_channels(SyncKind.DISPATCH)
     found = [(d, c) for d, c in await Dispatch.filter(ready).values_list("id", "order__channel_id") if c not in busy]
