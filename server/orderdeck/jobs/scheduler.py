@@ -28,7 +28,7 @@ from tortoise.expressions import Q
 from orderdeck.config import get_settings
 from orderdeck.jobs.actors import enqueue
 from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SyncKind
-from orderdeck.services import claims, dispatches, events
+from orderdeck.services import claims, events
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,12 @@ run whose claim was taken over writes nothing more.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 from orderdeck.config import get_settings
-from orderdeck.models import SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models import SyncIssue, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
 from orderdeck.services import events
 from orderdeck.services.claims import Claim, ClaimLost
