@@ -121,7 +121,11 @@ async def close_abandoned(channel_id: uuid.UUID | None = None) -> int:
     running = SyncRun.filter(outcome=SyncOutcome.RUNNING)
     if channel_id is not None:
         running = running.filter(channel_id=channel_id)
+    live = set(await RunClaim.filter(token__isnull=False, lease_until__gte=datetime.now(timezone.utc)).values_list(
+        "token", flat=True))  # fmt: skip
     closed = 0
+    if live:  # a run under a live claim is alive (checked again below, locked, for the others)
+        running = running.filter(Q(claim_token__isnull=True) | ~Q(claim_token__in=live))
     for run in await running:
         now = datetime.now(timezone.utc)
         async with transaction():
