@@ -14,6 +14,7 @@ from orderdeck.jobs.scheduler import tick
 from orderdeck.models import Channel, Event, EventTopic, RunClaim, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.dto import OrderPage
 from orderdeck.services import channels, claims, sync
+from orderdeck.services.context import transaction
 from orderdeck.services.runs import RunLog
 
 
@@ -101,3 +102,30 @@ async def test_the_tick_closes_dead_runs_and_leaves_live_ones(default_location, 
     assert {(d["runId"], d["outcome"], d["abandoned"]) for d in finished} == {
         (str(dead.id), "FAILED", True), (str(orphan.id), "FAILED", True)}  # fmt: skip
     assert (await tick()).runs_abandoned == 0
+
+
+async def test_a_renewal_in_flight_wins_over_a_take_over(default_location, actor, postgres_only):
+    """The holder's write transaction renews first and keeps the claim's row locked until it
+    commits: a take-over of its lapsed lease waits for it, then finds the lease live again, so two
+    owners never hold the claim at once."""
+    shop = await a_channel("Shop", default_location, actor)
+    holder = await claims.take(shop.id, SyncKind.DOWNLOAD)
+    await lapse(holder)  # e.g. a long pause: the lease ran out, nobody took it yet
+    renewed, commit = asyncio.Event(), asyncio.Event()
+
+    async def a_page_of_the_holder() -> None:
+        async with transaction():
+            await holder.renew()
+            renewed.set()
+            await commit.wait()
+
+    page = asyncio.create_task(a_page_of_the_holder())
+    await renewed.wait()
+    taker = asyncio.create_task(claims.take(shop.id, SyncKind.DOWNLOAD))
+    await asyncio.sleep(0.5)
+    assert not taker.done()  # waits on the row lock
+    commit.set()
+    await page
+
+    assert await taker is None
+    await holder.renew()
