@@ -96,7 +96,9 @@ async def test_a_push_the_shop_could_not_take_reaches_it_with_no_human(jobs, sho
     async def shop_is_right() -> bool:
         return [shop.stock(sku) for sku in SKUS] == [8] * 8
 
+    started = time.monotonic()
     assert await sweep_until(jobs, shop_is_right) >= 1  # the sweep sent it again: nobody asked
+    print(f"{fault['kind']}: the shop was right {time.monotonic() - started:.2f} s after the failed push")
     assert {(row.submit_status, row.push_due, row.push_attempts, row.next_push_at)
             for row in await Listing.filter(channel_id=channel.id)} == {(SubmitStatus.OK, False, 0, None)}  # fmt: skip
 
