@@ -349,7 +349,7 @@ WATCH = [
     ("apply_stock_changes", "services/stock.py", "    stock.apply_stock_changes"),
     ("_execute_many", "tortoise", "    BulkCreateQuery._execute_many (all bulk_create)"),
     ("write", "services/audit.py", "    AuditLog.write"),
-    ("log_progress", "services/runs.py", "log_progress (run counters, issues)"),
+    ("progress", "services/runs.py", "RunLog.progress (run counters, issues)"),
 ]
 """(function, file path part, label): rows of the profile summary."""
 

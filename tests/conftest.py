@@ -42,6 +42,9 @@ os.environ.setdefault("ORDERDECK_SECRET_KEY", "orderdeck-test-suite-secret-key-0
 os.environ.setdefault("ORDERDECK_JOB_MIN_BACKOFF_MS", "50")
 os.environ.setdefault("ORDERDECK_JOB_MAX_BACKOFF_MS", "200")
 os.environ.setdefault("ORDERDECK_JOB_MAX_RETRIES", "2")
+# Short backoffs for listings and dispatch notes the channel could not take (read at first use).
+os.environ.setdefault("ORDERDECK_RETRY_MIN_BACKOFF_SECONDS", "0.2")
+os.environ.setdefault("ORDERDECK_RETRY_MAX_BACKOFF_SECONDS", "2")
 
 POSTGRES = os.environ.get("ORDERDECK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 BACKENDS = [b.strip() for b in os.environ.get("ORDERDECK_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
@@ -49,7 +52,7 @@ BACKENDS = [b.strip() for b in os.environ.get("ORDERDECK_TEST_BACKENDS", "sqlite
 TABLES = [
     "audit_entry", "stock_ledger", "order_return_item", "order_return", "dispatch", "order_tag",
     "order_note", "order_property", "order_item", "deleted_order", "orders", "sync_issue", "sync_run",
-    "failed_job", "listing", "channel_stock_location", "channel", "stock_level", "stock_item",
+    "failed_job", "listing", "run_claim", "channel_stock_location", "channel", "stock_level", "stock_item",
     "location", "api_token", "counter", "event",
 ]  # fmt: skip
 

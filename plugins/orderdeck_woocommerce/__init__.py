@@ -54,7 +54,13 @@ from orderdeck.plugins.dto import (
     StatusMapping,
     StockUpdate,
 )
-from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelError, ChannelUnavailable
+from orderdeck.plugins.errors import (
+    ChannelAuthError,
+    ChannelDataError,
+    ChannelError,
+    ChannelUnavailable,
+    ChannelUnreadable,
+)
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck_woocommerce import mapping
 from orderdeck_woocommerce.client import MAX_BATCH, MAX_PER_PAGE, WooCommerceClient, gmt
@@ -136,7 +142,7 @@ async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult
             page = await client.list_orders([], orderby="id", order="desc", per_page=1)
     except ChannelAuthError as exc:
         return ConnectionResult(False, f"WooCommerce refused the consumer key and secret: {exc}")
-    except ChannelDataError as exc:
+    except (ChannelDataError, ChannelUnreadable) as exc:
         return ConnectionResult(False, f"This does not answer as a WooCommerce REST API (v3): {exc}")
     except ChannelError as exc:
         return ConnectionResult(False, f"Could not reach the shop: {exc}")

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from orderdeck.plugins.errors import ChannelDataError
+from orderdeck.plugins.errors import ChannelUnreadable
 from orderdeck.plugins.toolkit import ChannelHttp
 
 API_PATH = "/wp-json/wc/v3"
@@ -53,7 +53,7 @@ def _int_header(response: httpx.Response, name: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ChannelDataError(f"{response.request.url}: header {name} is not a number: {value!r}") from None
+        raise ChannelUnreadable(f"{response.request.url}: header {name} is not a number: {value!r}") from None
 
 
 def _server_time(response: httpx.Response) -> datetime | None:
@@ -176,7 +176,7 @@ class WooCommerceClient:
         answer = self.http.json(response, dict)
         updated = answer.get("update", [])
         if not isinstance(updated, list) or not all(isinstance(item, dict) for item in updated):
-            raise ChannelDataError(f"/products/batch: 'update' is not a list of objects: {str(updated)[:200]}")
+            raise ChannelUnreadable(f"/products/batch: 'update' is not a list of objects: {str(updated)[:200]}")
         return updated
 
     # Plumbing
@@ -185,7 +185,7 @@ class WooCommerceClient:
         response = await self.http.request("GET", path, params=params)
         items = self.http.json(response, list)
         if not all(isinstance(item, dict) for item in items):
-            raise ChannelDataError(f"{path}: expected a JSON list of objects")
+            raise ChannelUnreadable(f"{path}: expected a JSON list of objects")
         page = int(params.get("page", 1))
         total = _int_header(response, "x-wp-total")
         total_pages = _int_header(response, "x-wp-totalpages")

@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         5.0, ge=0.05, le=3600, description="How often the scheduler looks for channels due a download and for missed work."
     )
+    run_lease_seconds: float = Field(
+        20.0, ge=0.5, le=3600,
+        description="How long a running download, stock push or dispatch holds its channel without a heartbeat "
+        "(renewed every quarter of it): a worker that dies frees the channel, and its run is closed, this long after.",
+    )
+    retry_min_backoff_seconds: float = Field(
+        30.0, ge=0.05, le=86_400,
+        description="Wait before sending again a stock level or dispatch note the channel could not take for a "
+        "passing reason (timeout, 5xx, unreadable answer, rate limit); doubles with each failure in a row.",
+    )
+    retry_max_backoff_seconds: float = Field(
+        1800.0, ge=0.05, le=86_400, description="Longest wait between those attempts (they go on until one succeeds)."
+    )
     event_bus: str = Field(
         "auto",
         description="How live events reach the API processes' subscribers: auto (PostgreSQL LISTEN/NOTIFY on "

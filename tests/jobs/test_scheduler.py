@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from tests.services.helpers import make_item, make_order
 from orderdeck.jobs.scheduler import GRACE, tick
 from orderdeck.models import Channel, Dispatch, DispatchState, Event, Listing, SyncKind
-from orderdeck.services import channels, events, listings, stock_push
+from orderdeck.services import channels, claims, events, listings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
@@ -46,9 +46,25 @@ async def test_the_sweep_sends_stock_pushes_left_waiting_or_abandoned(default_lo
     await Listing.filter(id=waiting.id).update(due_since=now - GRACE - timedelta(seconds=1))
     assert (await tick(now)).sent[SyncKind.STOCK_PUSH] == [shop.id]
 
-    await Listing.filter(id=waiting.id).update(push_due=False, push_claimed_at=now - timedelta(seconds=10))
-    await Listing.filter(id=fresh.id).update(push_due=False, push_claimed_at=now - stock_push.CLAIM_TIMEOUT - GRACE)
-    assert (await tick(now)).sent[SyncKind.STOCK_PUSH] == [other.id]  # a claim whose job died
+    # Left claimed: by a live run (its claim renewed) on one channel, by a run that died on the other.
+    await claims.take(shop.id, SyncKind.STOCK_PUSH)
+    await Listing.filter(id__in=[waiting.id, fresh.id]).update(push_due=False, push_claimed_at=now - GRACE * 2)
+    assert (await tick(now)).sent[SyncKind.STOCK_PUSH] == [other.id]
+
+
+async def test_the_sweep_sends_stock_pushes_when_their_backoff_is_over(default_location, actor):
+    shop = await a_channel("Shop", default_location, actor)
+    await make_item("MUG", actor, level=5, location_id=default_location.id)
+    listing = await listings.link_listing({"channel_id": shop.id, "channel_sku": "MUG", "sku": "MUG"}, actor)
+    now = datetime.now(timezone.utc)
+    await Listing.filter(id=listing.id).update(due_since=now - GRACE * 2, next_push_at=now + timedelta(seconds=5))
+    assert (await tick(now)).sent[SyncKind.STOCK_PUSH] == []  # backing off
+
+    later = now + timedelta(seconds=5)
+    assert (await tick(later)).sent[SyncKind.STOCK_PUSH] == [shop.id]  # at once, not GRACE later
+    row = await Listing.get(id=listing.id)
+    assert (row.next_push_at, row.due_since, row.push_due) == (None, later, True)  # the job may take it now
+    assert (await tick(later + GRACE / 2)).sent[SyncKind.STOCK_PUSH] == []  # not sent again every tick
 
 
 async def test_the_sweep_sends_dispatches_left_pending_but_not_those_waiting_to_be_retried(default_location, actor):

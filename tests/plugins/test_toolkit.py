@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.errors import (
+    ChannelAuthError,
+    ChannelDataError,
+    ChannelRateLimited,
+    ChannelUnavailable,
+    ChannelUnreadable,
+)
 from orderdeck.plugins.toolkit import ChannelHttp
 from tests.plugins.conftest import KEY, SECRET
 
@@ -87,19 +93,20 @@ async def test_other_4xx_raises_data_error_with_the_channels_message(sandbox, co
             await client.request("GET", "/orders/999999")
 
 
-async def test_malformed_json_raises_data_error(sandbox, control):
+async def test_malformed_json_raises_unreadable_a_passing_failure(sandbox, control):
     control.fault("malformed", count=1)
     async with http(sandbox) as client:
         response = await client.request("GET", "/orders")
-        with pytest.raises(ChannelDataError, match="not JSON"):
+        with pytest.raises(ChannelUnreadable, match="not JSON") as raised:
             client.json(response, list)
+    assert isinstance(raised.value, ChannelUnavailable)  # retried, as a proxy's error page may be
 
 
-async def test_a_body_of_the_wrong_shape_raises_data_error(sandbox, control):
+async def test_a_body_of_the_wrong_shape_raises_unreadable(sandbox, control):
     control.orders(random=1)
     async with http(sandbox) as client:
         response = await client.request("GET", "/orders")
-        with pytest.raises(ChannelDataError, match="expected a JSON dict"):
+        with pytest.raises(ChannelUnreadable, match="expected a JSON dict"):
             client.json(response, dict)
 
 

@@ -20,6 +20,7 @@ from orderdeck.models import (
     Dispatch,
     DispatchState,
     Order,
+    RunClaim,
     SyncIssue,
     SyncKind,
     SyncOutcome,
@@ -27,9 +28,10 @@ from orderdeck.models import (
 )
 from orderdeck.plugins.dto import DispatchLine
 from orderdeck.plugins.manager import plugin_info
-from orderdeck.services import channels, dispatches, orders, sync
-from orderdeck.services.dispatches import CLAIM_TIMEOUT, MAX_ATTEMPTS, RETRY_DELAYS
+from orderdeck.services import channels, claims, dispatches, orders, sync
+from orderdeck.services.dispatches import MAX_ATTEMPTS
 from orderdeck.services.errors import ErrorCode
+from orderdeck.services.runs import backoff
 from orderdeck_woocommerce.sandbox import create_app
 from tests.plugins.support import serve
 from tests.services.helpers import make_item, make_order
@@ -154,10 +156,10 @@ async def test_an_order_the_shop_refuses_waits_for_its_next_attempt(shop, spy, c
     assert (refused.state, refused.attempts, refused.claimed_at, refused.sent_at) == (
         DispatchState.PENDING, 1, None, None)  # fmt: skip
     assert "trash" in refused.last_error
-    assert started + RETRY_DELAYS[0] <= refused.next_attempt_at <= datetime.now(timezone.utc) + RETRY_DELAYS[0]
+    assert started + backoff(1) <= refused.next_attempt_at <= datetime.now(timezone.utc) + backoff(1)
     assert await dispatches.next_attempt(channel.id) == refused.next_attempt_at
     [issue] = await SyncIssue.filter(run_id=run.id)
-    assert issue.reference == binned.reference and issue.kind == "FAILED" and "attempt 1 of 5" in issue.message
+    assert issue.reference == binned.reference and issue.kind == "RETRYING" and "attempt 1:" in issue.message
     assert shop.order(binned_in_shop["id"])["notes"] == []
 
     shop.clear_requests()
@@ -165,10 +167,12 @@ async def test_an_order_the_shop_refuses_waits_for_its_next_attempt(shop, spy, c
     assert shop.requests() == [] and (await dispatch_of(binned)).attempts == 1
 
     await wait_over(binned)
+    started = datetime.now(timezone.utc)
     await dispatches.send_dispatches(channel.id)
     refused = await dispatch_of(binned)
     assert (refused.state, refused.attempts) == (DispatchState.PENDING, 2)
-    assert refused.next_attempt_at - datetime.now(timezone.utc) > RETRY_DELAYS[1] - timedelta(seconds=5)
+    assert started + backoff(2) <= refused.next_attempt_at <= datetime.now(timezone.utc) + backoff(2)
+    assert backoff(2) > backoff(1)
 
 
 async def test_after_the_last_attempt_the_note_is_failed(shop, spy, channel, actor):
@@ -244,37 +248,61 @@ async def test_a_failing_shop_counts_as_an_attempt_and_the_note_waits_for_its_ne
     assert (await dispatch_of(order)).state == DispatchState.SENT
 
 
-async def test_refused_credentials_fail_the_run_without_a_retry(shop, channel, actor):
+async def test_refused_credentials_fail_the_note_until_a_user_retries_it(shop, channel, actor):
     [(order, in_shop)] = await ship(shop, channel, actor)
     await channels.update_channel(channel.id, {"settings": {"consumer_secret": "cs_wrong"}}, actor)
 
-    run = await dispatches.send_dispatches(channel.id)  # not raised: retrying soon will not help
+    run = await dispatches.send_dispatches(channel.id)  # not raised: retrying will not help
 
     assert run.outcome == SyncOutcome.FAILED and "ChannelAuthError" in run.error
+    assert (run.failed, run.retrying, run.waiting) == (1, 0, 1)
     dispatch = await dispatch_of(order)
-    assert (dispatch.state, dispatch.attempts) == (DispatchState.PENDING, 1)
+    assert (dispatch.state, dispatch.attempts, dispatch.next_attempt_at) == (DispatchState.FAILED, 1, None)
     assert "ChannelAuthError" in dispatch.last_error
+    assert await AuditEntry.filter(subject_id=order.id, kind=AuditKind.DESPATCH_NOTE_FAILED).exists()
     assert shop.order(in_shop["id"])["status"] == "processing"
+    assert await dispatches.send_dispatches(channel.id) is None  # waits for a change
+
+    await channels.update_channel(channel.id, {"settings": {"consumer_secret": SECRET}}, actor)
+    await dispatches.retry_dispatches([order.id], actor)
+    assert (await dispatches.send_dispatches(channel.id)).dispatched == 1
+    assert shop.order(in_shop["id"])["status"] == "completed"
+
+
+async def test_an_unreadable_answer_is_retried_until_the_note_is_sent(shop, channel, actor):
+    [(order, in_shop)] = await ship(shop, channel, actor)
+    for attempt in range(1, MAX_ATTEMPTS + 2):  # passing failures never make the note FAILED
+        shop.fault("malformed", count=1)
+        run = await dispatches.send_dispatches(channel.id)
+        assert "ChannelUnreadable" in run.error and (run.retrying, run.waiting) == (1, 0)
+        dispatch = await dispatch_of(order)
+        assert (dispatch.state, dispatch.attempts) == (DispatchState.PENDING, attempt)
+        await wait_over(order)
+    assert (await dispatches.send_dispatches(channel.id)).dispatched == 1
+    assert shop.order(in_shop["id"])["status"] == "completed"
 
 
 # --- claims --------------------------------------------------------------------------------------
 
 
-async def test_a_claim_left_by_a_dead_job_is_taken_over_a_fresh_one_is_not(shop, spy, channel, actor):
-    [(dead, dead_in_shop), (live, live_in_shop)] = await ship(shop, channel, actor, count=2)
+async def test_a_live_run_keeps_the_channel_a_dead_one_is_closed_and_its_notes_taken_over(shop, spy, channel, actor):
+    [(left, left_in_shop), (new, _)] = await ship(shop, channel, actor, count=2)
+    other = await claims.take(channel.id, SyncKind.DISPATCH)  # a run that claimed one note
+    dead = await SyncRun.create(channel_id=channel.id, kind=SyncKind.DISPATCH, claim_token=other.token)
     now = datetime.now(timezone.utc)
-    await Dispatch.filter(order_id=dead.id).update(claimed_at=now - CLAIM_TIMEOUT - timedelta(seconds=5))
-    await Dispatch.filter(order_id=live.id).update(claimed_at=now - timedelta(seconds=30))
+    await Dispatch.filter(order_id=left.id).update(claimed_at=now)
 
+    assert await dispatches.send_dispatches(channel.id) is None  # its claim is live: hands off
+    assert spy.dispatch_calls == []
+
+    await RunClaim.filter(token=other.token).update(lease_until=now - timedelta(seconds=1))  # no heartbeat
     run = await dispatches.send_dispatches(channel.id)
 
-    assert [note.order_reference for call in spy.dispatch_calls for note in call] == [dead.reference]
-    assert run.dispatched == 1
-    assert (await dispatch_of(dead)).state == DispatchState.SENT
-    assert shop.order(dead_in_shop["id"])["status"] == "completed"
-    still = await dispatch_of(live)
-    assert (still.state, still.attempts) == (DispatchState.PENDING, 0) and still.claimed_at is not None
-    assert shop.order(live_in_shop["id"])["notes"] == []
+    assert sorted(note.order_reference for call in spy.dispatch_calls for note in call) == sorted(
+        [left.reference, new.reference])  # fmt: skip
+    assert run.dispatched == 2 and shop.order(left_in_shop["id"])["status"] == "completed"
+    dead = await SyncRun.get(id=dead.id)
+    assert (dead.outcome, dead.abandoned) == (SyncOutcome.FAILED, True)
 
 
 async def test_concurrent_runs_send_each_note_once(shop, spy, channel, actor, postgres_only, monkeypatch):

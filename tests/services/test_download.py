@@ -11,7 +11,7 @@ import pytest
 
 from tests.plugins.support import RunningApp, serve
 from tests.services.helpers import assert_stock_consistent, levels_of, make_item
-from orderdeck.models import Channel, Order, SyncIssue, SyncOutcome, SyncRun
+from orderdeck.models import Channel, Order, RunClaim, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelUnavailable
 from orderdeck.services import channels, listings, sync
 from orderdeck_woocommerce.sandbox import create_app
@@ -70,7 +70,7 @@ async def test_one_download_of_a_channel_at_a_time(shop, default_location, actor
     started = [run for run in runs if run is not None]
     assert len(started) == 1 and started[0].downloaded == 30
     assert await Order.filter(channel_id=channel.id).count() == 30
-    assert (await Channel.get(id=channel.id)).download_lease_owner is None  # released
+    assert (await RunClaim.get(channel_id=channel.id, kind=SyncKind.DOWNLOAD)).token is None  # released
 
 
 async def test_refused_credentials_fail_the_run_without_a_retry(shop, default_location, actor):

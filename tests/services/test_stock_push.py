@@ -12,11 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from orderdeck.models import Listing, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
-from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable
+from orderdeck.models import Listing, RunClaim, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable, ChannelUnreadable
 from orderdeck.plugins.manager import plugin_info
-from orderdeck.services import channels, listings, locations, outbox, stock, stock_push
-from orderdeck.services.stock_push import CLAIM_TIMEOUT, listed_quantity
+from orderdeck.services import channels, claims, listings, locations, outbox, stock, stock_push
+from orderdeck.services.runs import backoff
+from orderdeck.services.stock_push import listed_quantity
 from orderdeck_woocommerce.sandbox import create_app
 from tests.plugins.support import serve
 from tests.services.helpers import assert_stock_consistent, make_item, make_order
@@ -272,28 +273,55 @@ async def test_a_sku_the_shop_lacks_fails_alone(shop, spy, default_location, act
 @pytest.mark.parametrize(
     ("fault", "error"),
     [({"kind": "rate_limit", "retry_after": 120}, ChannelRateLimited),
-     ({"kind": "server_error", "count": 3}, ChannelUnavailable)],
-    ids=["429", "500"],
+     ({"kind": "server_error", "count": 3}, ChannelUnavailable),
+     ({"kind": "malformed", "count": 1}, ChannelUnreadable)],
+    ids=["429", "500", "malformed"],
 )  # fmt: skip
-async def test_a_busy_or_failing_shop_leaves_the_listings_due_and_raises(shop, default_location, actor, fault, error):
+async def test_a_busy_failing_or_unreadable_shop_leaves_the_listings_due_with_backoff(
+    shop, default_location, actor, fault, error
+):
     channel = await connect(shop, actor, [default_location.id])
     for sku in ("MUG", "CUP"):
         await make_item(sku, actor, level=6, location_id=default_location.id)
         await listed(channel, sku, actor)
     shop.fault(**fault)
 
-    with pytest.raises(error):
-        await stock_push.push_stock(channel.id)
+    before = datetime.now(timezone.utc)
+    run = await stock_push.push_stock(channel.id)  # not raised: the listings' next attempts pace it
 
+    assert run.outcome == SyncOutcome.FAILED and error.__name__ in run.error and run.finished_at
+    assert (run.failed, run.retrying, run.waiting) == (2, 2, 0)
+    wait = backoff(1, fault.get("retry_after", 0))
     for sku in ("MUG", "CUP"):
         row = await listing(channel, sku)
-        assert (row.push_due, row.push_claimed_at, row.submit_status) == (True, None, SubmitStatus.NEVER)
-    run = await SyncRun.get(channel_id=channel.id)
-    assert run.outcome == SyncOutcome.FAILED and error.__name__ in run.error and run.finished_at
+        assert (row.push_due, row.push_claimed_at, row.submit_status, row.push_attempts) == (
+            True, None, SubmitStatus.RETRYING, 1)  # fmt: skip
+        assert error.__name__ in row.submit_error
+        assert before + wait <= row.next_push_at <= datetime.now(timezone.utc) + wait
+    assert await stock_push.push_stock(channel.id) is None  # not before the next attempt
 
-    retry = await stock_push.push_stock(channel.id)  # the job's retry
+    await Listing.filter(channel_id=channel.id).update(next_push_at=datetime.now(timezone.utc))  # time passes
+    retry = await stock_push.push_stock(channel.id)
     assert (retry.outcome, retry.pushed) == (SyncOutcome.SUCCEEDED, 2)
     assert (shop.stock("MUG"), shop.stock("CUP")) == (6, 6)
+    row = await listing(channel, "MUG")
+    assert (row.submit_status, row.push_attempts, row.next_push_at, row.submit_error) == (SubmitStatus.OK, 0, None, "")
+
+
+async def test_the_backoff_grows_with_each_failure_in_a_row_up_to_its_cap(shop, default_location, actor):
+    channel = await connect(shop, actor, [default_location.id])
+    await make_item("MUG", actor, level=6, location_id=default_location.id)
+    await listed(channel, "MUG", actor)
+    for attempt in range(1, 7):
+        shop.fault("server_error", count=3)  # the client's own retries, then the run's failure
+        start = datetime.now(timezone.utc)
+        await Listing.filter(channel_id=channel.id).update(next_push_at=start)
+        await stock_push.push_stock(channel.id)
+        row = await listing(channel, "MUG")
+        assert (row.push_attempts, row.submit_status) == (attempt, SubmitStatus.RETRYING)
+        assert start + backoff(attempt) <= row.next_push_at <= datetime.now(timezone.utc) + backoff(attempt)
+    waits = [backoff(n) for n in range(1, 8)]
+    assert waits[0] < waits[1] < waits[2] < waits[3] and waits[-1] == waits[-2]  # doubles, then capped
 
 
 async def test_refused_credentials_fail_the_listings_without_a_retry(shop, default_location, actor):
@@ -328,26 +356,31 @@ async def test_a_disabled_channel_publishes_nothing(shop, default_location, acto
 # --- claims --------------------------------------------------------------------------------
 
 
-async def test_a_claim_left_by_a_dead_job_is_taken_over_a_fresh_one_is_not(shop, spy, default_location, actor):
+async def test_a_live_run_keeps_the_channel_a_dead_one_is_closed_and_its_listings_taken_over(
+    shop, spy, default_location, actor
+):
     channel = await connect(shop, actor, [default_location.id])
     for sku in ("MUG", "CUP", "TEE"):
         await make_item(sku, actor, level=8, location_id=default_location.id)
         await listed(channel, sku, actor)
+    # A run that claimed MUG and CUP (push_due cleared, push_claimed_at set); TEE changed since.
+    other = await claims.take(channel.id, SyncKind.STOCK_PUSH)
+    dead = await SyncRun.create(channel_id=channel.id, kind=SyncKind.STOCK_PUSH, claim_token=other.token)
     now = datetime.now(timezone.utc)
-    # As a claim leaves them: push_due cleared, push_claimed_at set.
-    dead = now - CLAIM_TIMEOUT - timedelta(seconds=5)
-    await Listing.filter(channel_sku="MUG").update(push_due=False, push_claimed_at=dead)
-    await Listing.filter(channel_sku="CUP").update(push_due=False, push_claimed_at=now - timedelta(seconds=30))
-    # A change while a live job holds the claim: due, but still the live job's until it lets go.
-    await Listing.filter(channel_sku="TEE").update(push_due=True, push_claimed_at=now - timedelta(seconds=30))
+    await Listing.filter(channel_sku__in=["MUG", "CUP"]).update(push_due=False, push_claimed_at=now)
 
+    assert await stock_push.push_stock(channel.id) is None  # its claim is live: hands off
+    assert spy.pushed() == {}
+
+    await RunClaim.filter(token=other.token).update(lease_until=now - timedelta(seconds=1))  # no heartbeat
     run = await stock_push.push_stock(channel.id)
 
-    assert spy.pushed() == {"MUG": [8]} and run.pushed == 1
-    mug, cup, tee = [await listing(channel, sku) for sku in ("MUG", "CUP", "TEE")]
-    assert (mug.submit_status, mug.push_claimed_at, mug.submitted_quantity) == (SubmitStatus.OK, None, 8)
-    assert cup.submit_status == SubmitStatus.NEVER and cup.push_claimed_at is not None
-    assert tee.submit_status == SubmitStatus.NEVER and tee.push_due and tee.push_claimed_at is not None
+    assert spy.pushed() == {"MUG": [8], "CUP": [8], "TEE": [8]} and run.pushed == 3
+    dead = await SyncRun.get(id=dead.id)
+    assert (dead.outcome, dead.abandoned) == (SyncOutcome.FAILED, True) and "ABANDONED" in dead.error
+    assert not await Listing.filter(channel_id=channel.id, push_claimed_at__isnull=False).exists()
+    with pytest.raises(claims.ClaimLost):
+        await other.renew()  # the dead run's fence: it can write nothing more
 
 
 async def test_a_change_while_claimed_goes_out_in_the_next_batch(shop, spy, default_location, actor):

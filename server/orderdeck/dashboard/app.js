@@ -22,10 +22,12 @@ const ORDER_FIELDS = `
   totals { total currency }`;
 
 const RUN_FIELDS = `
-  id kind outcome startedAt finishedAt pages downloaded updated pushed dispatched failed error
-  issues(limit: 5) { reference kind message }`;
+  id kind outcome startedAt finishedAt pages downloaded updated pushed dispatched failed retrying waiting
+  abandoned error issues(limit: 5) { reference kind message }`;
 
-const CHANNEL_FIELDS = `id name source enabled runs(limit: 20) { ${RUN_FIELDS} }`;
+const CHANNEL_FIELDS = `id name source enabled
+  attention { listingsWaiting listingsRetrying dispatchesWaiting dispatchesRetrying needsAttention }
+  runs(limit: 20) { ${RUN_FIELDS} }`;
 
 const LOW_STOCK_FIELDS = `
   id sku title
@@ -89,7 +91,7 @@ const S_SYNC = `subscription SyncProgress($after: EventId) {
   syncProgress(after: $after) {
     __typename
     ... on SyncProgressEvent {
-      eventId at phase runId channelId kind outcome pages orders pushed dispatched failed error
+      eventId at phase runId channelId kind outcome pages orders pushed dispatched failed retrying waiting abandoned error
     }
     ${MISSED_FIELDS}
   }
@@ -785,6 +787,9 @@ function latestRuns(channel) {
         pushed: live.pushed,
         dispatched: live.dispatched,
         failed: live.failed,
+        retrying: live.retrying,
+        waiting: live.waiting,
+        abandoned: live.abandoned,
         error: live.error,
         issues: [],
         live: true,
@@ -804,7 +809,31 @@ function runCounts(run) {
   if (run.kind === "STOCK_PUSH") parts.push(`${fmtNumber(run.pushed)} pushed`);
   if (run.kind === "DISPATCH") parts.push(`${fmtNumber(run.dispatched)} dispatched`);
   if (run.failed) parts.push(`${fmtNumber(run.failed)} failed`);
+  if (run.retrying) parts.push(`${fmtNumber(run.retrying)} to retry`);
+  if (run.waiting) parts.push(`${fmtNumber(run.waiting)} waiting for a change`);
+  if (run.abandoned) parts.push("abandoned: its worker died");
   return parts.join(" · ");
+}
+
+/** What of a channel's outbound work failed: what waits for the seller (a change or a retry) and what
+ * goes again by itself. */
+function attentionLine(channel) {
+  const a = channel.attention;
+  if (!a) return null;
+  const plural = (n, one) => `${fmtNumber(n)} ${one}${n === 1 ? "" : "s"}`;
+  const waiting = [];
+  if (a.listingsWaiting) waiting.push(plural(a.listingsWaiting, "listing"));
+  if (a.dispatchesWaiting) waiting.push(plural(a.dispatchesWaiting, "dispatch note"));
+  const retrying = a.listingsRetrying + a.dispatchesRetrying;
+  if (!waiting.length && !retrying) return null;
+  return h(
+    "p",
+    { class: "attention", "data-testid": "channel-attention", "data-needs-attention": String(a.needsAttention) },
+    waiting.length
+      ? `${waiting.join(" and ")} refused (credentials or data): they wait for a change or a retry. `
+      : null,
+    retrying ? `${plural(retrying, "item")} to send again by itself (the channel was unreachable).` : null,
+  );
 }
 
 function renderChannels() {
@@ -822,7 +851,9 @@ function renderChannels() {
           h("h3", {}, channel.name),
           h("span", { class: "sub" }, sourceName(channel.source)),
           channel.enabled ? null : badge("Disabled", "muted"),
+          channel.attention && channel.attention.needsAttention ? badge("Needs attention", "bad") : null,
         ),
+        attentionLine(channel),
         h(
           "dl",
           { class: "runs" },
@@ -914,6 +945,8 @@ function describeSync(e) {
   if (e.kind === "STOCK_PUSH") counts.push(`${e.pushed} pushed`);
   if (e.kind === "DISPATCH") counts.push(`${e.dispatched} dispatched`);
   if (e.failed) counts.push(`${e.failed} failed`);
+  if (e.retrying) counts.push(`${e.retrying} to retry`);
+  if (e.waiting) counts.push(`${e.waiting} waiting for a change`);
   if (e.phase === "STARTED") return `${channel}: ${kind} started`;
   if (e.phase === "PROGRESS") return `${channel}: ${kind} running, ${counts.join(", ")}`;
   const end = `${channel}: ${kind} ${titleCase(e.outcome).toLowerCase()}, ${counts.join(", ")}`;

@@ -5,9 +5,11 @@ channel's cursor, its due listings, its pending dispatches), so a job delivered 
 changes nothing: the second finds nothing left, and the scheduler's sweep finds what a lost one
 left. Queues are per kind of work, so a slow channel download never holds up stock pushes.
 
-Retries: a channel's rate limit (429) retries after the time it asked for; passing failures
-(timeouts, 5xx) retry with exponential backoff; dispatch notes the channel refused are tried
-again after a delay (up to dispatches.MAX_ATTEMPTS). A job whose retries run out is recorded as a FailedJob.
+Retries: a download's rate limit (429) retries after the time it asked for, and its passing
+failures (timeouts, 5xx) with exponential backoff. Stock pushes and dispatch notes the channel could
+not take are not retried by the job: each listing or note keeps its own next attempt (services.runs),
+and the scheduler's sweep (or, for notes, a delayed job) sends them again when due. A job whose
+retries run out is recorded as a FailedJob.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import uuid
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TypeVar
 
 import dramatiq
@@ -30,16 +32,13 @@ from orderdeck.models import SyncKind
 from orderdeck.plugins.errors import ChannelRateLimited
 from orderdeck.services import dispatches, outbox, stock_push, sync
 from orderdeck.services.failed_jobs import queue_of
-from orderdeck.services.runs import CLAIM_TIMEOUT
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 PUSH_TIME_LIMIT_MS = 4 * MINUTE_MS
-"""Stock and dispatch jobs stop before their claims expire (CLAIM_TIMEOUT), so no two jobs ever
-send the same listing or note at once."""
-assert PUSH_TIME_LIMIT_MS < CLAIM_TIMEOUT / timedelta(milliseconds=1)
+"""How long a stock or dispatch job may run (its claim, renewed by a heartbeat, holds meanwhile)."""
 
 
 async def _run(work: Awaitable[T]) -> T:

@@ -1,10 +1,14 @@
 """The scheduler: periodic downloads per channel, and a sweep for work whose wake-up was lost.
 
 Every tick (``ORDERDECK_SCHEDULER_INTERVAL_SECONDS``) it
+- closes as FAILED (abandoned) the runs whose worker died (their claim's lease lapsed) and frees
+  their claims (services.claims);
 - sends a download job for each enabled channel whose sync interval has passed, claiming the
   channel's next download time with one atomic UPDATE, so several schedulers send one job;
-- sends a stock job for each channel with listings due for longer than GRACE (or claimed by a
-  job that died), and a dispatch job for each channel with dispatch notes in the same state;
+- sends a stock job for each channel with listings whose next attempt has come (a passing
+  failure's backoff is over), due for longer than GRACE, or left claimed by a run that died; and
+  a dispatch job for each channel with dispatch notes overdue by GRACE or left claimed; channels
+  where a live run holds the claim are left to it;
 - deletes live events older than the retention window (``ORDERDECK_EVENT_RETENTION_HOURS``).
 Work announced by a commit normally starts at once (the outbox's wake-ups); the sweep only
 catches what a lost message, a crashed worker or a restart left behind. Several schedulers may
@@ -23,8 +27,8 @@ from tortoise.expressions import Q
 
 from orderdeck.config import get_settings
 from orderdeck.jobs.actors import enqueue
-from orderdeck.models import Channel, Dispatch, Listing, SyncKind
-from orderdeck.services import dispatches, events, stock_push
+from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SyncKind
+from orderdeck.services import claims, events
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class Tick:
 
     sent: dict[SyncKind, list[uuid.UUID]] = field(default_factory=lambda: {kind: [] for kind in SyncKind})
     events_pruned: int = 0
+    runs_abandoned: int = 0
 
 
 async def _claim_download(channel: Channel, now: datetime) -> bool:
@@ -50,26 +55,35 @@ async def _claim_download(channel: Channel, now: datetime) -> bool:
 
 
 async def _forgotten_stock(now: datetime) -> set[uuid.UUID]:
-    """Channels with listings due for longer than GRACE, or claimed by a job that died; their
-    due_since is stamped now, so the next sweep waits GRACE again (a channel that keeps failing is
-    not sent a job every tick)."""
-    overdue = stock_push.claimable(now) & (Q(due_since__lt=now - GRACE) | Q(push_claimed_at__isnull=False))
-    found = set(await Listing.filter(overdue).order_by("channel_id").distinct().values_list("channel_id", flat=True))
+    """Channels (no live stock run) with listings whose next attempt has come, due for longer than
+    GRACE, or left claimed by a run that died (at once: its claim is known dead). The due ones are
+    stamped (next attempt now, due since now), so the job takes them and the next sweep waits
+    GRACE again."""
+    waiting = Q(push_due=True, push_claimed_at__isnull=True) & (
+        Q(next_push_at__lte=now) | Q(next_push_at__isnull=True, due_since__lt=now - GRACE))
+    overdue = waiting | Q(push_claimed_at__isnull=False)  # no live run holds the channel: left by a dead one
+    busy = await claims.live_channels(SyncKind.STOCK_PUSH)
+    found = set(await Listing.filter(overdue).exclude(channel_id__in=busy).order_by("channel_id").distinct()
+                .values_list("channel_id", flat=True))  # fmt: skip
     if found:
-        await Listing.filter(overdue, push_claimed_at__isnull=True, channel_id__in=found).update(due_since=now)
+        await Listing.filter(waiting, channel_id__in=found).update(next_push_at=None, due_since=now)
     return found
 
 
 async def _forgotten_dispatches(now: datetime) -> set[uuid.UUID]:
-    """Channels with pending dispatch notes left for longer than GRACE (or claimed by a job that
-    died); their next attempt is stamped now, so the next sweep waits GRACE again."""
-    ready = (
-        dispatches.claimable(now) & Q(created_at__lt=now - GRACE)
-        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - GRACE))
+    """Channels (no live dispatch run) with pending dispatch notes overdue by GRACE, or left
+    claimed by a run that died (at once); their next attempt is stamped now, so the next sweep
+    waits GRACE again."""
+    ready = Q(state=DispatchState.PENDING) & (
+        (Q(claimed_at__isnull=True) & Q(created_at__lt=now - GRACE)
+         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - GRACE)))
+        | Q(claimed_at__isnull=False)  # no live run holds the channel (below): left by a dead one
     )  # fmt: skip
-    found = await Dispatch.filter(ready).values_list("id", "order__channel_id")
+    busy = await claims.live_channels(SyncKind.DISPATCH)
+    found = [(d, c) for d, c in await Dispatch.filter(ready).values_list("id", "order__channel_id") if c not in busy]
     if found:
-        await Dispatch.filter(id__in=[dispatch for dispatch, _ in found]).update(next_attempt_at=now)
+        await Dispatch.filter(id__in=[dispatch for dispatch, _ in found], claimed_at__isnull=True).update(
+            next_attempt_at=now)  # fmt: skip
     return {channel for _, channel in found}
 
 
@@ -78,6 +92,7 @@ async def tick(now: datetime | None = None) -> Tick:
     once, so a failing sweep cannot lose it."""
     now = now or datetime.now(timezone.utc)
     result = Tick()
+    result.runs_abandoned = await claims.close_abandoned()
     channels = {c.id: c for c in await Channel.filter(enabled=True)}
     for channel in channels.values():
         if (channel.next_download_at is None or channel.next_download_at <= now) and await _claim_download(channel, now):

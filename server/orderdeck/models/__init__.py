@@ -3,7 +3,7 @@
 from orderdeck.models.audit import AuditEntry, AuditKind, AuditSubject
 from orderdeck.models.auth import ApiToken, Role
 from orderdeck.models.base import ActorKind
-from orderdeck.models.channels import Channel, FailedJob, Listing, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models.channels import Channel, FailedJob, Listing, RunClaim, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.models.events import Event, EventTopic
 from orderdeck.models.locations import Location
 from orderdeck.models.orders import (
@@ -26,7 +26,7 @@ from orderdeck.models.orders import (
 from orderdeck.models.stock import StockChangeReason, StockItem, StockLedgerEntry, StockLevel
 
 __all__ = [
-    "ADDRESS_FIELDS", "ActorKind", "Channel", "FailedJob", "Listing", "SubmitStatus", "SyncIssue", "SyncKind",
+    "ADDRESS_FIELDS", "ActorKind", "Channel", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
     "SyncOutcome", "SyncRun", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
     "DeletedOrder", "Dispatch", "DispatchState", "Event", "EventTopic", "Location", "Order", "OrderItem", "OrderNote",
     "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",

@@ -35,10 +35,6 @@ class Channel(Model):
     sync_interval_seconds = fields.IntField(default=300, db_default=300)
     download_cursor = fields.CharField(max_length=500, null=True)
     last_download_at = fields.DatetimeField(null=True)
-    # The running download's lease: one download of a channel at a time, across processes; a
-    # lease a crashed worker left behind expires.
-    download_lease_until = fields.DatetimeField(null=True)
-    download_lease_owner = fields.CharField(max_length=64, null=True)
     # When the scheduler next sends a download (claimed atomically, so several schedulers send one).
     next_download_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -51,12 +47,14 @@ class Channel(Model):
 
 class SubmitStatus(str, Enum):
     """What became of the last quantity sent for a listing (RESEND: accepted, and to be sent
-    again even if unchanged, as a user asked)."""
+    again even if unchanged, as a user asked; RETRYING: the channel could not take it for a
+    passing reason, sent again at next_push_at; FAILED: refused, waits for a change)."""
 
     NEVER = "NEVER"
     OK = "OK"
     FAILED = "FAILED"
     RESEND = "RESEND"
+    RETRYING = "RETRYING"
 
 
 class Listing(Model):
@@ -80,9 +78,12 @@ class Listing(Model):
     ignore_sync = fields.BooleanField(default=False, db_default=False)
     push_due = fields.BooleanField(default=False, db_default=False, db_index=True)
     due_since = fields.DatetimeField(null=True)
-    # Set while a stock job publishes the listing (push_due is then cleared); a claim older than
-    # the stock job's timeout is taken over, so a job that died loses nothing.
+    # Set while a stock job publishes the listing (push_due is then cleared); the channel's
+    # STOCK_PUSH run claim (RunClaim) is held meanwhile, so a listing claimed while nobody holds
+    # it was left by a job that died, and is taken over.
     push_claimed_at = fields.DatetimeField(null=True)
+    push_attempts = fields.IntField(default=0, db_default=0)
+    next_push_at = fields.DatetimeField(null=True)
     submitted_quantity = fields.IntField(null=True)
     submitted_at = fields.DatetimeField(null=True)
     submit_status = fields.CharEnumField(SubmitStatus, max_length=16, default=SubmitStatus.NEVER)
@@ -131,11 +132,36 @@ class SyncRun(Model):
     pushed = fields.IntField(default=0, db_default=0)
     dispatched = fields.IntField(default=0, db_default=0)
     failed = fields.IntField(default=0, db_default=0)
+    # Of the failed: those due again later (a passing failure), and those waiting for a change
+    # (credentials or data the channel refused).
+    retrying = fields.IntField(default=0, db_default=0)
+    waiting = fields.IntField(default=0, db_default=0)
     error = fields.TextField(null=True)
+    # Closed by the scheduler (or the next run) because its worker died: outcome FAILED.
+    abandoned = fields.BooleanField(default=False, db_default=False)
+    # The token of the RunClaim the run works under.
+    claim_token = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "sync_run"
         ordering = ["-started_at"]
+
+
+class RunClaim(Model):
+    """The right to run a kind of work (download, stock push, dispatch) for a channel: one row per
+    (channel, kind), held by one run at a time under a random token until lease_until. The holder
+    renews the lease by a heartbeat and in every write transaction (fenced by its token); a lease
+    that lapsed means its worker died, and the claim may be taken over."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.ForeignKeyField("models.Channel", related_name="claims", on_delete=fields.CASCADE)
+    kind = fields.CharEnumField(SyncKind, max_length=16)
+    token = fields.CharField(max_length=32, null=True)
+    lease_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "run_claim"
+        unique_together = (("channel", "kind"),)
 
 
 class SyncIssue(Model):

@@ -3,7 +3,10 @@
 - ChannelAuthError: credentials refused; the run fails and says so (retrying will not help).
 - ChannelRateLimited: over the channel's limit; retried after ``retry_after`` seconds.
 - ChannelUnavailable: a timeout, a 5xx or a dropped connection; retried with backoff.
-- ChannelDataError: the channel answered something orderdeck cannot use; logged, not retried.
+- ChannelUnreadable (a ChannelUnavailable): an answer that cannot be read (broken JSON, not the
+  shape the API promises; often a proxy's error page); retried with backoff.
+- ChannelDataError: the channel refused what was sent (an item's data, a 4xx); logged, not
+  retried until the data changes or a user retries.
 """
 
 from __future__ import annotations
@@ -31,3 +34,8 @@ class ChannelUnavailable(ChannelError):
 
 class ChannelDataError(ChannelError):
     """The channel's answer is malformed or not what its API promises."""
+
+
+class ChannelUnreadable(ChannelUnavailable):
+    """An answer that cannot be read (not JSON, not the promised shape): likely a proxy's error
+    page or a cut-off body, so a later attempt may succeed."""

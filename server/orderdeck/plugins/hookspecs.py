@@ -53,8 +53,8 @@ async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None,
     statuses orderdeck may download (paid or payment pending, not shipped) and for those that tell
     it of changes to orders it already has (shipped or cancelled elsewhere); never for statuses
     that mean nothing to it. orderdeck maps each status and skips what it must (logging each
-    skip). Raise ChannelDataError for a page that cannot be read at all; put single unreadable
-    orders in OrderPage.rejected.
+    skip). Raise ChannelUnreadable for a page that cannot be read at all (retried: it may be a
+    proxy's error page); put single unreadable orders in OrderPage.rejected.
     """
 
 
@@ -68,10 +68,15 @@ def orderdeck_map_status(channel: ChannelContext, order: ChannelOrder) -> Status
 
 @hookspec(firstresult=True)
 async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdate]) -> list[ItemResult]:
-    """Publish quantities (at most PluginInfo.stock_batch_size at once); one result per update."""
+    """Publish quantities (at most PluginInfo.stock_batch_size at once); one result per update.
+
+    A failed result is an item the channel refused (it waits for a change). When the call as a
+    whole fails, raise: ChannelUnavailable, ChannelUnreadable or ChannelRateLimited and the whole
+    batch is sent again with backoff; ChannelAuthError or ChannelDataError and it waits."""
 
 
 @hookspec(firstresult=True)
 async def orderdeck_send_dispatches(channel: ChannelContext, notes: list[DispatchNote]) -> list[ItemResult]:
     """Tell the channel these orders shipped (at most PluginInfo.dispatch_batch_size); one result
-    per note."""
+    per note (a failed one is tried again up to 5 times, then waits for retryDispatches). Raise as
+    for orderdeck_push_stock when the call as a whole fails."""

@@ -10,8 +10,8 @@ typed errors, so no plugin re-implements them.
   all; past that raises ChannelRateLimited(retry_after) for the job to retry later. A rate header
   (e.g. Amazon's x-amzn-RateLimit-Limit) re-tunes the bucket to what the channel announces.
 - Timeouts, connection errors and 5xx are retried ``retries`` times with exponential backoff, then
-  raise ChannelUnavailable. 401/403 raise ChannelAuthError; other 4xx and unreadable bodies raise
-  ChannelDataError, with the channel's own message.
+  raise ChannelUnavailable. 401/403 raise ChannelAuthError; other 4xx raise ChannelDataError, with the
+  channel's own message; unreadable bodies raise ChannelUnreadable (retried: see errors.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from typing import Any, TypeVar
 import certifi
 import httpx
 
-from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.errors import (
+    ChannelAuthError,
+    ChannelDataError,
+    ChannelRateLimited,
+    ChannelUnavailable,
+    ChannelUnreadable,
+)
 
 T = TypeVar("T")
 
@@ -168,7 +174,7 @@ class ChannelHttp:
         try:
             body = response.json()
         except ValueError:
-            raise ChannelDataError(f"{response.request.url}: the answer is not JSON: {response.text[:200]!r}") from None
+            raise ChannelUnreadable(f"{response.request.url}: the answer is not JSON: {response.text[:200]!r}") from None
         if not isinstance(body, expected):
-            raise ChannelDataError(f"{response.request.url}: expected a JSON {expected.__name__}, got {type(body).__name__}")
+            raise ChannelUnreadable(f"{response.request.url}: expected a JSON {expected.__name__}, got {type(body).__name__}")
         return body

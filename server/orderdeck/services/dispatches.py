@@ -3,10 +3,14 @@
 Processing a channel order records a PENDING Dispatch (carrier, service, tracking number) in the
 same transaction. A run claims the channel's pending dispatches a batch at a time (claimed_at,
 in one transaction), sends them with their lines, and records each result: sent (a DESPATCH_NOTE
-audit entry on the order) or failed. A failed one stays PENDING for the job's next attempt until
-MAX_ATTEMPTS, then is FAILED with its error (DESPATCH_NOTE_FAILED audit entry) until a user
-retries it. Plugins make sending idempotent (a note sent twice after a crash is not repeated on
-the channel); a claim older than CLAIM_TIMEOUT (its job died) is taken over.
+audit entry on the order) or failed. Failures follow the retry rule of services.runs: a note the
+channel refused stays PENDING for its next attempt (with backoff) until MAX_ATTEMPTS, then is
+FAILED with its error (DESPATCH_NOTE_FAILED audit entry) until a user retries it; a batch refused
+for credentials is FAILED at once; a batch the channel could not take for a passing reason stays
+PENDING, next attempt with backoff, however many attempts it takes. Plugins make sending
+idempotent (a note sent twice after a crash is not repeated on the channel). The run holds the
+channel's DISPATCH claim (services.claims), so a note left claimed by a run that died is taken
+over by the next.
 """
 
 from __future__ import annotations
@@ -14,29 +18,28 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from tortoise.expressions import Q
 
 from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
-from orderdeck.plugins.errors import ChannelError, ChannelRateLimited
+from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
-from orderdeck.services import outbox
+from orderdeck.services import claims, outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_context
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, validated
 from orderdeck.services.order_inputs import OrderIds
 from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
-from orderdeck.services.runs import CLAIM_TIMEOUT, Issue, log_progress, recording
+from orderdeck.services.claims import Claim
+from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, recording, retry_after
 from orderdeck.services.sync import sync_actor
 
 MAX_ATTEMPTS = 5
-"""Attempts at a dispatch note before it is shown as failed (a user can retry it)."""
-
-RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
-"""How long a refused note waits before its next attempt (after the 1st, 2nd, ... attempt)."""
+"""Attempts at a dispatch note the channel refuses before it is shown as failed (a user can
+retry it); passing failures (unreachable, unreadable, rate limited) never make it failed."""
 
 @dataclass
 class Claimed:
@@ -48,18 +51,16 @@ class Claimed:
 
 
 def claimable(now: datetime) -> Q:
-    """Dispatch notes a dispatch job may claim at ``now``: pending, unclaimed (or claimed by a
-    job that died), due their next attempt (the scheduler's sweep looks for these too)."""
-    return (
-        Q(state=DispatchState.PENDING)
-        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
-        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    )
+    """Dispatch notes the run holding the channel's claim takes at ``now``: pending and due their
+    next attempt, or left claimed by a run that died."""
+    ready = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return Q(state=DispatchState.PENDING) & (Q(claimed_at__isnull=False) | ready)
 
 
-async def _claim(channel_id: uuid.UUID, size: int) -> list[Claimed]:
-    now = datetime.now(timezone.utc)
+async def _claim(claim: Claim, size: int) -> list[Claimed]:
+    now, channel_id = datetime.now(timezone.utc), claim.channel_id
     async with transaction():
+        await claim.renew()
         # Model rows, not values_list(): Tortoise leaves FOR UPDATE out of a values_list() query,
         # and without the row locks two runs would claim (and send) the same notes.
         dispatches = await (
@@ -94,10 +95,12 @@ def _describe(dispatch: Dispatch) -> str:
     return f"shipped{shipped}{tracking}"
 
 
-async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult], run: SyncRun,
-                  wait: timedelta = timedelta(0)) -> list[Issue]:  # fmt: skip
-    """Write each dispatch's outcome, release its claim, audit the order, count it in the run; a
-    refused one waits its retry delay, and at least ``wait``."""
+async def _record(log: RunLog, channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult],
+                  error: ChannelError | None = None) -> list[Issue]:  # fmt: skip
+    """Write each dispatch's outcome, release its claim, audit the order, count it in the run. A
+    refused one waits its backoff; ``error`` is the channel's error for the whole batch, if any
+    (see the module docstring)."""
+    run = await log.start()
     now, issues, audit = datetime.now(timezone.utc), [], AuditLog(sync_actor(channel))
     for c in claimed:
         d = c.dispatch
@@ -111,14 +114,18 @@ async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, I
             continue
         d.last_error = result.error[:2000]
         run.failed += 1
-        issues.append((c.note.order_reference, "FAILED", f"attempt {d.attempts} of {MAX_ATTEMPTS}: {result.error}"))
-        if d.attempts < MAX_ATTEMPTS:
-            d.next_attempt_at = now + max(RETRY_DELAYS[min(d.attempts, len(RETRY_DELAYS)) - 1], wait)
+        if isinstance(error, RETRYABLE) or (error is None and d.attempts < MAX_ATTEMPTS):
+            d.next_attempt_at = now + backoff(d.attempts, retry_after(error) if error else 0)
+            run.retrying += 1
+            issues.append((c.note.order_reference, "RETRYING", f"attempt {d.attempts}: {result.error}"))
         else:
             d.state, d.next_attempt_at = DispatchState.FAILED, None
+            run.waiting += 1
+            issues.append((c.note.order_reference, "FAILED", f"attempt {d.attempts}: {result.error}"))
             audit.order(AuditKind.DESPATCH_NOTE_FAILED, c.order,
                         f"{channel.name} was not told after {d.attempts} attempts: {result.error}"[:2000])  # fmt: skip
     async with transaction():
+        await log.claim.renew()
         await Dispatch.bulk_update([c.dispatch for c in claimed], fields=["attempts", "claimed_at", "state", "sent_at",
                                                                           "last_error", "next_attempt_at"])  # fmt: skip
         await audit.write()
@@ -128,37 +135,46 @@ async def _record(channel: Channel, claimed: list[Claimed], results: dict[str, I
 async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRun | None:
     """Send the channel's pending dispatch notes (see the module docstring) as one run of the log.
 
-    Returns None, logging nothing, when the channel is disabled or nothing is pending. A batch
-    the plugin failed as a whole (unreachable, rate limited, credentials refused) counts as an
-    attempt of each of its notes, which wait for their next attempt (at least as long as a rate
-    limit asks), and ends the run FAILED: the notes' own attempts, not the job's, pace them.
+    Returns None, logging nothing, when the channel is disabled, another run holds its claim, or
+    nothing is pending. A batch the plugin failed as a whole counts as an attempt of each of its
+    notes (see the module docstring for what follows) and ends the run FAILED, without raising:
+    the notes' own next attempts, not the job's retries, pace them.
     """
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
         return None
-    async with recording(channel_id, SyncKind.DISPATCH) as log:
-        size = plugin_info(channel.plugin).dispatch_batch_size
-        hooks, context = channel_hooks(channel.plugin), channel_context(channel)
-        for _ in range(max_batches):
-            claimed = await _claim(channel_id, size)
-            if not claimed:
-                break
-            run = await log.start()
-            try:
-                results = {r.id: r for r in await hooks.orderdeck_send_dispatches(channel=context,
-                                                                                  notes=[c.note for c in claimed])}
-            except ChannelError as exc:
-                log.error, reason = exc, f"{type(exc).__name__}: {exc}"
-                results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
-            except BaseException:
-                await Dispatch.filter(id__in=[c.dispatch.id for c in claimed]).update(claimed_at=None)
-                raise
-            run.pages += 1
-            wait = timedelta(seconds=log.error.retry_after) if isinstance(log.error, ChannelRateLimited) else timedelta(0)
-            await log_progress(run, await _record(channel, claimed, results, run, wait))
-            if log.error is not None:
-                break
+    async with claims.holding(channel_id, SyncKind.DISPATCH) as claim:
+        if claim is None:
+            return None
+        async with recording(claim) as log:
+            await _send(log, channel, max_batches)
+    if await Dispatch.filter(claimable(datetime.now(timezone.utc)), order__channel_id=channel_id).exists():
+        outbox.wake(SyncKind.DISPATCH, [channel_id])  # recorded while the claim was held: another run
     return log.run
+
+
+async def _send(log: RunLog, channel: Channel, max_batches: int) -> None:
+    size = plugin_info(channel.plugin).dispatch_batch_size
+    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    for _ in range(max_batches):
+        claimed = await _claim(log.claim, size)
+        if not claimed:
+            return
+        run = await log.start()
+        try:
+            results = {r.id: r for r in await hooks.orderdeck_send_dispatches(channel=context,
+                                                                              notes=[c.note for c in claimed])}
+        except ChannelError as exc:
+            log.error, reason = exc, f"{type(exc).__name__}: {exc}"
+            results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
+        except BaseException:
+            await Dispatch.filter(id__in=[c.dispatch.id for c in claimed]).update(claimed_at=None)
+            raise
+        run.pages += 1
+        error = log.error if isinstance(log.error, ChannelError) else None
+        await log.progress(await _record(log, channel, claimed, results, error))
+        if log.error is not None:
+            return
 
 
 async def next_attempt(channel_id: uuid.UUID) -> datetime | None:

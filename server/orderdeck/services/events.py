@@ -143,7 +143,8 @@ def _sync(items: list[tuple]) -> list[tuple[EventTopic, str, dict[str, Any]]]:
             "runId": str(run.id), "channelId": str(run.channel_id), "kind": _value(run.kind),
             "outcome": _value(run.outcome), "pages": run.pages, "downloaded": run.downloaded,
             "updated": run.updated, "pushed": run.pushed, "dispatched": run.dispatched,
-            "failed": run.failed, "error": run.error,
+            "failed": run.failed, "retrying": run.retrying, "waiting": run.waiting, "abandoned": run.abandoned,
+            "error": run.error,
         })  # fmt: skip
         for (_, phase), run in runs.items()
     ]

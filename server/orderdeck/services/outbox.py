@@ -80,8 +80,10 @@ async def stock_changed(keys: set[StockKey]) -> None:
 
 async def channel_changed(channel_id: uuid.UUID, *, resend: bool = False) -> None:
     """Mark due every listing of a channel whose offer may have changed (stock locations, enabled
-    again, new credentials); with ``resend``, their quantities are sent even if unchanged."""
+    again, new credentials); with ``resend``, their quantities are sent even if unchanged. A
+    listing waiting out a backoff is sent at once (the change may be what it waited for)."""
     await _mark_due(Listing.filter(channel_id=channel_id))
+    await Listing.filter(channel_id=channel_id, next_push_at__isnull=False).update(next_push_at=None, push_attempts=0)
     if resend:
         await Listing.filter(channel_id=channel_id, submit_status=SubmitStatus.OK).update(
             submit_status=SubmitStatus.RESEND)
@@ -89,7 +91,9 @@ async def channel_changed(channel_id: uuid.UUID, *, resend: bool = False) -> Non
 
 
 def listing_changed(listing: Listing) -> None:
-    """Mark a new or changed listing due (the caller saves it)."""
+    """Mark a new or changed listing due, at once even if it was waiting out a backoff (the caller
+    saves it)."""
     if not listing.push_due:
         listing.push_due, listing.due_since = True, datetime.now(timezone.utc)
+    listing.next_push_at, listing.push_attempts = None, 0
     wake(SyncKind.STOCK_PUSH, [listing.channel_id])

@@ -1,61 +1,56 @@
 """The automation log: one SyncRun per download, stock push or dispatch run of a channel, with
-its counters, and each order or listing it skipped or failed as a SyncIssue."""
+its counters, and each order or listing it skipped or failed as a SyncIssue; and the rule for
+outbound work the channel could not take.
+
+Retry rule (invariant 9): a push or dispatch that failed for a passing reason (RETRYABLE: a
+timeout, a 5xx, a dropped connection, an unreadable answer, a rate limit) stays due and is sent
+again after ``backoff``, until it succeeds; only refused credentials (ChannelAuthError) and data
+the channel refused (ChannelDataError, or an item's own refusal) wait for a change.
+
+A run works under its channel's claim (services.claims): every write of the log renews it, so a
+run whose claim was taken over writes nothing more.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
-from orderdeck.models import SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.config import get_settings
+from orderdeck.models import SyncIssue, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
 from orderdeck.services import events
+from orderdeck.services.claims import Claim, ClaimLost
 from orderdeck.services.context import transaction
 from orderdeck.services.events import SyncPhase
 
 Issue = tuple[str, str, str]
 """(reference, kind, message): an order (or listing) a run skipped or failed, and why."""
 
-CLAIM_TIMEOUT = timedelta(minutes=5)
-"""How long a listing or dispatch note claimed by a stock or dispatch job waits for it before
-another job takes it over (its job died); the jobs' time limit is shorter."""
-
 RETRYABLE = (ChannelRateLimited, ChannelUnavailable)
-"""Plugin errors a later attempt may overcome (the job retries); others fail the run for good."""
+"""Plugin errors a later attempt may overcome (ChannelUnreadable is a ChannelUnavailable)."""
 
 
-async def log_progress(run: SyncRun, issues: list[Issue]) -> None:
-    """Save the run's counters so far and the issues of its last step."""
-    async with transaction():
-        await run.save()
-        events.sync_progress(run, SyncPhase.PROGRESS)
-        if issues:
-            await SyncIssue.bulk_create([
-                SyncIssue(run_id=run.id, reference=ref[:100], kind=kind, message=message[:1000])
-                for ref, kind, message in issues
-            ])  # fmt: skip
+def backoff(failures: int, retry_after: float = 0) -> timedelta:
+    """The wait before the next attempt after ``failures`` failed attempts in a row: the minimum
+    backoff doubled each time, capped, and at least what a rate limit asked for."""
+    settings = get_settings()
+    wait = min(settings.retry_min_backoff_seconds * 2 ** max(failures - 1, 0), settings.retry_max_backoff_seconds)
+    return timedelta(seconds=max(wait, retry_after))
 
 
-async def _finish(run: SyncRun, error: BaseException | None = None) -> None:
-    """End the run: FAILED with the error that stopped it (a plugin's, or an unexpected one),
-    else PARTIAL when some items failed, else SUCCEEDED."""
-    if error is not None:
-        run.outcome, run.error = SyncOutcome.FAILED, f"{type(error).__name__}: {error}"
-    else:
-        run.outcome = SyncOutcome.PARTIAL if run.failed else SyncOutcome.SUCCEEDED
-    run.finished_at = datetime.now(timezone.utc)
-    async with transaction():
-        await run.save()
-        events.sync_progress(run, SyncPhase.FINISHED)
+def retry_after(error: BaseException) -> float:
+    """How long the channel asked to wait (a rate limit's Retry-After), else 0."""
+    return error.retry_after if isinstance(error, ChannelRateLimited) else 0.0
 
 
 class RunLog:
-    """The run being recorded by ``recording``: started on first need (``start``); ``error`` is
-    what ended it, if it ended without raising."""
+    """The run being recorded by ``recording`` under ``claim``: started on first need
+    (``start``); ``error`` is what ended it, if it ended without raising."""
 
-    def __init__(self, channel_id: uuid.UUID, kind: SyncKind) -> None:
-        self.channel_id, self.kind = channel_id, kind
+    def __init__(self, claim: Claim) -> None:
+        self.claim = claim
         self.run: SyncRun | None = None
         self.error: BaseException | None = None
 
@@ -63,20 +58,54 @@ class RunLog:
         """The run, created RUNNING the first time."""
         if self.run is None:
             async with transaction():
-                self.run = await SyncRun.create(channel_id=self.channel_id, kind=self.kind)
+                await self.claim.renew()
+                self.run = await SyncRun.create(channel_id=self.claim.channel_id, kind=self.claim.kind,
+                                                claim_token=self.claim.token)  # fmt: skip
                 events.sync_progress(self.run, SyncPhase.STARTED)
         return self.run
 
+    async def progress(self, issues: list[Issue]) -> None:
+        """Save the run's counters so far and the issues of its last step."""
+        run = await self.start()
+        async with transaction():
+            await self.claim.renew()
+            await run.save()
+            events.sync_progress(run, SyncPhase.PROGRESS)
+            if issues:
+                await SyncIssue.bulk_create([
+                    SyncIssue(run_id=run.id, reference=ref[:100], kind=kind, message=message[:1000])
+                    for ref, kind, message in issues
+                ])  # fmt: skip
+
+    async def finish(self) -> None:
+        """End the run: FAILED with the error that stopped it (a plugin's, or an unexpected
+        one), else PARTIAL when some items failed, else SUCCEEDED."""
+        run = self.run
+        assert run is not None
+        if self.error is not None:
+            run.outcome, run.error = SyncOutcome.FAILED, f"{type(self.error).__name__}: {self.error}"
+        else:
+            run.outcome = SyncOutcome.PARTIAL if run.failed else SyncOutcome.SUCCEEDED
+        run.finished_at = datetime.now(timezone.utc)
+        async with transaction():
+            await self.claim.renew()
+            await run.save()
+            events.sync_progress(run, SyncPhase.FINISHED)
+
 
 @asynccontextmanager
-async def recording(channel_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[RunLog]:
-    """Record a run of the block (if it starts one) and end it however the block ends: a plugin
-    error fails the run and is raised again only when a retry may overcome it (RETRYABLE); any
+async def recording(claim: Claim) -> AsyncIterator[RunLog]:
+    """Record a run of the block under ``claim`` (if it starts one) and end it however the block
+    ends: a plugin error fails the run and is raised again only when a retry may overcome it
+    (RETRYABLE); a lost claim ends the block quietly (whoever closed the run recorded why); any
     other error (a bug, a channel whose plugin is gone, a cancelled job) fails the run (started
     for it if need be) and is raised."""
-    log = RunLog(channel_id, kind)
+    log = RunLog(claim)
+    lost = False
     try:
         yield log
+    except ClaimLost:
+        lost = True
     except ChannelError as exc:
         log.error = exc
         if isinstance(exc, RETRYABLE):
@@ -89,5 +118,8 @@ async def recording(channel_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[RunL
         log.error = exc
         raise
     finally:
-        if log.run is not None:
-            await _finish(log.run, log.error)
+        if log.run is not None and not lost:
+            try:
+                await log.finish()
+            except ClaimLost:
+                pass

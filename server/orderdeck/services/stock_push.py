@@ -8,16 +8,19 @@ channel's due listings a batch at a time (clearing push_due and setting push_cla
 transaction, with the quantities read in it), sends only quantities that differ from the last one
 the channel accepted, records each result, releases the claims, and goes on while listings are due,
 so a burst of changes goes out in few calls. A change made while a listing is claimed marks it due
-again, for the next batch. A claim older than CLAIM_TIMEOUT (its job died) is taken over.
-Whole-batch plugin errors release the batch: due again when retryable (the job retries), else
-failed with the error until the channel or the stock changes.
+again, for the next batch. The run holds the channel's STOCK_PUSH claim (services.claims), so a
+listing left claimed by a run that died is taken over by the next.
+Failures (the retry rule in services.runs): a listing the channel refused is FAILED until its
+stock, the listing or the channel changes; a whole batch refused for credentials or data too; a
+batch the channel could not take for a passing reason is RETRYING: due again at next_push_at,
+with backoff, sent by the scheduler's sweep until it succeeds.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from tortoise.expressions import Q
 
@@ -25,9 +28,11 @@ from orderdeck.models import Channel, Listing, StockLevel, SubmitStatus, SyncKin
 from orderdeck.plugins.dto import ItemResult, StockUpdate
 from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
+from orderdeck.services import claims, outbox
 from orderdeck.services.channels import channel_context
+from orderdeck.services.claims import Claim
 from orderdeck.services.context import transaction
-from orderdeck.services.runs import CLAIM_TIMEOUT, RETRYABLE, Issue, log_progress, recording
+from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, recording, retry_after
 
 def listed_quantity(listing: Listing, available: int) -> int:
     """What the channel is told of a listing when ``available`` units are available to it."""
@@ -49,9 +54,10 @@ class Batch:
 
 
 def claimable(now: datetime) -> Q:
-    """Listings a stock job may claim at ``now``: due and unclaimed, or claimed by a job that
-    died (the scheduler's sweep looks for these too)."""
-    return Q(push_due=True, push_claimed_at__isnull=True) | Q(push_claimed_at__lt=now - CLAIM_TIMEOUT)
+    """Listings the run holding the channel's claim takes at ``now``: due and past their next
+    attempt, or left claimed by a run that died."""
+    ready = Q(next_push_at__isnull=True) | Q(next_push_at__lte=now)
+    return (Q(push_due=True, push_claimed_at__isnull=True) & ready) | Q(push_claimed_at__isnull=False)
 
 
 async def _available(channel: Channel, item_ids: set[int]) -> dict[int, int] | None:
@@ -70,11 +76,12 @@ async def _available(channel: Channel, item_ids: set[int]) -> dict[int, int] | N
     return totals
 
 
-async def _claim(channel: Channel, size: int) -> Batch:
+async def _claim(claim: Claim, channel: Channel, size: int) -> Batch:
     """Claim up to ``size`` due listings; those needing no push are settled at once."""
     now = datetime.now(timezone.utc)
     batch = Batch()
     async with transaction():
+        await claim.renew()
         listings = await (
             Listing.filter(claimable(now), channel_id=channel.id).order_by("due_since", "id").limit(size)
             .select_for_update(skip_locked=True)
@@ -94,80 +101,116 @@ async def _claim(channel: Channel, size: int) -> Batch:
                 batch.to_send[listing.id] = (listing, quantity)
         batch.unchanged = len(settled)
         if settled:
-            await Listing.filter(id__in=settled).update(push_due=False, push_claimed_at=None)
+            await Listing.filter(id__in=settled).update(push_due=False, push_claimed_at=None, next_push_at=None,
+                                                        push_attempts=0)  # fmt: skip
         if batch.to_send:
             await Listing.filter(id__in=list(batch.to_send)).update(push_due=False, push_claimed_at=now)
     return batch
 
 
-async def _record(batch: Batch, results: list[ItemResult], run: SyncRun) -> list[Issue]:
+async def _record(claim: Claim, batch: Batch, results: list[ItemResult], run: SyncRun) -> list[Issue]:
     """Write each listing's outcome and release its claim; count it in the run."""
     by_id = {result.id: result for result in results}
     now, issues, listings = datetime.now(timezone.utc), [], []
     for listing_id, (listing, quantity) in batch.to_send.items():
         result = by_id.get(str(listing_id)) or ItemResult(str(listing_id), False, "the plugin gave no result")
         listing.push_claimed_at, listing.submitted_at = None, now
+        listing.push_attempts, listing.next_push_at = 0, None
         if result.ok:
             listing.submitted_quantity, listing.submit_status, listing.submit_error = quantity, SubmitStatus.OK, ""
             run.pushed += 1
         else:
             listing.submit_status, listing.submit_error = SubmitStatus.FAILED, result.error[:500]
             run.failed += 1
+            run.waiting += 1
             issues.append((listing.channel_sku, "FAILED", f"quantity {quantity} refused: {result.error}"))
         listings.append(listing)
     async with transaction():
-        await Listing.bulk_update(listings, fields=["push_claimed_at", "submitted_at", "submitted_quantity",
-                                                    "submit_status", "submit_error"])  # fmt: skip
+        await claim.renew()
+        await Listing.bulk_update(listings, fields=_OUTCOME_FIELDS)
     return issues
 
 
-RETRY_DELAY = timedelta(seconds=30)
-"""How long a batch the channel could not take waits before the scheduler's sweep sends it again
-(the job's own retries may come sooner); a rate limit's Retry-After, when longer, wins."""
+_OUTCOME_FIELDS = ["push_claimed_at", "submitted_at", "submitted_quantity", "submit_status", "submit_error",
+                   "push_attempts", "next_push_at"]  # fmt: skip
 
 
-async def _release(batch: Batch, error: BaseException) -> None:
-    """A batch the channel did not take: failed with the channel's error when retrying cannot
-    help (refused credentials, an unreadable answer), else due again (from a little later, so
-    the sweep does not hammer a channel that is down)."""
-    ids = list(batch.to_send)
-    if not isinstance(error, ChannelError) or isinstance(error, RETRYABLE):
-        wait = max(RETRY_DELAY, timedelta(seconds=getattr(error, "retry_after", 0)))
-        await Listing.filter(id__in=ids).update(push_claimed_at=None, push_due=True,
-                                                due_since=datetime.now(timezone.utc) + wait)  # fmt: skip
-    else:
-        await Listing.filter(id__in=ids).update(push_claimed_at=None, submit_status=SubmitStatus.FAILED,
-                                                submit_error=f"{type(error).__name__}: {error}"[:500])  # fmt: skip
+async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRun) -> list[Issue]:
+    """A batch the channel did not take, as a whole. A passing failure (RETRYABLE) leaves each
+    listing due, RETRYING at its next attempt (backoff by its failures in a row); refused
+    credentials or data leave them FAILED until a change; anything else (a bug, a cancelled job)
+    leaves them due as they were."""
+    now, reason = datetime.now(timezone.utc), f"{type(error).__name__}: {error}"[:500]
+    listings = [listing for listing, _ in batch.to_send.values()]
+    for listing in listings:
+        listing.push_claimed_at = None
+        if isinstance(error, RETRYABLE):
+            listing.push_attempts += 1
+            listing.next_push_at = now + backoff(listing.push_attempts, retry_after(error))
+            listing.submit_status, listing.submit_error = SubmitStatus.RETRYING, reason
+        elif isinstance(error, ChannelError):
+            listing.submit_status, listing.submit_error, listing.submitted_at = SubmitStatus.FAILED, reason, now
+            listing.push_attempts, listing.next_push_at = 0, None
+    if isinstance(error, ChannelError):
+        run.failed += len(listings)
+        if isinstance(error, RETRYABLE):
+            run.retrying += len(listings)
+        else:
+            run.waiting += len(listings)
+    async with transaction():
+        await claim.renew()
+        # push_due is only ever set here: a listing marked due meanwhile stays due.
+        await Listing.bulk_update(listings, fields=["push_claimed_at", "push_attempts", "next_push_at",
+                                                    "submit_status", "submit_error", "submitted_at"])  # fmt: skip
+        if not isinstance(error, ChannelError) or isinstance(error, RETRYABLE):
+            await Listing.filter(id__in=[listing.id for listing in listings]).update(push_due=True)
+    if not isinstance(error, ChannelError):
+        return []
+    kind = "RETRYING" if isinstance(error, RETRYABLE) else "FAILED"
+    return [(listing.channel_sku, kind, reason) for listing in listings]
 
 
 async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRun | None:
     """Publish the channel's due listings (see the module docstring) as one run of the log.
 
-    Returns None, logging nothing, when the channel is disabled or nothing needed sending. A
-    retryable plugin error is raised again after the run is logged, for the job to retry.
+    Returns None, logging nothing, when the channel is disabled, another run holds its claim, or
+    nothing needed sending. A plugin error ends the run FAILED after its batch is released (see
+    the module docstring); it is not raised: the listings' next attempts pace the retries.
     """
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
         return None
-    async with recording(channel_id, SyncKind.STOCK_PUSH) as log:
-        size = plugin_info(channel.plugin).stock_batch_size
-        hooks, context = channel_hooks(channel.plugin), channel_context(channel)
-        for _ in range(max_batches):
-            batch = await _claim(channel, size)
-            if not batch.to_send:
-                if batch.unchanged:
-                    continue
-                break
-            run = await log.start()
-            updates = [StockUpdate(listing_id=str(listing.id), channel_sku=listing.channel_sku, quantity=quantity,
-                                   channel_reference=listing.channel_reference)
-                       for listing, quantity in batch.to_send.values()]  # fmt: skip
-            try:
-                results = await hooks.orderdeck_push_stock(channel=context, updates=updates)
-            except BaseException as exc:
-                await _release(batch, exc)
-                run.failed += len(updates)
-                raise
-            run.pages += 1
-            await log_progress(run, await _record(batch, results, run))
+    async with claims.holding(channel_id, SyncKind.STOCK_PUSH) as claim:
+        if claim is None:
+            return None
+        async with recording(claim) as log:
+            await _push(log, channel, max_batches)
+    if await Listing.filter(claimable(datetime.now(timezone.utc)), channel_id=channel_id).exists():
+        outbox.wake(SyncKind.STOCK_PUSH, [channel_id])  # due while the claim was held: another run
     return log.run
+
+
+async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
+    size = plugin_info(channel.plugin).stock_batch_size
+    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    for _ in range(max_batches):
+        batch = await _claim(log.claim, channel, size)
+        if not batch.to_send:
+            if batch.unchanged:
+                continue
+            return
+        run = await log.start()
+        updates = [StockUpdate(listing_id=str(listing.id), channel_sku=listing.channel_sku, quantity=quantity,
+                               channel_reference=listing.channel_reference)
+                   for listing, quantity in batch.to_send.values()]  # fmt: skip
+        try:
+            results = await hooks.orderdeck_push_stock(channel=context, updates=updates)
+        except ChannelError as exc:
+            log.error = exc
+            await log.progress(await _release(log.claim, batch, exc, run))
+            return
+        except BaseException as exc:
+            await _release(log.claim, batch, exc, run)
+            raise
+        run.pages += 1
+        await log.progress(await _record(log.claim, batch, results, run))

@@ -14,17 +14,16 @@ For each order of a page:
 The channel's cursor advances in the same transaction, so a page is never half taken.
 
 download_channel runs those pages as one SyncRun of the automation log (counts and each skipped or
-failed reference), holding the channel's download lease so that one download of a channel runs at
-a time, whatever the number of workers.
+failed reference), holding the channel's DOWNLOAD claim (services.claims) so that one download of
+a channel runs at a time, whatever the number of workers; each page's transaction renews the
+claim, so a download whose claim was taken over writes nothing more.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
-
-from tortoise.expressions import Q
+from datetime import datetime, timezone
 
 from orderdeck.models import (
     ActorKind,
@@ -39,13 +38,14 @@ from orderdeck.models import (
 )
 from orderdeck.plugins.dto import ChannelContext, ChannelOrder, OrderPage, StatusMapping
 from orderdeck.plugins.manager import channel_hooks
+from orderdeck.services import claims, outbox
 from orderdeck.services import orders as order_service
-from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_context
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ServiceError, validated
-from orderdeck.services.runs import log_progress, recording
+from orderdeck.services.claims import Claim
+from orderdeck.services.runs import recording
 from orderdeck.services.order_inputs import OrderInput
 
 
@@ -101,13 +101,16 @@ def order_input(channel: Channel, order: ChannelOrder, paid: bool) -> dict:
     }  # fmt: skip
 
 
-async def ingest_page(channel_id: uuid.UUID, page: OrderPage) -> PageCounts:
-    """Write one downloaded page (see the module docstring) and advance the channel's cursor."""
+async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | None = None) -> PageCounts:
+    """Write one downloaded page (see the module docstring) and advance the channel's cursor;
+    fenced by the download's ``claim`` when given (ClaimLost: nothing is written)."""
     counts = PageCounts()
     for reference, reason in page.rejected:
         counts.failed += 1
         counts.issues.append((reference, "REJECTED", reason))
     async with transaction():
+        if claim is not None:
+            await claim.renew()
         channel = await Channel.filter(id=channel_id).select_for_update().get()
         actor = sync_actor(channel)
         context = channel_context(channel)
@@ -183,33 +186,6 @@ async def _flag_cancelled(found: list[Order], actor: Actor) -> None:
 
 # --- download runs ---------------------------------------------------------------------------
 
-LEASE = timedelta(minutes=5)
-"""How long a download holds its channel without renewing (it renews after every page)."""
-
-async def _take_lease(channel_id: uuid.UUID, owner: str) -> bool:
-    """Hold the channel's download lease unless a live one is held (one atomic UPDATE)."""
-    now = datetime.now(timezone.utc)
-    free = Q(download_lease_until__isnull=True) | Q(download_lease_until__lt=now)
-    taken = await Channel.filter(Q(id=channel_id) & free).update(download_lease_until=now + LEASE,
-                                                                  download_lease_owner=owner)  # fmt: skip
-    return taken == 1
-
-
-class LeaseLost(RuntimeError):
-    """A download ran past its lease and another took the channel over: it stops."""
-
-
-async def _renew_lease(channel_id: uuid.UUID, owner: str) -> bool:
-    """Extend the lease; False when it is no longer this download's."""
-    until = datetime.now(timezone.utc) + LEASE
-    return await Channel.filter(id=channel_id, download_lease_owner=owner).update(download_lease_until=until) == 1
-
-
-async def _release_lease(channel_id: uuid.UUID, owner: str) -> None:
-    await Channel.filter(id=channel_id, download_lease_owner=owner).update(
-        download_lease_until=None, download_lease_owner=None
-    )
-
 
 async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_pages: int = 100) -> SyncRun | None:
     """Download a channel's new and changed orders, page by page, into a SyncRun of the log.
@@ -220,31 +196,28 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
     errors end the run as FAILED with the error; rate limits and unavailability are then raised
     again, for the job to retry later.
     """
-    owner = uuid.uuid4().hex
     channel = await Channel.get_or_none(id=channel_id)
-    if channel is None or not channel.enabled or not await _take_lease(channel_id, owner):
+    if channel is None or not channel.enabled:
         return None
     more = False
-    try:
-        async with recording(channel_id, SyncKind.DOWNLOAD) as log:
+    async with claims.holding(channel_id, SyncKind.DOWNLOAD) as claim:
+        if claim is None:
+            return None
+        async with recording(claim) as log:
             run = await log.start()
             hooks = channel_hooks(channel.plugin)
             for _ in range(max_pages):
                 channel = await Channel.get(id=channel_id)
                 page = await hooks.orderdeck_download_orders(channel=channel_context(channel),
                                                              cursor=channel.download_cursor, page_size=page_size)  # fmt: skip
-                counts = await ingest_page(channel_id, page)
+                counts = await ingest_page(channel_id, page, claim)
                 counts.add_to(run)
                 run.pages += 1
-                await log_progress(run, counts.issues)
-                if not await _renew_lease(channel_id, owner):
-                    raise LeaseLost(f"another download of {channel.name} took over (this one ran past its lease)")
+                await log.progress(counts.issues)
                 if not page.has_more:
                     break
             else:
                 more = True
-    finally:
-        await _release_lease(channel_id, owner)
-    if more:  # max_pages reached with more to come: another job goes on (after the lease is free)
+    if more:  # max_pages reached with more to come: another job goes on (after the claim is free)
         outbox.wake(SyncKind.DOWNLOAD, [channel_id])
-    return run
+    return log.run

@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from orderdeck.graphql.channels.types import SyncKind, SyncOutcome
+from orderdeck.graphql.channels.types import SubmitStatus, SyncKind, SyncOutcome
 from orderdeck.graphql.common import Patch, decode_id, decode_ids, given
 
 # --- filters -------------------------------------------------------------------------------------
@@ -19,6 +19,9 @@ class ListingFilter:
     sku: str | None = strawberry.field(default=None, description="The stock item's SKU (exact).")
     channel_sku: str | None = strawberry.field(default=None, description="The channel's SKU (exact).")
     push_due: bool | None = strawberry.field(default=None, description="Only listings waiting (true) or not (false).")
+    submit_status: SubmitStatus | None = strawberry.field(
+        default=None, description="Only listings whose last quantity sent ended so (e.g. FAILED: they need attention)."
+    )
 
 
 @strawberry.input(description="Which sync runs to list. All conditions must hold.")

@@ -12,7 +12,7 @@ from tortoise.models import Model
 
 from orderdeck import db
 from orderdeck.graphql.loaders import by_key
-from orderdeck.models import Channel, Listing, SyncIssue, SyncRun
+from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SubmitStatus, SyncIssue, SyncRun
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)
@@ -82,3 +82,31 @@ def runs_by_channel() -> DataLoader[tuple[uuid.UUID, int], list[SyncRun]]:
 def issues_by_run() -> DataLoader[tuple[uuid.UUID, int], list[SyncIssue]]:
     """A sync run's first issues in the order they were met, keyed by (run id, how many)."""
     return _first_per_key(SyncIssue, "run_id", "id")
+
+
+def attention_by_channel() -> DataLoader[uuid.UUID, object]:
+    """Per channel: its listings and dispatch notes that failed, waiting for a change or retrying
+    (a ChannelAttention's fields; two queries for all the channels of a request)."""
+
+    async def load(ids: list[uuid.UUID]) -> list[object]:
+        from orderdeck.graphql.channels.types import ChannelAttention
+
+        counts: dict[uuid.UUID, dict[str, int]] = {
+            i: dict.fromkeys(("listings_waiting", "listings_retrying", "dispatches_waiting", "dispatches_retrying"), 0)
+            for i in ids
+        }  # fmt: skip
+        failing = (SubmitStatus.FAILED, SubmitStatus.RETRYING)
+        for channel_id, status in await Listing.filter(channel_id__in=ids, submit_status__in=failing).values_list(
+            "channel_id", "submit_status"
+        ):
+            counts[channel_id]["listings_waiting" if status == SubmitStatus.FAILED else "listings_retrying"] += 1
+        for channel_id, state, attempts in await Dispatch.filter(
+            order__channel_id__in=ids, state__in=(DispatchState.PENDING, DispatchState.FAILED)
+        ).values_list("order__channel_id", "state", "attempts"):
+            if state == DispatchState.FAILED:
+                counts[channel_id]["dispatches_waiting"] += 1
+            elif attempts:
+                counts[channel_id]["dispatches_retrying"] += 1
+        return [ChannelAttention(**counts[i]) for i in ids]
+
+    return DataLoader(load_fn=load)

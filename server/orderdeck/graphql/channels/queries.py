@@ -27,6 +27,8 @@ def listings(where: ListingFilter | None) -> QuerySet[models.Listing]:
         found = found.filter(channel_sku=where.channel_sku)
     if where.push_due is not None:
         found = found.filter(push_due=where.push_due)
+    if where.submit_status is not None:
+        found = found.filter(submit_status=where.submit_status)
     return found
 
 

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from orderdeck import crypto, models
 from orderdeck.graphql.arguments import IntRange, checked
 from orderdeck.graphql.channels.loaders import (
+    attention_by_channel,
     channel_by_id,
     issues_by_run,
     listings_by_channel,
@@ -92,6 +93,13 @@ class Channel(Node):
         return await info.context.loaders.get(listings_by_channel).load(key)  # type: ignore[arg-type,return-value]
 
     @strawberry.field(
+        description="What of the channel's outbound work failed: what waits for a change (needs attention) and what "
+        "goes again by itself."
+    )
+    async def attention(self, info: Info) -> ChannelAttention:
+        return await info.context.loaders.get(attention_by_channel).load(self.id)  # type: ignore[arg-type,return-value]
+
+    @strawberry.field(
         description=f"The newest sync runs (at most {MAX_PAGE}; all: `syncRuns`).",
         metadata=NESTED_LIMIT,
     )
@@ -105,6 +113,22 @@ class Channel(Node):
 
 
 @strawberry.type(
+    description="A channel's outbound work that failed. Waiting: refused credentials or data, sent again only after "
+    "a change (new credentials, a changed listing or level, `retryDispatches`). Retrying: a passing failure (timeout, "
+    "5xx, unreadable answer, rate limit), sent again by itself with backoff."
+)
+class ChannelAttention:
+    listings_waiting: int = strawberry.field(description="Listings FAILED (filter listings by submitStatus FAILED).")
+    listings_retrying: int = strawberry.field(description="Listings RETRYING.")
+    dispatches_waiting: int = strawberry.field(description="Dispatch notes FAILED (retry them with retryDispatches).")
+    dispatches_retrying: int = strawberry.field(description="Dispatch notes PENDING after a failed attempt.")
+
+    @strawberry.field(description="True when something waits for a change (a user must act).")
+    def needs_attention(self) -> bool:
+        return bool(self.listings_waiting or self.dispatches_waiting)
+
+
+@strawberry.type(
     description="A stock item as listed on a channel under the channel's SKU, and what was last pushed for it."
 )
 class Listing(Node):
@@ -115,7 +139,17 @@ class Listing(Node):
     ignore_sync: bool = strawberry.field(description="When true, no quantity is pushed for this listing.")
     push_due: bool = strawberry.field(description="Whether a new quantity waits to be pushed.")
     submit_status: SubmitStatus = strawberry.field(description="What became of the last quantity sent.")
-    submit_error: str = strawberry.field(description="Why the last quantity was refused (empty unless FAILED).")
+    submit_error: str = strawberry.field(
+        description="Why the last quantity was not taken (empty unless FAILED or RETRYING): FAILED waits for a "
+        "change (stock, the listing, the channel's credentials); RETRYING goes again at `nextPushAt`."
+    )
+    push_attempts: int = strawberry.field(description="Passing failures in a row (the backoff grows with them).")
+
+    @strawberry.field(description="When a RETRYING listing is sent again (at the latest by the scheduler's sweep); "
+                      "null otherwise.")  # fmt: skip
+    def next_push_at(self) -> datetime | None:
+        listing: Any = self
+        return listing.next_push_at if listing.submit_status == models.SubmitStatus.RETRYING else None
 
     @strawberry.field(description="The last quantity the channel accepted; null if it never accepted one.")
     def last_submitted_quantity(self) -> int | None:
@@ -167,6 +201,15 @@ class SyncRun:
     pushed: int = strawberry.field(description="Listing quantities the channel accepted (stock push).")
     dispatched: int = strawberry.field(description="Dispatch notes the channel accepted (dispatch).")
     failed: int = strawberry.field(description="Orders, listings or notes that failed (see issues).")
+    retrying: int = strawberry.field(
+        description="Of the failed listings or notes: those sent again later by themselves (a passing failure)."
+    )
+    waiting: int = strawberry.field(
+        description="Of the failed listings or notes: those waiting for a change (refused credentials or data)."
+    )
+    abandoned: bool = strawberry.field(
+        description="True when the run was closed (FAILED) because its worker died: no heartbeat within the lease."
+    )
     error: str | None = strawberry.field(description="Why the run failed as a whole; null unless FAILED.")
 
     @strawberry.field(description="The run's global id.")

@@ -96,6 +96,14 @@ class SyncProgressEvent:
     pushed: int = strawberry.field(description="Listing quantities accepted so far.")
     dispatched: int = strawberry.field(description="Dispatch notes accepted so far.")
     failed: int = strawberry.field(description="Orders, listings or notes that failed so far (errors).")
+    retrying: int = strawberry.field(
+        description="Of the failed listings or notes: those sent again later by themselves (a passing failure)."
+    )
+    waiting: int = strawberry.field(
+        description="Of the failed listings or notes: those waiting for a change (refused credentials or data): "
+        "they need attention."
+    )
+    abandoned: bool = strawberry.field(description="True when the run was closed because its worker died.")
     error: str | None = strawberry.field(description="What ended a FAILED run.")
 
 
@@ -171,5 +179,6 @@ def sync_progress_event(event: events.Published) -> SyncProgressEvent:
         event_id=event.id, at=event.at, phase=_SyncPhase(event.kind), run_id=_gid("SyncRun", d["runId"]),
         channel_id=_gid("Channel", d["channelId"]), kind=_SyncKind(d["kind"]), outcome=_SyncOutcome(d["outcome"]),
         pages=d["pages"], orders=d["downloaded"] + d["updated"], pushed=d["pushed"], dispatched=d["dispatched"],
-        failed=d["failed"], error=d["error"],
+        failed=d["failed"], retrying=d.get("retrying", 0), waiting=d.get("waiting", 0),
+        abandoned=d.get("abandoned", False), error=d["error"],
     )  # fmt: skip
