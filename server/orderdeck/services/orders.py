@@ -152,7 +152,7 @@ def _allocation(
     loc = location_id or order.location_id
     return [
         StockChange(line.stock_item_id, loc, reason, allocated=sign * line.quantity,
-                    order_id=order.id, order_number=order.number)  # fmt: skip
+                    order_id=order.id, order_number=order.number, received_at=order.received_at)  # fmt: skip
         for line in lines
         if line.stock_item_id is not None
     ]
