@@ -26,6 +26,19 @@ ORDER BY level_id, received_at, order_number
 """
 
 
+async def number_orders_from_a_sequence(apps, schema_editor) -> None:
+    """PostgreSQL: order numbers from a sequence (owned by orders.number), starting past every
+    number given so far. SQLite keeps the counter row (it writes one transaction at a time)."""
+    client = schema_editor.client
+    if client.capabilities.dialect != "postgres":
+        return
+    await client.execute_script(
+        "CREATE SEQUENCE IF NOT EXISTS order_number_seq OWNED BY orders.number;"
+        "SELECT setval('order_number_seq', GREATEST((SELECT MAX(number) FROM orders), "
+        "(SELECT value FROM counter WHERE name = 'order_number'), 0) + 1, false);"
+    )
+
+
 async def fill_frontiers(apps, schema_editor) -> None:
     """Store each short level's coverage frontier: the last queue entry its level covers."""
     client = schema_editor.client
@@ -71,4 +84,5 @@ class Migration(migrations.Migration):
         ),
         ops.RunSQL(FILL_ALLOCATIONS),
         ops.RunPython(fill_frontiers),
+        ops.RunPython(number_orders_from_a_sequence),
     ]

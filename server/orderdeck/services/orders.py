@@ -110,8 +110,30 @@ class Refusal(Exception):
 # --- shared steps --------------------------------------------------------------------------
 
 
+ORDER_NUMBERS = "order_number_seq"
+"""The PostgreSQL sequence order numbers come from (created by migration 0006)."""
+
+# A block of numbers from the sequence, in one statement: the advisory lock keeps another block
+# from interleaving between nextval and setval, and is released before the statement ends (it is
+# not held to the commit, so creations do not queue on each other).
+_TAKE_NUMBERS = f"""
+WITH held AS (SELECT pg_advisory_lock($1)),
+     taken AS (SELECT setval('{ORDER_NUMBERS}', nextval('{ORDER_NUMBERS}') + $2 - 1) AS last FROM held),
+     freed AS (SELECT pg_advisory_unlock($1) FROM taken)
+SELECT last FROM taken, freed
+"""
+NUMBER_LOCK = 0x6F72646E756D  # "ordnum"
+
+
 async def _next_numbers(count: int) -> int:
-    """Reserve ``count`` consecutive order numbers; return the first."""
+    """Reserve ``count`` consecutive order numbers; return the first.
+
+    PostgreSQL: from a sequence, so concurrent creations do not wait for each other's commit; a
+    rolled-back creation leaves a gap. SQLite writes one transaction at a time: a counter row.
+    """
+    if db.dialect() == "postgres":
+        rows = await db.fetch(_TAKE_NUMBERS, [NUMBER_LOCK, count])
+        return int(rows[0]["last"]) - count + 1
     await Counter.bulk_create([Counter(name="order_number", value=0)], ignore_conflicts=True)
     mark = db.placeholders(2)
     rows = await db.fetch(
