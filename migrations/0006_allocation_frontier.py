@@ -3,6 +3,13 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
 
+# Parked, locked and on-hold orders are few: a partial index each, by number, serves their filter.
+FLAG_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS idx_orders_parked_number ON orders (number) WHERE parked",
+    "CREATE INDEX IF NOT EXISTS idx_orders_locked_number ON orders (number) WHERE locked",
+    "CREATE INDEX IF NOT EXISTS idx_orders_on_hold_number ON orders (number) WHERE on_hold",
+]
+
 # Every open, unlocked order's linked quantity of each item, at its location: the allocation queue.
 FILL_ALLOCATIONS = """
 INSERT INTO allocation (order_id, item_id, location_id, received_at, order_number, quantity)
@@ -82,6 +89,31 @@ class Migration(migrations.Migration):
             name='covered_through_received_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['state', 'number']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['state', 'location_id', 'number']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['state', 'status', 'number']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['state', 'received_at', 'number']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['state', 'despatch_by_at', 'number']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['state', 'processed_at']),
+        ),
+        ops.RunSQL(FLAG_INDEXES),
         ops.RunSQL(FILL_ALLOCATIONS),
         ops.RunPython(fill_frontiers),
         ops.RunPython(number_orders_from_a_sequence),

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         5.0, ge=0.05, le=3600, description="How often the scheduler looks for channels due a download and for missed work."
     )
+    exact_count_limit: int = Field(
+        10_000, ge=0, le=10_000_000,
+        description="Order lists count totalCount exactly up to this many results; above it, on PostgreSQL, "
+        "totalCount is the query planner's estimate (totalCountIsEstimate is then true).",
+    )
     event_bus: str = Field(
         "auto",
         description="How live events reach the API processes' subscribers: auto (PostgreSQL LISTEN/NOTIFY on "

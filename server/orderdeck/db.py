@@ -7,6 +7,7 @@ same connections.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tortoise import Tortoise, connections
@@ -100,3 +101,11 @@ def placeholders(count: int, start: int = 1) -> list[str]:
 async def fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
     """Run SQL that returns rows (including UPDATE ... RETURNING) on the current connection."""
     return await connection().execute_query_dict(sql, params)
+
+
+async def plan(queryset: Any, **options: bool) -> dict[str, Any]:
+    """PostgreSQL's plan of a queryset (``EXPLAIN (FORMAT JSON, options)``): its top plan node,
+    with "Actual Rows" and buffers when ``analyze=True, buffers=True``."""
+    rows = await queryset.explain(output_fmt="json", **(options or {"costs": True}))
+    value = dict(rows[0])["QUERY PLAN"]
+    return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]

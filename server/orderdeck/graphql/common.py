@@ -3,6 +3,7 @@ pagination."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -15,10 +16,11 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.fields import CharField, DatetimeField, Field, IntField, UUIDField
 from tortoise.queryset import QuerySet
 
+from orderdeck import db
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
 from orderdeck.services.errors import FieldError, ServiceError, camel_case
 
@@ -195,19 +197,70 @@ class Edge(Generic[T]):
     node: T = strawberry.field(description="The result.")
 
 
+@dataclasses.dataclass(frozen=True)
+class Total:
+    """A list's total: exact, or estimated when counting it would read too much."""
+
+    count: int
+    estimate: bool = False
+
+
+def exact_count(queryset: QuerySet) -> Callable[[], Awaitable[Total]]:
+    """Count every matching row (for lists that stay small)."""
+
+    async def count() -> Total:
+        return Total(await queryset.count())
+
+    return count
+
+
+def bounded_count(queryset: QuerySet, limit: int) -> Callable[[], Awaitable[Total]]:
+    """Count exactly up to ``limit`` rows (reading at most limit + 1 of them); above that, on
+    PostgreSQL, the planner's estimate of the row count. SQLite counts exactly."""
+
+    async def count() -> Total:
+        if db.dialect() != "postgres":
+            return Total(await queryset.count())
+        pk = queryset.model._meta.pk_attr
+        capped = await queryset.model.filter(
+            **{f"{pk}__in": Subquery(queryset.order_by().limit(limit + 1).values(pk))}
+        ).count()
+        if capped <= limit:
+            return Total(capped)
+        estimated = int((await db.plan(queryset.order_by()))["Plan Rows"])
+        return Total(max(estimated, limit + 1), estimate=True)
+
+    return count
+
+
 @strawberry.type(description="A page of results with Relay cursors and the total count.")
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The results of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page is among all the results.")
-    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+    _count: strawberry.Private[Callable[[], Awaitable[Total]]]
+    _total: strawberry.Private[Any] = None  # the counting task, once started
 
     @strawberry.field(description="The nodes of this page (the edges' nodes, without cursors).")
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
 
-    @strawberry.field(description="How many results match, on all pages.")
+    async def _counted(self) -> Total:
+        """The total, counted once however many of its fields are asked for."""
+        if self._total is None:
+            self._total = asyncio.ensure_future(self._count())
+        return await self._total
+
+    @strawberry.field(
+        description="How many results match, on all pages. Order lists count exactly up to "
+        "ORDERDECK_EXACT_COUNT_LIMIT results; above it, on PostgreSQL, this is the planner's estimate "
+        "(see totalCountIsEstimate)."
+    )
     async def total_count(self) -> int:
-        return await self._count()
+        return (await self._counted()).count
+
+    @strawberry.field(description="Whether totalCount is an estimate (a large order list on PostgreSQL).")
+    async def total_count_is_estimate(self) -> bool:
+        return (await self._counted()).estimate
 
 
 INT64 = range(-(2**63), 2**63)
@@ -281,11 +334,13 @@ async def paginate(
     last: int | None = None,
     before: str | None = None,
     descending: bool = False,
+    count: Callable[[], Awaitable[Total]] | None = None,
 ) -> Connection:
     """Keyset pagination over ``queryset`` ordered by ``key``: a unique column, or a tuple of
     columns that together are unique (e.g. ``("started_at", "id")``), all in the same direction.
 
-    Costs one query for the page, and one count query only if totalCount is asked for.
+    Costs one query for the page, and one count query only if totalCount is asked for (``count``,
+    exact by default).
     """
     if first is not None and last is not None:
         raise GraphQLError("Give either first or last, not both")
@@ -315,5 +370,5 @@ async def paginate(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        _count=queryset.count,
+        _count=count or exact_count(queryset),
     )

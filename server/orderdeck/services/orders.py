@@ -47,7 +47,7 @@ from orderdeck.models import (
 )
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.context import Actor, transaction
+from orderdeck.services.context import Actor, save_fields, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
 from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT, clean_text
 from orderdeck.services.order_inputs import (
@@ -543,7 +543,7 @@ async def _run_batch(
             result.orders.append(order)
         await apply_stock_changes(context.changes, actor)
         if result.orders:
-            await Order.bulk_update(result.orders, fields=[*fields_changed, "updated_at"])
+            await save_fields(result.orders, [*fields_changed, "updated_at"])
             if after is not None:
                 await after(result.orders)
         await context.audit.write()
@@ -714,8 +714,8 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
             result.orders.append(order)
         await apply_stock_changes(changes, actor)
         if result.orders:
-            await Order.bulk_update(result.orders, fields=["state", "processed_at", "updated_at", "tracking_number",
-                                                           "shipping_vendor", "shipping_service"])  # fmt: skip
+            await save_fields(result.orders, ["state", "processed_at", "updated_at", "tracking_number",
+                                              "shipping_vendor", "shipping_service"])  # fmt: skip
             await Dispatch.bulk_create(dispatches)
             outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})
         await audit.write()

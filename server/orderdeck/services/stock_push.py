@@ -26,7 +26,7 @@ from orderdeck.plugins.dto import ItemResult, StockUpdate
 from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services.channels import channel_context
-from orderdeck.services.context import transaction
+from orderdeck.services.context import save_fields, transaction
 from orderdeck.services.runs import CLAIM_TIMEOUT, RETRYABLE, Issue, log_progress, recording
 
 def listed_quantity(listing: Listing, available: int) -> int:
@@ -116,8 +116,8 @@ async def _record(batch: Batch, results: list[ItemResult], run: SyncRun) -> list
             issues.append((listing.channel_sku, "FAILED", f"quantity {quantity} refused: {result.error}"))
         listings.append(listing)
     async with transaction():
-        await Listing.bulk_update(listings, fields=["push_claimed_at", "submitted_at", "submitted_quantity",
-                                                    "submit_status", "submit_error"])  # fmt: skip
+        await save_fields(listings, ["push_claimed_at", "submitted_at", "submitted_quantity",
+                                     "submit_status", "submit_error"])  # fmt: skip
     return issues
 
 

@@ -188,10 +188,21 @@ class ResendInput:
 # --- queries -------------------------------------------------------------------------------
 
 
-@strawberry.enum(description="Order of an order list.")
+@strawberry.enum(description="Order of an order list (received date: ties go by number).")
 class OrderSort(Enum):
     NUMBER_ASC = "NUMBER_ASC"
     NUMBER_DESC = "NUMBER_DESC"
+    RECEIVED_ASC = "RECEIVED_ASC"
+    RECEIVED_DESC = "RECEIVED_DESC"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The unique key the list is ordered and paged by."""
+        return ("number",) if self.name.startswith("NUMBER") else ("received_at", "number")
+
+    @property
+    def descending(self) -> bool:
+        return self.name.endswith("_DESC")
 
 
 @strawberry.input(
