@@ -103,6 +103,10 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='Order',
+            index=Index(fields=['state', 'source', 'subsource', 'number']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
             index=Index(fields=['state', 'received_at', 'number']),
         ),
         ops.AddIndex(

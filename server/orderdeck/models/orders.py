@@ -124,7 +124,8 @@ class Order(Model):
         # Partial indexes for parked, locked and on hold orders are in migration 0006.
         indexes = [
             ("state", "number"), ("state", "location_id", "number"), ("state", "status", "number"),
-            ("state", "received_at", "number"), ("state", "despatch_by_at", "number"), ("state", "processed_at"),
+            ("state", "source", "subsource", "number"), ("state", "received_at", "number"),
+            ("state", "despatch_by_at", "number"), ("state", "processed_at"),
         ]  # fmt: skip
 
     @property
