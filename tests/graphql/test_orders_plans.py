@@ -95,6 +95,8 @@ LISTS: dict[str, tuple[dict[str, Any], OrderSort]] = {
     "open by number, newest first": ({"state": OPEN}, OrderSort.NUMBER_DESC),
     "open by received date": ({"state": OPEN}, OrderSort.RECEIVED_ASC),
     "open by received date, newest first": ({"state": OPEN}, OrderSort.RECEIVED_DESC),
+    "open by despatch-by date": ({"state": OPEN}, OrderSort.DESPATCH_BY_ASC),
+    "open by despatch-by date, latest first": ({"state": OPEN}, OrderSort.DESPATCH_BY_DESC),
     "open at a location": ({"state": OPEN, "location_id": encode_id("Location", SOUTH)}, OrderSort.NUMBER_ASC),
     "open unpaid": ({"state": OPEN, "status": OrderStatus.UNPAID}, OrderSort.NUMBER_ASC),
     "open unpaid at a location": ({"state": OPEN, "status": OrderStatus.UNPAID,
@@ -118,8 +120,11 @@ LISTS: dict[str, tuple[dict[str, Any], OrderSort]] = {
 @pytest.mark.parametrize("name", list(LISTS))
 async def test_each_list_reads_about_a_page(book, name: str):
     where, sort = LISTS[name]
-    keys = [f"-{k}" if sort.descending else k for k in sort.key]
-    page = filtered_orders(OrderFilter(**where)).order_by(*keys).limit(PAGE + 1)
+    query, key = filtered_orders(OrderFilter(**where)), sort.key
+    if sort.nullable_first:  # the first page: dated orders first (ascending), undated first (descending)
+        query = query.filter(**{f"{key[0]}__isnull": sort.descending})
+        key = key[1:] if sort.descending else key
+    page = query.order_by(*(f"-{k}" if sort.descending else k for k in key)).limit(PAGE + 1)
     plan = await db.plan(page, analyze=True, buffers=True)
     nodes = list(_nodes(plan))
     scans = [n for n in nodes if n.get("Relation Name") == "orders"]

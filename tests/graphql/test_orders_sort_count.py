@@ -51,6 +51,25 @@ async def test_received_date_sorts_page_by_keyset_both_ways(client, actor, defau
     assert await _walk(client, "RECEIVED_DESC", backwards=True) == expected[::-1]
 
 
+async def test_despatch_by_sorts_page_dated_orders_then_undated_both_ways(client, actor, default_location):
+    await stock_up(actor, default_location, MUG=5)
+    rng = random.Random(4)
+    dates = [T0 + timedelta(days=rng.randint(0, 3)) if rng.random() < 0.6 else None for _ in range(13)]
+    created = await service.create_orders(
+        [{"items": [{"sku": "MUG", "quantity": 1}], "despatch_by_at": d} for d in dates], actor
+    )
+    dated = sorted((o for o in created if o.despatch_by_at), key=lambda o: (o.despatch_by_at, o.number))
+    expected = [o.number for o in dated] + sorted(o.number for o in created if o.despatch_by_at is None)
+    assert expected != sorted(expected) and None in dates
+    assert await _walk(client, "DESPATCH_BY_ASC") == expected
+    assert await _walk(client, "DESPATCH_BY_DESC") == expected[::-1]
+    assert await _walk(client, "DESPATCH_BY_ASC", backwards=True) == expected
+    assert await _walk(client, "DESPATCH_BY_DESC", backwards=True) == expected[::-1]
+    for size in (1, 4, 100):  # page boundaries inside and across the two parts
+        page = (await client.gql(PAGE, {"sort": "DESPATCH_BY_ASC", "first": size}))["orders"]
+        assert [n["number"] for n in page["nodes"]] == expected[:size]
+
+
 COUNT = """query($filter: OrderFilter) { orders(filter: $filter, first: 1) { totalCount totalCountIsEstimate } }"""
 
 

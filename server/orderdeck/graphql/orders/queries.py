@@ -49,7 +49,7 @@ async def _page(
     query: QuerySet, sort: OrderSort, first: int | None, after: str | None, last: int | None, before: str | None
 ) -> Connection[Order]:
     return await paginate(query, key=sort.key, first=first, after=after, last=last, before=before,
-                          descending=sort.descending,
+                          descending=sort.descending, nullable_first=sort.nullable_first,
                           count=bounded_count(query, get_settings().exact_count_limit))  # fmt: skip
 
 
