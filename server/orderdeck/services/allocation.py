@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderdeck import db
 from orderdeck.models import Allocation, Order, StockLevel
+from orderdeck.services.context import transaction
 
 if TYPE_CHECKING:
     from orderdeck.services.stock import StockChange
@@ -173,6 +174,13 @@ async def move_frontiers(levels: Iterable[StockLevel]) -> None:
             f"WHERE id IN ({marks})",
             cleared,
         )
+
+
+async def refresh_frontiers() -> None:
+    """Recompute every level's coverage frontier, for tools that change levels by SQL and so
+    bypass apply_stock_changes (bulk loads, benchmarks): one transaction, levels locked."""
+    async with transaction():
+        await move_frontiers(await StockLevel.all().order_by("id").select_for_update())
 
 
 async def _frontier(level: StockLevel) -> tuple[Any, int] | None:
