@@ -62,7 +62,7 @@ from orderdeck.graphql.common import encode_id  # noqa: E402
 from orderdeck.graphql.orders.loaders import allocation_by_order  # noqa: E402
 from orderdeck.models import Location, Order, OrderItem, OrderState, StockItem, StockLevel  # noqa: E402
 from orderdeck.services import auth  # noqa: E402
-from orderdeck.services.allocation import AllocationState  # noqa: E402
+from orderdeck.services.allocation import AllocationState, refresh_frontiers  # noqa: E402
 
 PAGE = 100
 NO_ALLOCATION = "plain, no allocation"
@@ -169,6 +169,7 @@ async def main(args: argparse.Namespace) -> None:
         # Physical levels of 0-59 units, so that stock runs short and the FIFO allocation of the
         # page is not all FULL (allocated stays what the orders hold).
         await db.connection().execute_script("UPDATE stock_level SET level = abs(hashtext(id::text)) % 60")
+        await refresh_frontiers()  # levels changed by SQL: the stored allocation state follows
         # Planner statistics as autovacuum would have them in a running system. Without them (a
         # freshly loaded database) the allocation query picks nested loops and takes seconds.
         await db.connection().execute_script("ANALYZE")

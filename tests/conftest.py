@@ -53,7 +53,7 @@ TABLES = [
     "audit_entry", "stock_ledger", "order_return_item", "order_return", "dispatch", "order_tag",
     "order_note", "order_property", "order_item", "deleted_order", "orders", "sync_issue", "sync_run",
     "failed_job", "listing", "run_claim", "channel_stock_location", "channel", "stock_level", "stock_item",
-    "location", "api_token", "counter", "event",
+    "location", "api_token", "counter", "event", "allocation",
 ]  # fmt: skip
 
 

@@ -6,20 +6,30 @@ import os
 import shutil
 import subprocess
 import sys
+import random
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from tortoise import fields
 from tortoise.context import TortoiseContext
+from tortoise.migrations.api.migrate import migrate as _migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from orderdeck import db
 from orderdeck.models import __all__ as model_names
 from orderdeck import models
-from tests.conftest import create_postgres_database, drop_postgres_database
+from orderdeck.models import Order
+from orderdeck.services.allocation import AllocationState, allocation_of
+from orderdeck.services.orders import _next_numbers
+from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
+from tests.services.allocation_oracle import assert_allocation_matches_oracle
 
 ROOT = Path(__file__).resolve().parents[1]
+DATETIME = fields.DatetimeField()
 
 
 async def test_migrations_are_in_step_with_models():
@@ -139,6 +149,69 @@ async def test_migrate_from_installed_wheel(installed_wheel: Path, tmp_path: Pat
             with sqlite3.connect(tmp_path / "w.sqlite3") as conn:
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert set(_model_columns()) <= tables
+    finally:
+        if backend == "postgres":
+            await drop_postgres_database(name)
+
+
+async def _insert(table: str, row: dict[str, Any]) -> None:
+    """A raw INSERT (the models may be ahead of the schema under test); values as Tortoise writes them."""
+    sqlite = db.dialect() == "sqlite"
+    values = [str(v) if sqlite and isinstance(v, uuid.UUID) else v for v in row.values()]
+    if sqlite:
+        values = [DATETIME.to_db_value(v, None) if isinstance(v, datetime) else v for v in values]
+    marks = ", ".join(db.placeholders(len(row)))
+    await db.connection().execute_query(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", values)
+
+
+async def _order_book_at_0005(rng: random.Random) -> None:
+    """Locations, items, levels and orders in every state, written as 0005's schema stores them."""
+    stamp = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    places = [uuid.uuid4(), uuid.uuid4()]
+    for n, place in enumerate(places):
+        await _insert("location", {"id": place, "name": f"L{n}", "is_default": n == 0, "created_at": stamp, "updated_at": stamp})
+    items = [uuid.uuid4() for _ in range(3)]
+    for n, item in enumerate(items):
+        await _insert("stock_item", {"id": item, "sku": f"S{n}", "title": "t", "created_at": stamp, "updated_at": stamp})
+    held: dict[tuple[uuid.UUID, uuid.UUID], int] = {(i, p): 0 for i in items for p in places}
+    for number in range(1, 61):
+        order_id, place = uuid.uuid4(), rng.choice(places)
+        state, locked = rng.choice(["OPEN", "OPEN", "OPEN", "PROCESSED", "CANCELLED"]), rng.random() < 0.15
+        received = stamp + timedelta(minutes=rng.randint(0, 20))
+        await _insert("orders", {"id": order_id, "number": number, "source": "DIRECT", "status": "PAID", "state": state,
+                                 "locked": locked, "location_id": place, "received_at": received,
+                                 "created_at": stamp, "updated_at": stamp})  # fmt: skip
+        for position in range(rng.randint(1, 3)):
+            item = rng.choice([*items, None])
+            quantity = rng.randint(1, 3)
+            await _insert("order_item", {"id": uuid.uuid4(), "order_id": order_id, "stock_item_id": item,
+                                         "position": position, "sku": "x", "quantity": quantity})  # fmt: skip
+            if item is not None and state == "OPEN" and not locked:
+                held[(item, place)] += quantity
+    await _insert("counter", {"name": "order_number", "value": 60})
+    for (item, place), allocated in held.items():
+        await _insert("stock_level", {"item_id": item, "location_id": place, "level": rng.randint(0, 12),
+                                      "allocated": allocated, "updated_at": stamp})  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_0006_fills_the_allocation_state_of_existing_orders(backend: str, tmp_path: Path):
+    name = f"orderdeck_migr_scale_{uuid.uuid4().hex[:8]}"
+    url = await create_postgres_database(name) if backend == "postgres" else f"sqlite://{tmp_path / 'old.sqlite3'}"
+    try:
+        async with TortoiseContext():
+            await _migrate(config=db.tortoise_config(url), target="models.0005_live_events")
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(url))
+            await _order_book_at_0005(random.Random(5))
+        await db.migrate(url)
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(url))
+            await assert_allocation_matches_oracle()
+            states = set((await allocation_of(await Order.all().values_list("id", flat=True))).values())
+            assert states == set(AllocationState), states  # the book had orders in every state
+            assert await _next_numbers(3) == 61  # numbering goes on past the numbers given
+            assert await _next_numbers(1) == 64
     finally:
         if backend == "postgres":
             await drop_postgres_database(name)

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     retry_max_backoff_seconds: float = Field(
         1800.0, ge=0.05, le=86_400, description="Longest wait between those attempts (they go on until one succeeds)."
     )
+    exact_count_limit: int = Field(
+        10_000, ge=0, le=10_000_000,
+        description="Order lists count totalCount exactly up to this many results; above it, on PostgreSQL, "
+        "totalCount is the query planner's estimate (totalCountIsEstimate is then true).",
+    )
     event_bus: str = Field(
         "auto",
         description="How live events reach the API processes' subscribers: auto (PostgreSQL LISTEN/NOTIFY on "

@@ -7,6 +7,7 @@ same connections.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,23 @@ def placeholders(count: int, start: int = 1) -> list[str]:
 async def fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
     """Run SQL that returns rows (including UPDATE ... RETURNING) on the current connection."""
     return await connection().execute_query_dict(sql, params)
+
+
+async def plan(queryset: Any, **options: bool) -> dict[str, Any]:
+    """PostgreSQL's plan of a queryset (``EXPLAIN (FORMAT JSON, options)``): its top plan node,
+    with "Actual Rows" and buffers when ``analyze=True, buffers=True``.
+
+    The query is sent with its parameters (Tortoise's own explain inlines them, and loses those of
+    subqueries).
+    """
+    unknown = set(options) - {"analyze", "buffers", "costs", "timing"}
+    if unknown:
+        raise ValueError(f"unknown EXPLAIN options {sorted(unknown)}")
+    query = queryset._clone()
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, params = query.query.get_parameterized_sql()
+    words = ", ".join(["FORMAT JSON", *(name.upper() for name, on in options.items() if on)])
+    rows = await fetch(f"EXPLAIN ({words}) {sql}", params)
+    value = rows[0]["QUERY PLAN"]
+    return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]

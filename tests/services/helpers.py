@@ -23,7 +23,7 @@ from orderdeck.services.errors import ErrorCode, ServiceError
 TABLES = [
     "orders", "order_item", "order_tag", "order_note", "order_property", "order_return",
     "order_return_item", "dispatch", "deleted_order", "stock_item", "stock_level", "stock_ledger",
-    "audit_entry", "location", "api_token", "counter",
+    "audit_entry", "location", "api_token", "counter", "allocation",
 ]  # fmt: skip
 
 

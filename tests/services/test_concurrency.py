@@ -24,6 +24,7 @@ from orderdeck.models import (
     StockLedgerEntry,
 )
 from orderdeck.services import locations, orders, stock
+from orderdeck.services.context import transaction
 from orderdeck.services.errors import ErrorCode, ServiceError
 
 TIMEOUT = 120
@@ -252,3 +253,20 @@ async def test_deleting_a_location_while_orders_arrive_or_move_there(postgres_on
     assert await Order.filter(location_id__not_in=await Location.all().values_list("id", flat=True)).count() == 0
     assert set(outcomes) <= {ErrorCode.NOT_FOUND, ErrorCode.IN_USE}
     await assert_stock_consistent()
+
+
+async def test_order_numbers_do_not_wait_for_another_creation_to_commit(postgres_only, default_location, actor):
+    await make_item("N", actor, level=5, location_id=default_location.id)
+    with pytest.raises(ZeroDivisionError):
+        async with transaction():  # a creation that has taken its numbers and not committed yet
+            first = await orders._next_numbers(10)
+            other = await asyncio.wait_for(make_order(actor, ("N", 1)), 10)  # own transaction, own connection
+            assert other.number == first + 10
+            1 / 0  # then rolls back
+    batches = await together([orders.create_orders([{"items": [{"sku": "N", "quantity": 1}]}] * size, actor)
+                              for size in (1, 3, 7, 2, 5, 1, 4, 6)])  # fmt: skip
+    numbers = [o.number for batch in batches for o in batch]
+    assert len(set(numbers)) == len(numbers) == 29
+    for batch in batches:  # each batch's numbers are consecutive
+        assert [o.number for o in batch] == list(range(batch[0].number, batch[0].number + len(batch)))
+    assert min(numbers) == first + 11  # the rolled-back block is a gap, never reused

@@ -17,7 +17,7 @@ from tests.services.helpers import (
     make_order,
     reload,
 )
-from orderdeck.models import AuditEntry, AuditKind, Dispatch, DispatchState, OrderState, OrderStatus
+from orderdeck.models import AuditEntry, AuditKind, Dispatch, DispatchState, Order, OrderState, OrderStatus
 from orderdeck.services import locations, orders
 from orderdeck.services.errors import ErrorCode, ServiceError
 
@@ -236,3 +236,18 @@ async def test_tags_and_notes_may_still_be_added_to_a_processed_order(default_lo
 
     assert await audit_kinds(order.id) == [AuditKind.ORDER_CREATED, AuditKind.PROCESSED, AuditKind.TAG_ADDED,
                                            AuditKind.NOTE_ADDED]  # fmt: skip
+
+
+async def test_processing_writes_orders_by_id_list_not_case_per_row(default_location, actor, count_queries):
+    await make_item("BULK", actor, level=10, location_id=default_location.id)
+    batch = [await make_order(actor, ("BULK", 1)) for _ in range(4)]
+    with count_queries() as sent:
+        result = await orders.process_orders(
+            [{"order_id": o.id, "tracking_number": f"T{n % 2}"} for n, o in enumerate(batch)], actor
+        )
+    assert len(result.orders) == 4
+    updates = [s for s in sent.statements if s.lstrip().upper().startswith('UPDATE "ORDERS"') or
+               s.lstrip().upper().startswith("UPDATE ORDERS")]  # fmt: skip
+    assert len(updates) == 2, updates  # one per distinct set of values (two tracking numbers)
+    assert all("CASE" not in s.upper() and " IN " in s.upper() for s in updates), updates
+    assert {o.tracking_number for o in await Order.filter(id__in=[o.id for o in batch])} == {"T0", "T1"}

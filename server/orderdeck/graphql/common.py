@@ -3,6 +3,7 @@ pagination."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -15,10 +16,11 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.fields import CharField, DatetimeField, Field, IntField, UUIDField
 from tortoise.queryset import QuerySet
 
+from orderdeck import db
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
 from orderdeck.services.errors import FieldError, ServiceError, camel_case
 
@@ -195,26 +197,77 @@ class Edge(Generic[T]):
     node: T = strawberry.field(description="The result.")
 
 
+@dataclasses.dataclass(frozen=True)
+class Total:
+    """A list's total: exact, or estimated when counting it would read too much."""
+
+    count: int
+    estimate: bool = False
+
+
+def exact_count(queryset: QuerySet) -> Callable[[], Awaitable[Total]]:
+    """Count every matching row (for lists that stay small)."""
+
+    async def count() -> Total:
+        return Total(await queryset.count())
+
+    return count
+
+
+def bounded_count(queryset: QuerySet, limit: int) -> Callable[[], Awaitable[Total]]:
+    """Count exactly up to ``limit`` rows (reading at most limit + 1 of them); above that, on
+    PostgreSQL, the planner's estimate of the row count. SQLite counts exactly."""
+
+    async def count() -> Total:
+        if db.dialect() != "postgres":
+            return Total(await queryset.count())
+        pk = queryset.model._meta.pk_attr
+        capped = await queryset.model.filter(
+            **{f"{pk}__in": Subquery(queryset.order_by().limit(limit + 1).values(pk))}
+        ).count()
+        if capped <= limit:
+            return Total(capped)
+        estimated = int((await db.plan(queryset.order_by()))["Plan Rows"])
+        return Total(max(estimated, limit + 1), estimate=True)
+
+    return count
+
+
 @strawberry.type(description="A page of results with Relay cursors and the total count.")
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The results of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page is among all the results.")
-    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+    _count: strawberry.Private[Callable[[], Awaitable[Total]]]
+    _total: strawberry.Private[Any] = None  # the counting task, once started
 
     @strawberry.field(description="The nodes of this page (the edges' nodes, without cursors).")
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
 
-    @strawberry.field(description="How many results match, on all pages.")
+    async def _counted(self) -> Total:
+        """The total, counted once however many of its fields are asked for."""
+        if self._total is None:
+            self._total = asyncio.ensure_future(self._count())
+        return await self._total
+
+    @strawberry.field(
+        description="How many results match, on all pages. Order lists count exactly up to "
+        "ORDERDECK_EXACT_COUNT_LIMIT results; above it, on PostgreSQL, this is the planner's estimate "
+        "(see totalCountIsEstimate)."
+    )
     async def total_count(self) -> int:
-        return await self._count()
+        return (await self._counted()).count
+
+    @strawberry.field(description="Whether totalCount is an estimate (a large order list on PostgreSQL).")
+    async def total_count_is_estimate(self) -> bool:
+        return (await self._counted()).estimate
 
 
 INT64 = range(-(2**63), 2**63)
 """The values a (big) integer column holds."""
 
-CursorValue = int | str | uuid.UUID | datetime
-"""A key column's value as a cursor holds it."""
+CursorValue = int | str | uuid.UUID | datetime | None
+"""A key column's value as a cursor holds it (None: a null in a nullable first key)."""
 
 
 def encode_cursor(values: tuple[CursorValue, ...]) -> str:
@@ -248,18 +301,21 @@ def _key_value(value: Any, key: Field) -> CursorValue | None:
     return None
 
 
-def decode_cursor(cursor: str, keys: list[Field], argument: str) -> tuple[CursorValue, ...]:
+def decode_cursor(
+    cursor: str, keys: list[Field], argument: str, nullable_first: bool = False
+) -> tuple[CursorValue | None, ...]:
     """The key values inside a cursor, checked against the key columns ``keys``: an integer column
     takes a 64-bit int, a text column a string without NUL, a UUID column a UUID's text, a date
-    column an ISO 8601 date with its time zone. A GraphQL error naming ``argument`` otherwise."""
+    column an ISO 8601 date with its time zone (the first may be null when ``nullable_first``).
+    A GraphQL error naming ``argument`` otherwise."""
     try:
         decoded = json.loads(base64.b64decode(cursor.encode(), validate=True))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         decoded = None
     if isinstance(decoded, list) and len(decoded) == len(keys):
         values = tuple(_key_value(value, key) for value, key in zip(decoded, keys, strict=True))
-        if None not in values:
-            return values  # type: ignore[return-value]
+        if None not in values[1:] and (values[0] is not None or (nullable_first and decoded[0] is None)):
+            return values
     raise GraphQLError(f"Argument {argument!r} is not a valid cursor")
 
 
@@ -281,24 +337,48 @@ async def paginate(
     last: int | None = None,
     before: str | None = None,
     descending: bool = False,
+    nullable_first: bool = False,
+    count: Callable[[], Awaitable[Total]] | None = None,
 ) -> Connection:
     """Keyset pagination over ``queryset`` ordered by ``key``: a unique column, or a tuple of
     columns that together are unique (e.g. ``("started_at", "id")``), all in the same direction.
+    With ``nullable_first`` the first key column may be null: those rows come after all others
+    (before them when descending), ordered by the remaining keys.
 
-    Costs one query for the page, and one count query only if totalCount is asked for.
-    ``first`` and ``last`` were checked before execution (``arguments.PAGE_RULES``).
+    Costs one query for the page (two when it spans dated and undated rows), and one count query
+    only if totalCount is asked for (``count``, exact by default). ``first`` and ``last`` were
+    checked before execution (``arguments.PAGE_RULES``).
     """
     size = last if last is not None else (first if first is not None else DEFAULT_PAGE)
     backwards = last is not None
     keys = (key,) if isinstance(key, str) else key
     columns = [queryset.model._meta.fields_map[k] for k in keys]
-    page = queryset
-    if after is not None:
-        page = page.filter(_beyond(keys, decode_cursor(after, columns, "after"), "lt" if descending else "gt"))
-    if before is not None:
-        page = page.filter(_beyond(keys, decode_cursor(before, columns, "before"), "gt" if descending else "lt"))
+    # The list as segments in their display order, each a queryset with its own (unique) key.
+    segments = [(queryset, keys)]
+    if nullable_first:
+        segments = [(queryset.filter(**{f"{keys[0]}__isnull": False}), keys),
+                    (queryset.filter(**{f"{keys[0]}__isnull": True}), keys[1:])]  # fmt: skip
+        segments = segments[::-1] if descending else segments
+    bounds = []  # (segment index, values, op) for after and before
+    for cursor, name, op in ((after, "after", "lt" if descending else "gt"),
+                             (before, "before", "gt" if descending else "lt")):  # fmt: skip
+        if cursor is not None:
+            values = decode_cursor(cursor, columns, name, nullable_first)
+            index = next(n for n, (_, k) in enumerate(segments) if (values[0] is None) == (k != keys))
+            bounds.append((name, index, values[len(keys) - len(segments[index][1]):], op))
     order = descending != backwards
-    rows = list(await page.order_by(*(f"-{k}" if order else k for k in keys)).limit(size + 1))
+    rows: list[Any] = []
+    for index in (range(len(segments) - 1, -1, -1) if backwards else range(len(segments))):
+        page, segment_keys = segments[index]
+        if any((name == "after" and index < at) or (name == "before" and index > at) for name, at, _, _ in bounds):
+            continue
+        for _, at, values, op in bounds:
+            if at == index:
+                page = page.filter(_beyond(segment_keys, values, op))
+        ordering = [f"-{k}" if order else k for k in segment_keys]
+        rows += await page.order_by(*ordering).limit(size + 1 - len(rows))
+        if len(rows) > size:
+            break
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -312,5 +392,5 @@ async def paginate(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        _count=queryset.count,
+        _count=count or exact_count(queryset),
     )

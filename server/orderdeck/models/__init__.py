@@ -23,10 +23,10 @@ from orderdeck.models.orders import (
     OrderTag,
     Source,
 )
-from orderdeck.models.stock import StockChangeReason, StockItem, StockLedgerEntry, StockLevel
+from orderdeck.models.stock import Allocation, StockChangeReason, StockItem, StockLedgerEntry, StockLevel
 
 __all__ = [
-    "ADDRESS_FIELDS", "ActorKind", "Channel", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
+    "ADDRESS_FIELDS", "ActorKind", "Allocation", "Channel", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
     "SyncOutcome", "SyncRun", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
     "DeletedOrder", "Dispatch", "DispatchState", "Event", "EventTopic", "Location", "Order", "OrderItem", "OrderNote",
     "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",

@@ -49,6 +49,10 @@ class StockLevel(Model):
     level = fields.IntField(default=0, db_default=0)
     allocated = fields.IntField(default=0, db_default=0)
     minimum_level = fields.IntField(default=0, db_default=0)
+    # The coverage frontier (see orderdeck.services.allocation): when allocated > level, the last
+    # allocation in the (received_at, order_number) queue that the level still covers (None: none).
+    covered_through_received_at = fields.DatetimeField(null=True)
+    covered_through_number = fields.BigIntField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -75,6 +79,29 @@ class StockLevel(Model):
         return cls.filter(
             reduce(or_, (Q(location_id=loc, item_id__in=list(items)) for loc, items in items_at.items()))
         )
+
+
+class Allocation(Model):
+    """What one open, unlocked order holds of one item at its location: the FIFO queue's entries.
+
+    Kept by orderdeck.services.stock.apply_stock_changes from the allocation deltas it applies, so
+    a level's allocated is always the sum of its allocations' quantities. The order's received_at
+    and number are copied here (they never change) so the queue of a key is read from one index.
+    order_id is a plain value: the row is written before a new order's own row.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    order_id = fields.UUIDField()
+    item_id = fields.UUIDField()
+    location_id = fields.UUIDField()
+    received_at = fields.DatetimeField()
+    order_number = fields.BigIntField()
+    quantity = fields.IntField()
+
+    class Meta:
+        table = "allocation"
+        unique_together = (("order_id", "item_id", "location_id"),)
+        indexes = [("item_id", "location_id", "received_at", "order_number")]  # each key's queue, in order
 
 
 class StockChangeReason(str, Enum):

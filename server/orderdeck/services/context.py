@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -121,3 +122,16 @@ async def locked(model: type[M], row_id: uuid.UUID, what: str) -> M:
     if row is None:
         raise not_found(what, row_id, "id")
     return row
+
+
+async def save_fields(rows: list[M], fields: list[str]) -> None:
+    """Write ``fields`` of each row: one ``UPDATE ... WHERE id IN (...)`` per distinct set of values.
+
+    Used instead of Tortoise's bulk_update, whose ``SET col = CASE WHEN id = ...`` form PostgreSQL
+    plans as a scan of the whole table.
+    """
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(getattr(row, name) for name in fields)].append(row.pk)
+    for values, ids in groups.items():
+        await type(rows[0]).filter(pk__in=ids).update(**dict(zip(fields, values)))

@@ -29,11 +29,11 @@ from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services import claims, outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_context
-from orderdeck.services.context import Actor, transaction
+from orderdeck.services.context import Actor, save_fields, transaction
 from orderdeck.services.errors import ErrorCode, validated
 from orderdeck.services.order_inputs import OrderIds
-from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
 from orderdeck.services.claims import Claim
+from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
 from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, recording, retry_after
 from orderdeck.services.sync import sync_actor
 
@@ -126,8 +126,8 @@ async def _record(log: RunLog, channel: Channel, claimed: list[Claimed], results
                         f"{channel.name} was not told after {d.attempts} attempts: {result.error}"[:2000])  # fmt: skip
     async with transaction():
         await log.claim.renew()
-        await Dispatch.bulk_update([c.dispatch for c in claimed], fields=["attempts", "claimed_at", "state", "sent_at",
-                                                                          "last_error", "next_attempt_at"])  # fmt: skip
+        await save_fields([c.dispatch for c in claimed], ["attempts", "claimed_at", "state", "sent_at",
+                                                          "last_error", "next_attempt_at"])  # fmt: skip
         await audit.write()
     return issues
 

@@ -118,7 +118,8 @@ def build_rows(
         rows.lines += lines
         rows.changes += [
             StockChange(line["stock_item_id"], location.id, StockChangeReason.ORDER_CREATED,
-                        allocated=line["quantity"], order_id=order["id"], order_number=order["number"])  # fmt: skip
+                        allocated=line["quantity"], order_id=order["id"], order_number=order["number"],
+                        received_at=order["received_at"])  # fmt: skip
             for line in lines
             if line["stock_item_id"] is not None
         ]

@@ -48,7 +48,7 @@ from orderdeck.models import (
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.bulk import as_stored, insert_rows
-from orderdeck.services.context import Actor, transaction
+from orderdeck.services.context import Actor, save_fields, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
 from orderdeck.services.fields import clean_text
 from orderdeck.services.order_inputs import (
@@ -111,8 +111,30 @@ class Refusal(Exception):
 # --- shared steps --------------------------------------------------------------------------
 
 
+ORDER_NUMBERS = "order_number_seq"
+"""The PostgreSQL sequence order numbers come from (created by migration 0006)."""
+
+# A block of numbers from the sequence, in one statement: the advisory lock keeps another block
+# from interleaving between nextval and setval, and is released before the statement ends (it is
+# not held to the commit, so creations do not queue on each other).
+_TAKE_NUMBERS = f"""
+WITH held AS (SELECT pg_advisory_lock($1)),
+     taken AS (SELECT setval('{ORDER_NUMBERS}', nextval('{ORDER_NUMBERS}') + $2 - 1) AS last FROM held),
+     freed AS (SELECT pg_advisory_unlock($1) FROM taken)
+SELECT last FROM taken, freed
+"""
+NUMBER_LOCK = 0x6F72646E756D  # "ordnum"
+
+
 async def _next_numbers(count: int) -> int:
-    """Reserve ``count`` consecutive order numbers; return the first."""
+    """Reserve ``count`` consecutive order numbers; return the first.
+
+    PostgreSQL: from a sequence, so concurrent creations do not wait for each other's commit; a
+    rolled-back creation leaves a gap. SQLite writes one transaction at a time: a counter row.
+    """
+    if db.dialect() == "postgres":
+        rows = await db.fetch(_TAKE_NUMBERS, [NUMBER_LOCK, count])
+        return int(rows[0]["last"]) - count + 1
     await Counter.bulk_create([Counter(name="order_number", value=0)], ignore_conflicts=True)
     mark = db.placeholders(2)
     rows = await db.fetch(
@@ -153,7 +175,7 @@ def _allocation(
     loc = location_id or order.location_id
     return [
         StockChange(line.stock_item_id, loc, reason, allocated=sign * line.quantity,
-                    order_id=order.id, order_number=order.number)  # fmt: skip
+                    order_id=order.id, order_number=order.number, received_at=order.received_at)  # fmt: skip
         for line in lines
         if line.stock_item_id is not None
     ]
@@ -458,7 +480,7 @@ async def _run_batch(
             result.orders.append(order)
         await apply_stock_changes(context.changes, actor)
         if result.orders:
-            await Order.bulk_update(result.orders, fields=[*fields_changed, "updated_at"])
+            await save_fields(result.orders, [*fields_changed, "updated_at"])
             if after is not None:
                 await after(result.orders)
         await context.audit.write()
@@ -629,8 +651,8 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
             result.orders.append(order)
         await apply_stock_changes(changes, actor)
         if result.orders:
-            await Order.bulk_update(result.orders, fields=["state", "processed_at", "updated_at", "tracking_number",
-                                                           "shipping_vendor", "shipping_service"])  # fmt: skip
+            await save_fields(result.orders, ["state", "processed_at", "updated_at", "tracking_number",
+                                              "shipping_vendor", "shipping_service"])  # fmt: skip
             await Dispatch.bulk_create(dispatches)
             outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})
         await audit.write()

@@ -26,7 +26,7 @@ from orderdeck.models import (
     StockLedgerEntry,
     StockLevel,
 )
-from orderdeck.services import events, outbox
+from orderdeck.services import allocation, events, outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import MAX_BATCH, Actor, locked, transaction
@@ -49,6 +49,8 @@ class StockChange:
     order_id: uuid.UUID | None = None
     order_number: int | None = None
     note: str = ""
+    # The order's received_at (its place in the allocation queue); looked up when not given.
+    received_at: datetime | None = None
 
     @property
     def key(self) -> StockKey:
@@ -77,7 +79,9 @@ async def lock_levels(keys: set[StockKey]) -> dict[StockKey, StockLevel]:
 async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[StockKey, StockLevel]:
     """Apply deltas to levels and allocations, write the ledger; return the new levels.
 
-    Must run inside the caller's transaction. Zero changes are dropped.
+    Must run inside the caller's transaction. Zero changes are dropped. Allocation deltas also
+    update the orders' allocation rows and the touched levels' coverage frontiers
+    (orderdeck.services.allocation), so allocation state is read without recomputing it.
     """
     changes = [c for c in changes if c.level or c.allocated]
     if not changes:
@@ -111,9 +115,11 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
             row.level, row.allocated = after[row.id]
             row.updated_at = stamp
 
+    changed = {key: row for key, row in levels.items() if row.id in totals}
+    await allocation.record(changes)
+    await allocation.move_frontiers(changed.values())
     await insert_rows(StockLedgerEntry, _ledger_rows(changes, levels, totals, actor))
     await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
-    changed = {key: row for key, row in levels.items() if row.id in totals}
     events.stock_levels_changed(changed.values())
     return changed
 

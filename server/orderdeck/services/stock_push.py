@@ -31,7 +31,7 @@ from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services import claims, outbox
 from orderdeck.services.channels import channel_context
 from orderdeck.services.claims import Claim
-from orderdeck.services.context import transaction
+from orderdeck.services.context import save_fields, transaction
 from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, recording, retry_after
 
 def listed_quantity(listing: Listing, available: int) -> int:
@@ -127,7 +127,7 @@ async def _record(claim: Claim, batch: Batch, results: list[ItemResult], run: Sy
         listings.append(listing)
     async with transaction():
         await claim.renew()
-        await Listing.bulk_update(listings, fields=_OUTCOME_FIELDS)
+        await save_fields(listings, _OUTCOME_FIELDS)
     return issues
 
 
@@ -160,8 +160,8 @@ async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRu
     async with transaction():
         await claim.renew()
         # push_due is only ever set here: a listing marked due meanwhile stays due.
-        await Listing.bulk_update(listings, fields=["push_claimed_at", "push_attempts", "next_push_at",
-                                                    "submit_status", "submit_error", "submitted_at"])  # fmt: skip
+        await save_fields(listings, ["push_claimed_at", "push_attempts", "next_push_at",
+                                     "submit_status", "submit_error", "submitted_at"])  # fmt: skip
         if not isinstance(error, ChannelError) or isinstance(error, RETRYABLE):
             await Listing.filter(id__in=[listing.id for listing in listings]).update(push_due=True)
     if not isinstance(error, ChannelError):

@@ -188,10 +188,33 @@ class ResendInput:
 # --- queries -------------------------------------------------------------------------------
 
 
-@strawberry.enum(description="Order of an order list.")
+@strawberry.enum(
+    description="Order of an order list. By date, ties go by number; orders without a despatch-by date "
+    "come after the others (DESPATCH_BY_ASC) or before them (DESPATCH_BY_DESC)."
+)
 class OrderSort(Enum):
     NUMBER_ASC = "NUMBER_ASC"
     NUMBER_DESC = "NUMBER_DESC"
+    RECEIVED_ASC = "RECEIVED_ASC"
+    RECEIVED_DESC = "RECEIVED_DESC"
+    DESPATCH_BY_ASC = "DESPATCH_BY_ASC"
+    DESPATCH_BY_DESC = "DESPATCH_BY_DESC"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The unique key the list is ordered and paged by."""
+        dates = {"RECEIVED": "received_at", "DESPATCH_BY": "despatch_by_at"}
+        date = dates.get(self.name.rsplit("_", 1)[0])
+        return (date, "number") if date else ("number",)
+
+    @property
+    def nullable_first(self) -> bool:
+        """Whether the key's first column may be null (despatch-by)."""
+        return self.name.startswith("DESPATCH_BY")
+
+    @property
+    def descending(self) -> bool:
+        return self.name.endswith("_DESC")
 
 
 @strawberry.input(

@@ -14,8 +14,9 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
+from orderdeck.config import get_settings
 from orderdeck.graphql.arguments import ExactlyOne, IntRange, NotBlank, checked
-from orderdeck.graphql.common import Connection, date_range, paginate, query_id
+from orderdeck.graphql.common import Connection, bounded_count, date_range, paginate, query_id
 from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
 from orderdeck.graphql.orders.types import DeletedOrder, OpenOrderCount, Order, OrderSearchResult
 from orderdeck.graphql.permissions import READ
@@ -48,8 +49,9 @@ def filtered_orders(where: OrderFilter | None, state: models.OrderState | None =
 async def _page(
     query: QuerySet, sort: OrderSort, first: int | None, after: str | None, last: int | None, before: str | None
 ) -> Connection[Order]:
-    return await paginate(query, key="number", first=first, after=after, last=last, before=before,
-                          descending=sort == OrderSort.NUMBER_DESC)  # fmt: skip
+    return await paginate(query, key=sort.key, first=first, after=after, last=last, before=before,
+                          descending=sort.descending, nullable_first=sort.nullable_first,
+                          count=bounded_count(query, get_settings().exact_count_limit))  # fmt: skip
 
 
 def _matching(query: str) -> Q:
