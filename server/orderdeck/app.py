@@ -27,6 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from orderdeck import db, events
 from orderdeck.config import Settings, get_settings
 from orderdeck.graphql.context import Context
+from orderdeck.graphql.live.execution import encode_message
 from orderdeck.graphql.schema import build_schema
 from orderdeck.models import ApiToken
 from orderdeck.services import auth
@@ -124,6 +125,10 @@ class OrderdeckGraphQL(GraphQL[Context, None]):
                 log.warning("could not check or close a websocket whose token may be revoked: %s", exc)
                 continue
             return
+
+    def encode_json(self, data: object) -> str | bytes:
+        """JSON, splicing in a subscription result encoded once for all its subscribers."""
+        return encode_message(data) or super().encode_json(data)
 
     def _wants_ide(self, request: Request) -> bool:
         """A browser asking for the GraphiQL page (it carries no token; its queries will)."""
