@@ -60,12 +60,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     _subscription_key: tuple[Any, ...] | None = None
 
     def build_per_event_executor(self, payload: Any) -> Any:
+        shared = getattr(payload, "executions", None)
+        key = self._key() if isinstance(shared, dict) else None
+        known = shared.get(key) if key is not None else None
+        if known is not None and known[0] is self.operation:  # (the id of a live operation)
+            return _Executed(known[1])
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
-        shared = getattr(payload, "executions", None)
-        if isinstance(shared, dict):
-            executor._event_results = shared
-            executor._subscription_key = self._key()
+        if key is not None:
+            executor._event_results, executor._subscription_key = shared, key
         return executor
 
     def _key(self) -> tuple[Any, ...]:
@@ -77,18 +80,23 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return self._subscription_key
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        shared, key = self._event_results, self._subscription_key
-        if shared is None or key is None:
-            return super().execute_operation(serially)
-        known = shared.get(key)
-        if known is not None and known[0] is self.operation:  # (the id of a live operation)
-            return known[1]
         result = super().execute_operation(serially)
-        if self.is_awaitable(result) or result.errors or result.data is None:
+        shared, key = self._event_results, self._subscription_key
+        if shared is None or key is None or self.is_awaitable(result) or result.errors or result.data is None:
             return result  # not shared: anything but a plain, complete answer is executed per subscriber
         result.data = SharedData(result.data)
         shared[key] = (self.operation, result)
         return result
+
+
+class _Executed:
+    """An event's executor when the event was already executed for the same subscription."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        return self.result
 
 
 class MaskErrors(_MaskErrors):
