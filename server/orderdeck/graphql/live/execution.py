@@ -10,8 +10,9 @@ subscribers that is 500 identical executions and encodings of every event, most 
   result to every subscriber of that subscription. That is sound because a payload's fields are
   plain values of the event: they read nothing of the subscriber's (no context, no per-field
   permission), so the result depends only on the event, the operation and its variables. The
-  payload types say so by carrying an ``executions`` field (:data:`Executions`); any other root value (an
-  ``EventsMissed``, made per subscriber) is executed as usual.
+  payload types say so by carrying an ``executions`` field (:data:`Executions`); any other root
+  value (an ``EventsMissed``, made per subscriber) is executed as usual, and so is any result with
+  errors.
 - The shared result's ``data`` is a :class:`SharedData`, which encodes itself to JSON once;
   :func:`encode_message` splices it into each socket's ``next`` message.
 """
