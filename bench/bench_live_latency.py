@@ -311,6 +311,8 @@ class Phase:
     client_cpu: float = 0.0
     api_cpu: float = 0.0
     short: int = 0
+    load: float = 0.0
+    """The host's 1-minute load average as the phase ended (2 cores: above 2, processes queue for a core)."""
 
     def latencies(self) -> list[float]:
         """ms, over every (measured commit, subscriber) pair received."""
@@ -451,6 +453,7 @@ class Run:
             phase.commits = await self.commit(commits, gap)
             phase.short = await self.wait(clients, phase.commits[-1][0])
             phase.api_cpu = cpu_seconds(self.api.pid) - cpu
+            phase.load = os.getloadavg()[0]
             expected += [number for number, _, _ in phase.commits]
             after = [await child.ask({"cmd": "dump", "records": False}) for child in clients]
             phase.lags = [lag for d in after for lag in d["lags"]]
@@ -629,10 +632,12 @@ def report(args: argparse.Namespace, result: BusResult) -> None:
         rows.append([label, fmt(len(phase.commits)), fmt(delivered), fmt(delivered / phase.span()), f"{phase.api_cpu:.2f}",
                      f"{phase.api_cpu / phase.span() * 100:.0f}%", f"{phase.api_cpu / len(phase.commits) * 1000:.1f}",
                      f"{phase.api_cpu / max(delivered, 1) * 1e6:.0f}", f"{phase.client_cpu:.2f}",
-                     f"{percentile(phase.lags, 99) * 1000:.1f}"])  # fmt: skip
-    print_table(f"[{result.bus}] Throughput and CPU (span: first commit to last receive)",
+                     f"{phase.client_cpu / max(delivered, 1) * 1e6:.0f}", f"{percentile(phase.lags, 99) * 1000:.1f}",
+                     f"{phase.load:.1f}"])  # fmt: skip
+    print_table(f"[{result.bus}] Throughput and CPU (span: first commit to last receive; load: the host's 1-minute "
+                f"load average after the phase, {os.cpu_count()} cores)",
                 ["phase", "commits", "events delivered", "events/s", "API CPU s", "API CPU / span", "API CPU ms/commit",
-                 "API CPU us/event", "client CPU s", "client loop lag p99 ms"], rows)  # fmt: skip
+                 "API CPU us/event", "client CPU s", "client CPU us/event", "client loop lag p99 ms", "load"], rows)  # fmt: skip
     mem = result.memory
     zero = mem["0 subscribers (warmed up)"]
     rows = [[k, fmt(v / 1024, 1), f"{(v - zero) / 1024:+.1f}", f"{(v - zero) / n:.1f}" if k.startswith(f"{n} ") else ""]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
@@ -18,7 +16,6 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -26,6 +23,7 @@ from orderdeck.graphql.arguments import CheckArguments
 from orderdeck.graphql.cost import QueryLimits, cost_limit, list_literal_rule
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
 from orderdeck.graphql.limits import QueryTimeLimit
+from orderdeck.graphql.live.execution import Executor, MaskErrors
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
@@ -64,20 +62,6 @@ class Schema(strawberry.Schema):
         for error in errors:
             if not is_client_error(error):
                 logger.error("Unexpected error in %s", error.path, exc_info=error.original_error)
-
-
-class Executor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, giving each subscription event a memo of its own.
-
-    graphql-core 3.3 runs each event on a shallow copy of the subscription's executor, sharing its
-    memo of collected sub-fields, keyed by the identity of lists made anew for each event: the memo
-    would grow by an entry (about 1.5 KB) per event for as long as the subscription lives.
-    """
-
-    def build_per_event_executor(self, payload: Any) -> Any:
-        executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}
-        return executor
 
 
 def _collect(name: str) -> tuple[type, ...]:

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from orderdeck import events
 from orderdeck.graphql.channels.types import SyncKind, SyncOutcome
 from orderdeck.graphql.common import encode_id
+from orderdeck.graphql.live.execution import Executions, executions
 from orderdeck.graphql.orders.types import OrderState, OrderStatus
 from orderdeck.models import OrderState as _OrderState
 from orderdeck.models import OrderStatus as _OrderStatus
@@ -66,6 +67,7 @@ class OrderEvent:
     previous_location_id: strawberry.ID | None = strawberry.field(description="Where a MOVED order was before.")
     channel_id: strawberry.ID | None = strawberry.field(description="The order's channel, if it has one.")
     actor: str = strawberry.field(description="Who made the change (user, token, sync or plugin).")
+    executions: Executions = executions()
 
 
 @strawberry.type(description="An item's stock at a location after a change to its level, allocation or minimum.")
@@ -80,6 +82,7 @@ class StockLevelEvent:
     available: int = strawberry.field(description="level - allocated.")
     minimum_level: int = strawberry.field(description="The level below which the item counts as low.")
     below_minimum: bool = strawberry.field(description="Whether available is below the minimum level.")
+    executions: Executions = executions()
 
 
 @strawberry.type(description="A sync run started, finished a page or batch, or ended.")
@@ -105,6 +108,7 @@ class SyncProgressEvent:
     )
     abandoned: bool = strawberry.field(description="True when the run was closed because its worker died.")
     error: str | None = strawberry.field(description="What ended a FAILED run.")
+    executions: Executions = executions()
 
 
 @strawberry.type(
