@@ -7,7 +7,9 @@ visits every field), so these paths build plain dicts keyed by field name and ha
 
 - missing fields take the model's own defaults (``default=``, ``auto_now_add``/``auto_now``);
   a generated primary key is left to the database;
-- values are converted as Tortoise converts them (``Field.to_db_value``);
+- values are stored as Tortoise stores them (enums by value, JSON as text, datetimes in UTC,
+  UUIDs as text on SQLite); the rest are written as given, so the service validates them first
+  (lengths, digits), as it does anyway;
 - PostgreSQL: one binary ``COPY`` (asyncpg ``copy_records_to_table``) on the current connection,
   so inside a transaction it commits or rolls back with it;
 - SQLite: one ``executemany`` of a prepared INSERT on the current connection.
@@ -24,14 +26,12 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
+import asyncpg
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from orderdeck import db
-
-_MISSING = object()
-
 
 def _utc(value: datetime) -> datetime:
     """An aware datetime in UTC (a naive one is taken as UTC), as Tortoise stores them."""
@@ -143,8 +143,6 @@ async def insert_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int
         return 0
     table, names = model._meta.db_table, spec.columns
     if dialect == "postgres":
-        import asyncpg
-
         try:
             async with conn.acquire_connection() as raw:
                 await raw.copy_records_to_table(table, records=records, columns=names)
