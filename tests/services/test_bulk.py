@@ -22,6 +22,7 @@ from orderdeck.models import (
     OrderStatus,
     OrderTag,
 )
+from orderdeck.services import orders
 from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import transaction
 
@@ -96,3 +97,21 @@ async def test_bad_rows_write_nothing(database, default_location):
         await insert_rows(Order, [good, {k: v for k, v in order_row(default_location.id, 2).items() if k != "number"}])
     assert await Order.all().count() == 0
     assert await insert_rows(Order, []) == 0
+
+
+async def test_created_orders_are_returned_as_stored(database, default_location, actor):
+    """create_orders returns its orders without reading them back: each field equals a read's."""
+    await make_item("MUG", actor, weight="0.350")
+    batch = [{"reference": f"R{n}", "status": "UNPAID" if n else "PAID", "postage": "4.5", "email": "a@b.example",
+              "received_at": datetime(2026, 12, 1, 9, n, tzinfo=timezone(timedelta(hours=1))),
+              "shipping_address": {"full_name": "Ann", "town": "Leeds"}, "tags": ["gift"],
+              "items": [{"sku": "MUG", "quantity": 2, "unit_price": "3.1", "tax_rate": "20"}]}
+             for n in range(3)]  # fmt: skip
+    created = await orders.create_orders(batch, actor)
+    fields = Order._meta.fields_db_projection
+    for order in created:
+        stored = await Order.get(id=order.id)
+        assert {f: getattr(order, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+        assert (str(order.postage), str(order.total)) == (str(stored.postage), str(stored.total)) == ("4.50", "11.94")
+    assert [o.reference for o in created] == ["R0", "R1", "R2"]
+    assert created[0].billing_town == "Leeds" and created[1].parked

@@ -7,7 +7,9 @@ visits every field), so these paths build plain dicts keyed by field name and ha
 
 - missing fields take the model's own defaults (``default=``, ``auto_now_add``/``auto_now``);
   a generated primary key is left to the database;
-- values are converted as Tortoise converts them (``Field.to_db_value``);
+- values are stored as Tortoise stores them (enums by value, JSON as text, datetimes in UTC,
+  UUIDs as text on SQLite); the rest are written as given, so the service validates them first
+  (lengths, digits), as it does anyway;
 - PostgreSQL: one binary ``COPY`` (asyncpg ``copy_records_to_table``) on the current connection,
   so inside a transaction it commits or rolls back with it;
 - SQLite: one ``executemany`` of a prepared INSERT on the current connection.
@@ -21,16 +23,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
+import asyncpg
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from orderdeck import db
-
-_MISSING = object()
-
 
 def _utc(value: datetime) -> datetime:
     """An aware datetime in UTC (a naive one is taken as UTC), as Tortoise stores them."""
@@ -82,41 +83,51 @@ class _Table:
 
     model: type[Model]
     names: frozenset[str]
+    defaults: dict[str, Callable[[], Any] | None]
+    """The default of each field (None: it must be given)."""
     columns: tuple[str, ...]
-    fields: tuple[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None], ...]
-    """(field name, default, conversion) per column."""
+    pick: Callable[[dict[str, Any]], tuple]
+    """The row's values in column order."""
+    conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(column position, conversion) of the columns whose values the driver cannot take as they are."""
 
-    def values(self, row: dict[str, Any]) -> tuple:
+    def values(self, row: dict[str, Any]) -> tuple | list:
         """The row's column values; a missing field is set in ``row`` to its default first."""
         if not row.keys() <= self.names:
             unknown = ", ".join(sorted(set(row) - self.names))
             raise ValueError(f"{self.model.__name__} has no field {unknown}")
-        values = []
-        for name, default, convert in self.fields:
-            value = row.get(name, _MISSING)
-            if value is _MISSING:
-                if default is None:
-                    raise ValueError(f"{self.model.__name__}.{name} has no default: give it")
-                value = row[name] = default()
-            if value is not None and convert is not None:
-                value = convert(value)
-            values.append(value)
-        return tuple(values)
+        for name in self.names - row.keys():
+            default = self.defaults[name]
+            if default is None:
+                raise ValueError(f"{self.model.__name__}.{name} has no default: give it")
+            row[name] = default()
+        values = self.pick(row)
+        if not self.conversions:
+            return values
+        values = list(values)
+        for position, convert in self.conversions:
+            if values[position] is not None:
+                values[position] = convert(values[position])
+        return values
 
 
 @cache
 def _table(model: type[Model], dialect: str) -> _Table:
     """The columns an insert into ``model``'s table writes (a generated primary key is left out)."""
     meta = model._meta
-    names, columns, specs = [], [], []
+    names, columns, defaults, conversions = [], [], {}, []
     for name, column in meta.fields_db_projection.items():
         field = meta.fields_map[name]
         if field.pk and field.generated:
             continue
+        convert = _to_db(field, dialect)
+        if convert is not None:
+            conversions.append((len(names), convert))
         names.append(name)
         columns.append(column)
-        specs.append((name, _default(field), _to_db(field, dialect)))
-    return _Table(model, frozenset(names), tuple(columns), tuple(specs))
+        defaults[name] = _default(field)
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    return _Table(model, frozenset(names), defaults, tuple(columns), pick, tuple(conversions))
 
 
 async def insert_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int:
@@ -132,8 +143,6 @@ async def insert_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int
         return 0
     table, names = model._meta.db_table, spec.columns
     if dialect == "postgres":
-        import asyncpg
-
         try:
             async with conn.acquire_connection() as raw:
                 await raw.copy_records_to_table(table, records=records, columns=names)
