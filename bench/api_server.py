@@ -4,11 +4,10 @@
 
 Binds 127.0.0.1 port 0, prints ``{"port": N}`` on stdout, then serves as ``orderdeck serve``
 does (one process, settings from the environment, the embedded jobs, no per-message deflate)
-until SIGTERM. Start it with
-``common.api_server``. Migrations are the caller's job.
+until SIGTERM. Start it with ``common.api_server``. Migrations are the caller's job.
 
-A request carrying the header ``x-bench-capture: NAME`` has the SQL it sent recorded, with the
-parameters, to ``CAPTURE_DIR/NAME.pickle`` (a list of ``(sql, params)``; see
+A request carrying the header ``x-bench-capture: NAME`` has the SQL it sent (and no other's)
+recorded with the parameters to ``CAPTURE_DIR/NAME.pickle`` (a list of ``(sql, params)``; see
 ``common.capture_sql``) before its answer is sent, so the benchmark can EXPLAIN it.
 """
 
@@ -18,6 +17,7 @@ import json
 import os
 import pickle
 import socket
+from contextvars import ContextVar
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import uvicorn  # noqa: E402
 from orderdeck.app import create_app  # noqa: E402
 
 CAPTURE_HEADER = b"x-bench-capture"
+CAPTURING: ContextVar[bool] = ContextVar("bench_capturing", default=False)
 
 
 class CaptureSQL:
@@ -47,7 +48,10 @@ class CaptureSQL:
             return
         target = self.directory / f"{os.path.basename(name.decode())}.pickle"
 
-        with capture_sql() as records:
+        # Only this request's statements: tasks it starts (DataLoaders) inherit the context
+        # variable, the embedded jobs' tasks do not.
+        token = CAPTURING.set(True)
+        with capture_sql(CAPTURING.get) as records:
 
             async def send_after_writing(message: dict) -> None:
                 # Write the file before the end of the body reaches the client.
@@ -57,7 +61,10 @@ class CaptureSQL:
                     partial.rename(target)
                 await send(message)
 
-            await self.app(scope, receive, send_after_writing)
+            try:
+                await self.app(scope, receive, send_after_writing)
+            finally:
+                CAPTURING.reset(token)
 
 
 def main(capture_dir: str) -> None:

@@ -25,7 +25,6 @@ import asyncio
 import random
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field

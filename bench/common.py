@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -350,9 +350,11 @@ class _Counter(logging.Handler):
 
 
 @contextmanager
-def _collecting() -> Iterator[_Counter]:
+def _collecting(accept: Callable[[], bool] | None = None) -> Iterator[_Counter]:
     logger = logging.getLogger("tortoise.db_client")
     handler = _Counter()
+    if accept is not None:
+        handler.addFilter(lambda record: accept())
     level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -376,12 +378,13 @@ def count_sql() -> Iterator[list[str]]:
 
 
 @contextmanager
-def capture_sql() -> Iterator[list[tuple[str, list[Any]]]]:
+def capture_sql(accept: Callable[[], bool] | None = None) -> Iterator[list[tuple[str, list[Any]]]]:
     """Like ``count_sql``, with each statement's parameters: ``[(sql, params), ...]`` (for EXPLAIN).
 
-    An executemany records all its rows' parameters as one list of lists.
+    An executemany records all its rows' parameters as one list of lists. ``accept``, called as
+    each statement is logged (in the task that sends it), keeps only those it returns True for.
     """
-    with _collecting() as handler:
+    with _collecting(accept) as handler:
         yield handler.records
 
 
