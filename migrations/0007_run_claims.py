@@ -5,7 +5,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_live_events')]
+    dependencies = [('models', '0006_allocation_frontier')]
 
     initial = False
 
