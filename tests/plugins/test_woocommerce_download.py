@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from orderdeck.plugins.dto import Address, ChannelOrder, StatusMapping
-from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError
+from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelUnreadable
 from orderdeck_woocommerce import SETTLE_SECONDS
 from tests.plugins.conftest import make_channel, past
 
@@ -183,10 +183,10 @@ async def test_rejected_orders_count_towards_the_page_size(hooks, channel, contr
     assert [(len(p.orders), len(p.rejected)) for p in pages] == [(1, 1), (1, 1)]
 
 
-async def test_a_page_that_is_not_a_json_list_raises_data_error(hooks, channel, control):
+async def test_a_page_that_is_not_a_json_list_raises_unreadable_which_is_retried(hooks, channel, control):
     control.orders(random=2)
     control.fault("malformed", count=1)
-    with pytest.raises(ChannelDataError):
+    with pytest.raises(ChannelUnreadable):
         await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=10)
 
 
