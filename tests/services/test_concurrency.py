@@ -155,8 +155,8 @@ async def test_racing_orders_with_one_reference_create_exactly_one(postgres_only
     assert {(e.field, e.code) for r in refused for e in r.errors} == {("reference", ErrorCode.DUPLICATE)}
     assert await Order.all().count() == 1
     assert await levels_of("A", default_location.id) == (5, 1)
-    # the refused ones used no order number
-    assert (await make_order(actor, ("A", 1))).number == created[0].number + 1
+    # numbers stay unique and increasing; on PostgreSQL the refused ones' numbers are gaps (a sequence)
+    assert (await make_order(actor, ("A", 1))).number > created[0].number
     await assert_stock_consistent()
 
 
