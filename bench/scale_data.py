@@ -109,6 +109,7 @@ class Loaded:
     load_seconds: float = 0.0  # building, COPY and index builds
     index_seconds: float = 0.0  # of which the index builds
     analyze_seconds: float = 0.0
+    allocation_seconds: float = 0.0  # of which filling the allocation queue and frontiers
     check_seconds: float = 0.0
     open_orders: int = 0
     location_ids: list[uuid.UUID] = field(default_factory=list)
@@ -293,6 +294,42 @@ async def _copy_stream(url: str, table: str, queue: asyncio.Queue, counts: dict[
         await conn.close()
 
 
+# The allocation state the services keep (orderdeck.services.allocation): the queue of open,
+# unlocked orders per (item, location), then each short level's coverage frontier, its last
+# covered entry. The same rule as migration 0006's backfill, in two statements.
+FILL_ALLOCATIONS = """
+INSERT INTO allocation (order_id, item_id, location_id, received_at, order_number, quantity)
+SELECT oi.order_id, oi.stock_item_id, o.location_id, o.received_at, o.number, SUM(oi.quantity)
+FROM order_item oi JOIN orders o ON o.id = oi.order_id
+WHERE o.state = 'OPEN' AND NOT o.locked AND oi.stock_item_id IS NOT NULL
+GROUP BY oi.order_id, oi.stock_item_id, o.location_id, o.received_at, o.number
+"""
+FILL_FRONTIERS = """
+UPDATE stock_level sl
+SET covered_through_received_at = f.received_at, covered_through_number = f.order_number
+FROM (
+    SELECT DISTINCT ON (level_id) level_id, received_at, order_number
+    FROM (
+        SELECT sl.id AS level_id, sl.level, a.received_at, a.order_number,
+               SUM(a.quantity) OVER (PARTITION BY a.item_id, a.location_id
+                                     ORDER BY a.received_at, a.order_number ROWS UNBOUNDED PRECEDING) AS running
+        FROM allocation a JOIN stock_level sl ON sl.item_id = a.item_id AND sl.location_id = a.location_id
+        WHERE sl.allocated > sl.level
+    ) queue
+    WHERE running <= level
+    ORDER BY level_id, received_at DESC, order_number DESC
+) f
+WHERE sl.id = f.level_id
+"""
+
+
+async def _allocation_state(conn: asyncpg.Connection) -> int:
+    """Fill the allocation queue and the levels' frontiers; return the queue's rows."""
+    status = await conn.execute(FILL_ALLOCATIONS)
+    await conn.execute(FILL_FRONTIERS)
+    return int(status.split()[-1])
+
+
 async def load(url: str, orders: int, *, seed: int = 1, progress: Callable[[str], None] = print) -> Loaded:
     """Load ``orders`` orders and their stock, ledger and audit rows into the migrated database at
     ``url``, ANALYZE it and check it; raise RuntimeError if a check fails."""
@@ -335,11 +372,15 @@ async def load(url: str, orders: int, *, seed: int = 1, progress: Callable[[str]
             columns=("level", "allocated", "minimum_level", "updated_at", "item_id", "location_id"),
         )  # fmt: skip
         await conn.execute("INSERT INTO counter (name, value) VALUES ('order_number', $1)", orders)
+        await conn.execute("SELECT setval('order_number_seq', $1::bigint + 1, false)", orders)
         t = loop.time()
         await conn.execute("SET maintenance_work_mem = '256MB'")
         for definition in indexes:
             await conn.execute(definition)
         loaded.index_seconds = loop.time() - t
+        t = loop.time()
+        loaded.rows["allocation"] = await _allocation_state(conn)
+        loaded.allocation_seconds = loop.time() - t
         loaded.rows.update({"stock_item": SKUS, "stock_level": len(levels), "location": len(LOCATIONS)})
         loaded.open_orders = orders - history.closed
         loaded.load_seconds = loop.time() - started
