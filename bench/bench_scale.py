@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_scale.py [--orders 1000000] [--small 10000] [--requests 20]
                                           [--warmup 3] [--keep] [--explain]
 
-Builds two PostgreSQL databases in the same run (``orderdeck_bench_<pid>_scale_<orders>``,
-dropped at the end, also on failure, unless ``--keep``), each loaded in bulk by
+Builds two PostgreSQL databases in the same run (``orderdeck_bench_<pid>_scale_small`` and
+``..._scale_large``, dropped at the end, also on failure, unless ``--keep``), each loaded in bulk by
 ``scale_data.load`` (COPY, then ANALYZE, then the allocation and reference checks), and serves
 each with orderdeck's API in a subprocess (``api_server.py``: uvicorn on a free loopback port,
 Bearer token). Then, for each operation in OPERATIONS, one request at a time over HTTP, small and
@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     throwaway_database,
 )
 
+import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import scale_data  # noqa: E402
 from explain import explain_all, summarise  # noqa: E402
@@ -267,8 +268,8 @@ async def main(args: argparse.Namespace) -> None:
     explained: dict[str, dict[str, list]] = {}
     async with AsyncExitStack() as stack:
         targets: list[Target] = []
-        for count in (args.small, args.orders):
-            database = await stack.enter_async_context(throwaway_database(f"scale_{count}", keep=args.keep))
+        for size, count in (("small", args.small), ("large", args.orders)):
+            database = await stack.enter_async_context(throwaway_database(f"scale_{size}", keep=args.keep))
             print(f"\nloading {fmt(count)} orders into {database.name} ...", flush=True)
             loaded = await scale_data.load(database.url, count)
             targets.append(Target(label(count), database, loaded, await make_token(database.url)))
@@ -298,7 +299,12 @@ async def main(args: argparse.Namespace) -> None:
                     capture = f"{target.label}-{OPERATIONS.index(op)}"
                     await target.post(op.query, op.variables(target), capture=capture)
                     statements = target.api.captured(capture)
-                    explained.setdefault(op.name, {})[target.label] = await explain_all(target.database.url, statements)
+                    try:
+                        plans = await explain_all(target.database.url, statements)
+                    except (OSError, asyncpg.PostgresError) as exc:  # e.g. the server is out of connections
+                        print(f"  {target.label}: EXPLAIN of {op.name} failed ({exc}); the timings stand")
+                        plans = []
+                    explained.setdefault(op.name, {})[target.label] = plans
             if op.name == DEEP_PAGE_OPERATION:
                 print("  (" + ", ".join(f"page {t.page} at {t.label}" for t in targets) + ")")
             small, large = (results[op.name][t.label] for t in targets)

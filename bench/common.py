@@ -315,7 +315,12 @@ async def api_server(database_url: str, **env: str) -> AsyncIterator[ApiServer]:
         except Exception as exc:
             log.flush()
             raise RuntimeError(f"the API did not start ({exc}):\n{(folder / 'api.log').read_text()[-3000:]}") from exc
-        yield ApiServer(url, folder, process.pid)
+        try:
+            yield ApiServer(url, folder, process.pid)
+        except Exception:
+            log.flush()
+            print(f"the API's log ends:\n{(folder / 'api.log').read_text()[-3000:]}", file=sys.stderr)
+            raise
     finally:
         if process.returncode is None:
             process.terminate()
