@@ -42,6 +42,9 @@ os.environ.setdefault("ORDERDECK_SECRET_KEY", "orderdeck-test-suite-secret-key-0
 os.environ.setdefault("ORDERDECK_JOB_MIN_BACKOFF_MS", "50")
 os.environ.setdefault("ORDERDECK_JOB_MAX_BACKOFF_MS", "200")
 os.environ.setdefault("ORDERDECK_JOB_MAX_RETRIES", "2")
+# Test clients send far more requests per token than a person would; the rate limit has its own
+# tests (tests/graphql/test_limits.py), which set it explicitly.
+os.environ.setdefault("ORDERDECK_RATE_LIMIT_PER_MINUTE", "0")
 # Short backoffs for listings and dispatch notes the channel could not take (read at first use).
 os.environ.setdefault("ORDERDECK_RETRY_MIN_BACKOFF_SECONDS", "0.2")
 os.environ.setdefault("ORDERDECK_RETRY_MAX_BACKOFF_SECONDS", "2")

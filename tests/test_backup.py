@@ -119,15 +119,16 @@ def test_a_backup_taken_while_the_server_writes_restores_orders_and_channel_secr
         thread = threading.Thread(target=writer)
         thread.start()
         try:
-            while len(written) < 20:
+            while len(written) < 20 and thread.is_alive():
                 thread.join(0.05)
             made = orderdeck(env, tmp_path, "backup", str(archive))
             during = len(written)
-            while len(written) < during + 20:
+            while len(written) < during + 20 and thread.is_alive():
                 thread.join(0.05)
         finally:
             stop_writing.set()
             thread.join()
+        assert len(written) >= during + 20, "the writer stopped: see its exception above"
         assert made.returncode == 0, made.stderr
         assert mode(archive) == 0o600
         with tarfile.open(archive) as tar:
