@@ -32,6 +32,7 @@ references and the allocation invariant afterwards.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import random
 import uuid
@@ -295,15 +296,9 @@ async def _copy_stream(url: str, table: str, queue: asyncio.Queue, counts: dict[
 
 
 # The allocation state the services keep (orderdeck.services.allocation): the queue of open,
-# unlocked orders per (item, location), then each short level's coverage frontier, its last
-# covered entry. The same rule as migration 0006's backfill, in two statements.
-FILL_ALLOCATIONS = """
-INSERT INTO allocation (order_id, item_id, location_id, received_at, order_number, quantity)
-SELECT oi.order_id, oi.stock_item_id, o.location_id, o.received_at, o.number, SUM(oi.quantity)
-FROM order_item oi JOIN orders o ON o.id = oi.order_id
-WHERE o.state = 'OPEN' AND NOT o.locked AND oi.stock_item_id IS NOT NULL
-GROUP BY oi.order_id, oi.stock_item_id, o.location_id, o.received_at, o.number
-"""
+# unlocked orders per (item, location), filled by migration 0006's own statement, then each short
+# level's coverage frontier (its last covered entry) in one UPDATE, by the same rule as 0006.
+FILL_ALLOCATIONS = importlib.import_module("orderdeck.migrations.0006_allocation_frontier").FILL_ALLOCATIONS
 FILL_FRONTIERS = """
 UPDATE stock_level sl
 SET covered_through_received_at = f.received_at, covered_through_number = f.order_number
