@@ -174,7 +174,7 @@ OPERATIONS = [
     Operation(
         "processed orders, one month",
         f"query($from: DateTime!, $to: DateTime!) {{ processedOrders(first: {PAGE}, "
-        "filter: {processedFrom: $from, processedTo: $to}) { totalCount edges { node { "
+        "sort: PROCESSED_DESC, filter: {processedFrom: $from, processedTo: $to}) { totalCount edges { node { "
         "id number reference processedAt location { name } totals { total currency } } } } }",
         _month, _full_page,
     ),

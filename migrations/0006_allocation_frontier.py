@@ -115,7 +115,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='Order',
-            index=Index(fields=['state', 'processed_at']),
+            index=Index(fields=['state', 'processed_at', 'number']),
         ),
         ops.RunSQL(FLAG_INDEXES),
         ops.RunSQL(FILL_ALLOCATIONS),

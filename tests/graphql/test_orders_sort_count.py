@@ -70,6 +70,20 @@ async def test_despatch_by_sorts_page_dated_orders_then_undated_both_ways(client
         assert [n["number"] for n in page["nodes"]] == expected[:size]
 
 
+async def test_processed_date_sorts_page_processed_orders_then_the_rest_both_ways(client, actor, default_location):
+    await stock_up(actor, default_location, MUG=50)
+    created = await service.create_orders([{"items": [{"sku": "MUG", "quantity": 1}]} for _ in range(9)], actor)
+    shipped = random.Random(5).sample(created, 6)  # processed one at a time, not in number order
+    for order in shipped:
+        result = await service.process_orders([{"order_id": order.id}], actor)
+        assert [o.id for o in result.orders] == [order.id]
+    expected = [o.number for o in shipped] + sorted(o.number for o in created if o not in shipped)
+    assert expected[:6] != sorted(expected[:6])
+    assert await _walk(client, "PROCESSED_ASC") == expected
+    assert await _walk(client, "PROCESSED_DESC") == expected[::-1]
+    assert await _walk(client, "PROCESSED_ASC", backwards=True) == expected
+
+
 COUNT = """query($filter: OrderFilter) { orders(filter: $filter, first: 1) { totalCount totalCountIsEstimate } }"""
 
 

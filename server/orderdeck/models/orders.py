@@ -125,7 +125,7 @@ class Order(Model):
         indexes = [
             ("state", "number"), ("state", "location_id", "number"), ("state", "status", "number"),
             ("state", "source", "subsource", "number"), ("state", "received_at", "number"),
-            ("state", "despatch_by_at", "number"), ("state", "processed_at"),
+            ("state", "despatch_by_at", "number"), ("state", "processed_at", "number"),
         ]  # fmt: skip
 
     @property

@@ -190,7 +190,8 @@ class ResendInput:
 
 @strawberry.enum(
     description="Order of an order list. By date, ties go by number; orders without a despatch-by date "
-    "come after the others (DESPATCH_BY_ASC) or before them (DESPATCH_BY_DESC)."
+    "come after the others (DESPATCH_BY_ASC) or before them (DESPATCH_BY_DESC), and so do orders not "
+    "processed (PROCESSED_ASC / PROCESSED_DESC: processed orders in a date range read fastest this way)."
 )
 class OrderSort(Enum):
     NUMBER_ASC = "NUMBER_ASC"
@@ -199,18 +200,20 @@ class OrderSort(Enum):
     RECEIVED_DESC = "RECEIVED_DESC"
     DESPATCH_BY_ASC = "DESPATCH_BY_ASC"
     DESPATCH_BY_DESC = "DESPATCH_BY_DESC"
+    PROCESSED_ASC = "PROCESSED_ASC"
+    PROCESSED_DESC = "PROCESSED_DESC"
 
     @property
     def key(self) -> tuple[str, ...]:
         """The unique key the list is ordered and paged by."""
-        dates = {"RECEIVED": "received_at", "DESPATCH_BY": "despatch_by_at"}
+        dates = {"RECEIVED": "received_at", "DESPATCH_BY": "despatch_by_at", "PROCESSED": "processed_at"}
         date = dates.get(self.name.rsplit("_", 1)[0])
         return (date, "number") if date else ("number",)
 
     @property
     def nullable_first(self) -> bool:
-        """Whether the key's first column may be null (despatch-by)."""
-        return self.name.startswith("DESPATCH_BY")
+        """Whether the key's first column may be null (despatch-by; processed, for open orders)."""
+        return self.name.startswith(("DESPATCH_BY", "PROCESSED"))
 
     @property
     def descending(self) -> bool:
