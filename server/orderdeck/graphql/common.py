@@ -214,9 +214,8 @@ def exact_count(queryset: QuerySet) -> Callable[[], Awaitable[Total]]:
     return count
 
 
-def bounded_count(queryset: QuerySet, limit: int, index: tuple[str, ...] = ()) -> Callable[[], Awaitable[Total]]:
-    """Count exactly up to ``limit`` rows (reading at most limit + 1 of them, in the order of the
-    columns ``index`` names, so that an index serving the filter reads them); above that, on
+def bounded_count(queryset: QuerySet, limit: int) -> Callable[[], Awaitable[Total]]:
+    """Count exactly up to ``limit`` rows (reading at most limit + 1 of them); above that, on
     PostgreSQL, the planner's estimate of the row count. SQLite counts exactly."""
 
     async def count() -> Total:
@@ -224,7 +223,7 @@ def bounded_count(queryset: QuerySet, limit: int, index: tuple[str, ...] = ()) -
             return Total(await queryset.count())
         pk = queryset.model._meta.pk_attr
         capped = await queryset.model.filter(
-            **{f"{pk}__in": Subquery(queryset.order_by(*index).limit(limit + 1).values(pk))}
+            **{f"{pk}__in": Subquery(queryset.order_by().limit(limit + 1).values(pk))}
         ).count()
         if capped <= limit:
             return Total(capped)
@@ -340,17 +339,11 @@ async def paginate(
     descending: bool = False,
     nullable_first: bool = False,
     count: Callable[[], Awaitable[Total]] | None = None,
-    fixed: tuple[str, ...] = (),
 ) -> Connection:
     """Keyset pagination over ``queryset`` ordered by ``key``: a unique column, or a tuple of
     columns that together are unique (e.g. ``("started_at", "id")``), all in the same direction.
     With ``nullable_first`` the first key column may be null: those rows come after all others
     (before them when descending), ordered by the remaining keys.
-
-    ``fixed`` names columns the filter holds equal (e.g. ``("state",)``): they lead the ORDER BY,
-    which changes no order but lets PostgreSQL walk the composite index that starts with them
-    rather than the key's own index, which it would filter row by row (when the matching rows
-    are all at one end of it, as open orders are, that reads the whole book).
 
     Costs one query for the page (two when it spans dated and undated rows), and one count query
     only if totalCount is asked for (``count``, exact by default). ``first`` and ``last`` were
@@ -384,7 +377,7 @@ async def paginate(
                 page = page.filter(_beyond(segment_keys, values, op))
         # The whole key orders both segments (in the undated one its first column is null
         # throughout), so one composite index serves each.
-        ordering = [f"-{k}" if order else k for k in (*fixed, *keys)]
+        ordering = [f"-{k}" if order else k for k in keys]
         rows += await page.order_by(*ordering).limit(size + 1 - len(rows))
         if len(rows) > size:
             break

@@ -46,34 +46,12 @@ def filtered_orders(where: OrderFilter | None, state: models.OrderState | None =
                       "filter.processedFrom", "filter.processedTo")  # fmt: skip
 
 
-# The columns that lead the orders' composite indexes, before the sort key (migration 0006),
-# longest first: a list whose filter holds all of one set equal is read through that index.
-INDEX_PREFIXES = {
-    "number": [("state", "source", "subsource"), ("state", "location_id"), ("state", "status"), ("state",)],
-    "received_at": [("state",)],
-    "despatch_by_at": [("state",)],
-    "processed_at": [("state",)],
-}
-
-
-def index_prefix(where: OrderFilter | None, state: models.OrderState | None, sort: OrderSort) -> tuple[str, ...]:
-    """The longest index prefix whose columns the filter holds equal, for paginate's ``fixed``
-    (none when no index fits)."""
-    where = where or OrderFilter()
-    given = {"state": state or where.state, "source": where.source, "subsource": where.subsource,
-             "status": where.status, "location_id": where.location_id}  # fmt: skip
-    equal = {column for column, value in given.items() if value is not None}
-    return next((prefix for prefix in INDEX_PREFIXES[sort.key[0]] if set(prefix) <= equal), ())
-
-
 async def _page(
-    query: QuerySet, sort: OrderSort, first: int | None, after: str | None, last: int | None, before: str | None,
-    fixed: tuple[str, ...] = (),
+    query: QuerySet, sort: OrderSort, first: int | None, after: str | None, last: int | None, before: str | None
 ) -> Connection[Order]:
-    index = (*fixed, *sort.key)
     return await paginate(query, key=sort.key, first=first, after=after, last=last, before=before,
-                          descending=sort.descending, nullable_first=sort.nullable_first, fixed=fixed,
-                          count=bounded_count(query, get_settings().exact_count_limit, index))  # fmt: skip
+                          descending=sort.descending, nullable_first=sort.nullable_first,
+                          count=bounded_count(query, get_settings().exact_count_limit))  # fmt: skip
 
 
 def _matching(query: str) -> Q:
@@ -122,7 +100,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        return await _page(filtered_orders(filter), sort, first, after, last, before, index_prefix(filter, None, sort))
+        return await _page(filtered_orders(filter), sort, first, after, last, before)
 
     @strawberry.field(permission_classes=READ, description="Open orders (orders with filter.state = OPEN).")
     async def open_orders(
@@ -134,9 +112,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        state = models.OrderState.OPEN
-        return await _page(filtered_orders(filter, state), sort, first, after, last, before,
-                           index_prefix(filter, state, sort))
+        return await _page(filtered_orders(filter, models.OrderState.OPEN), sort, first, after, last, before)
 
     @strawberry.field(permission_classes=READ, description="Processed orders (orders with filter.state = PROCESSED).")
     async def processed_orders(
@@ -148,9 +124,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        state = models.OrderState.PROCESSED
-        return await _page(filtered_orders(filter, state), sort, first, after, last, before,
-                           index_prefix(filter, state, sort))
+        return await _page(filtered_orders(filter, models.OrderState.PROCESSED), sort, first, after, last, before)
 
     @strawberry.field(
         permission_classes=READ,
