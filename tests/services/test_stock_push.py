@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from orderdeck.config import get_settings
 from orderdeck.models import Listing, RunClaim, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable, ChannelUnreadable
 from orderdeck.plugins.manager import plugin_info
@@ -278,8 +279,12 @@ async def test_a_sku_the_shop_lacks_fails_alone(shop, spy, default_location, act
     ids=["429", "500", "malformed"],
 )  # fmt: skip
 async def test_a_busy_failing_or_unreadable_shop_leaves_the_listings_due_with_backoff(
-    shop, default_location, actor, fault, error
+    shop, default_location, actor, fault, error, monkeypatch
 ):
+    # A backoff long enough that the second push below always comes before the next attempt (the
+    # suite's 0.2 s can pass between the two calls on a busy machine).
+    monkeypatch.setattr(get_settings(), "retry_min_backoff_seconds", 60.0)
+    monkeypatch.setattr(get_settings(), "retry_max_backoff_seconds", 600.0)
     channel = await connect(shop, actor, [default_location.id])
     for sku in ("MUG", "CUP"):
         await make_item(sku, actor, level=6, location_id=default_location.id)
