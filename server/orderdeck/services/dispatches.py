@@ -26,7 +26,7 @@ from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order,
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
 from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
-from orderdeck.services import claims, outbox
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_context
 from orderdeck.services.context import Actor, save_fields, transaction
@@ -34,7 +34,7 @@ from orderdeck.services.errors import ErrorCode, validated
 from orderdeck.services.order_inputs import OrderIds
 from orderdeck.services.claims import Claim
 from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
-from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, recording, retry_after
+from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, outbound_run, retry_after
 from orderdeck.services.sync import sync_actor
 
 MAX_ATTEMPTS = 5
@@ -140,17 +140,10 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
     notes (see the module docstring for what follows) and ends the run FAILED, without raising:
     the notes' own next attempts, not the job's retries, pace them.
     """
-    channel = await Channel.get_or_none(id=channel_id)
-    if channel is None or not channel.enabled:
-        return None
-    async with claims.holding(channel_id, SyncKind.DISPATCH) as claim:
-        if claim is None:
-            return None
-        async with recording(claim) as log:
-            await _send(log, channel, max_batches)
-    if await Dispatch.filter(claimable(datetime.now(timezone.utc)), order__channel_id=channel_id).exists():
-        outbox.wake(SyncKind.DISPATCH, [channel_id])  # recorded while the claim was held: another run
-    return log.run
+    return await outbound_run(
+        channel_id, SyncKind.DISPATCH, lambda log, channel: _send(log, channel, max_batches),
+        lambda: Dispatch.filter(claimable(datetime.now(timezone.utc)), order__channel_id=channel_id).exists(),
+    )  # fmt: skip
 
 
 async def _send(log: RunLog, channel: Channel, max_batches: int) -> None:

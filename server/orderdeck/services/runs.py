@@ -13,14 +13,15 @@ run whose claim was taken over writes nothing more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 from orderdeck.config import get_settings
-from orderdeck.models import SyncIssue, SyncOutcome, SyncRun
+from orderdeck.models import Channel, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
-from orderdeck.services import events
+from orderdeck.services import claims, events, outbox
 from orderdeck.services.claims import Claim, ClaimLost
 from orderdeck.services.context import transaction
 from orderdeck.services.events import SyncPhase
@@ -123,3 +124,26 @@ async def recording(claim: Claim) -> AsyncIterator[RunLog]:
                 await log.finish()
             except ClaimLost:
                 pass
+
+
+async def outbound_run(
+    channel_id: uuid.UUID,
+    kind: SyncKind,
+    work: Callable[[RunLog, Channel], Awaitable[None]],
+    still_due: Callable[[], Awaitable[bool]],
+) -> SyncRun | None:
+    """One run of a channel's outbound work (stock push, dispatch): ``work`` under the channel's
+    claim of ``kind``, recorded in the run log; then, if ``still_due`` finds work that became due
+    while the claim was held, another run is woken. None, logging nothing, when the channel is
+    disabled or another run holds the claim."""
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None or not channel.enabled:
+        return None
+    async with claims.holding(channel_id, kind) as claim:
+        if claim is None:
+            return None
+        async with recording(claim) as log:
+            await work(log, channel)
+    if await still_due():
+        outbox.wake(kind, [channel_id])
+    return log.run

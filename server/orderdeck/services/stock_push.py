@@ -28,11 +28,10 @@ from orderdeck.models import Channel, Listing, StockLevel, SubmitStatus, SyncKin
 from orderdeck.plugins.dto import ItemResult, StockUpdate
 from orderdeck.plugins.errors import ChannelError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
-from orderdeck.services import claims, outbox
 from orderdeck.services.channels import channel_context
 from orderdeck.services.claims import Claim
 from orderdeck.services.context import save_fields, transaction
-from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, recording, retry_after
+from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, outbound_run, retry_after
 
 def listed_quantity(listing: Listing, available: int) -> int:
     """What the channel is told of a listing when ``available`` units are available to it."""
@@ -177,17 +176,10 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
     nothing needed sending. A plugin error ends the run FAILED after its batch is released (see
     the module docstring); it is not raised: the listings' next attempts pace the retries.
     """
-    channel = await Channel.get_or_none(id=channel_id)
-    if channel is None or not channel.enabled:
-        return None
-    async with claims.holding(channel_id, SyncKind.STOCK_PUSH) as claim:
-        if claim is None:
-            return None
-        async with recording(claim) as log:
-            await _push(log, channel, max_batches)
-    if await Listing.filter(claimable(datetime.now(timezone.utc)), channel_id=channel_id).exists():
-        outbox.wake(SyncKind.STOCK_PUSH, [channel_id])  # due while the claim was held: another run
-    return log.run
+    return await outbound_run(
+        channel_id, SyncKind.STOCK_PUSH, lambda log, channel: _push(log, channel, max_batches),
+        lambda: Listing.filter(claimable(datetime.now(timezone.utc)), channel_id=channel_id).exists(),
+    )  # fmt: skip
 
 
 async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
