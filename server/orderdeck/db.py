@@ -50,13 +50,23 @@ def create_private_file(path: Path) -> None:
         pass
 
 
+PLANNER_SETTINGS = {"random_page_cost": "1.1"}
+"""Set on every PostgreSQL connection. The default random_page_cost (4.0) models spinning disks;
+an order book is read from memory or SSD, where a random page costs about a sequential one. With
+4.0 the planner prices the (state, ...) indexes by the poor physical correlation of ``state``
+(open orders are the newest rows) and walks the number index instead, past every closed order:
+a page of open orders read 700,000 rows at 1,000,000 orders (bench/bench_scale.py)."""
+
+
 def _connection_config(url: str) -> str | dict[str, Any]:
     """Tortoise's connection entry: PostgreSQL by URL; SQLite in WAL mode with a busy timeout
     (``ORDERDECK_SQLITE_BUSY_TIMEOUT_MS``; pragmas in the URL's query win), on the client of
     :mod:`orderdeck.db_sqlite`."""
     url = normalise_url(url)
     if not url.startswith("sqlite://"):
-        return url
+        expanded = expand_db_url(url)
+        settings = {**PLANNER_SETTINGS, **expanded["credentials"].get("server_settings", {})}
+        return {**expanded, "credentials": {**expanded["credentials"], "server_settings": settings}}
     from orderdeck.config import get_settings
 
     expanded = expand_db_url(url)
@@ -141,9 +151,21 @@ async def fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return await connection().execute_query_dict(sql, params)
 
 
-async def plan(queryset: Any, **options: bool) -> dict[str, Any]:
-    """PostgreSQL's plan of a queryset (``EXPLAIN (FORMAT JSON, options)``): its top plan node,
-    with "Actual Rows" and buffers when ``analyze=True, buffers=True``.
+def parameterized(queryset: Any, ordered: bool = True) -> tuple[str, list[Any]]:
+    """The SQL of a queryset and its parameters; ``ordered=False`` leaves out ORDER BY, the
+    model's default ordering included (Tortoise adds it back to an empty ``order_by()``)."""
+    query = queryset._clone() if hasattr(queryset, "_clone") else queryset  # values queries are built afresh
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    if not ordered:
+        query.query._orderbys = []
+    return query.query.get_parameterized_sql()
+
+
+async def plan(query: Any, **options: bool) -> dict[str, Any]:
+    """PostgreSQL's plan of a queryset, or of ``(sql, params)`` (``EXPLAIN (FORMAT JSON,
+    options)``): its top plan node, with "Actual Rows" and buffers when ``analyze=True,
+    buffers=True``.
 
     The query is sent with its parameters (Tortoise's own explain inlines them, and loses those of
     subqueries).
@@ -151,10 +173,7 @@ async def plan(queryset: Any, **options: bool) -> dict[str, Any]:
     unknown = set(options) - {"analyze", "buffers", "costs", "timing"}
     if unknown:
         raise ValueError(f"unknown EXPLAIN options {sorted(unknown)}")
-    query = queryset._clone()
-    query._choose_db_if_not_chosen()
-    query._make_query()
-    sql, params = query.query.get_parameterized_sql()
+    sql, params = query if isinstance(query, tuple) else parameterized(query)
     words = ", ".join(["FORMAT JSON", *(name.upper() for name, on in options.items() if on)])
     rows = await fetch(f"EXPLAIN ({words}) {sql}", params)
     value = rows[0]["QUERY PLAN"]

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q, RawSQL
 from tortoise.fields import CharField, DatetimeField, Field, IntField, UUIDField
 from tortoise.queryset import QuerySet
 
@@ -214,6 +214,14 @@ def exact_count(queryset: QuerySet) -> Callable[[], Awaitable[Total]]:
     return count
 
 
+def capped_count_sql(queryset: QuerySet, limit: int) -> tuple[str, list[Any]]:
+    """SQL (PostgreSQL) counting the rows of ``queryset`` up to ``limit``: unordered and selecting
+    no column, so any index that serves the filter is read, and nothing else."""
+    present = queryset.annotate(present=RawSQL("1")).limit(limit).values_list("present")
+    sql, params = db.parameterized(present, ordered=False)
+    return f"SELECT COUNT(*) AS capped FROM ({sql}) AS matching", params
+
+
 def bounded_count(queryset: QuerySet, limit: int) -> Callable[[], Awaitable[Total]]:
     """Count exactly up to ``limit`` rows (reading at most limit + 1 of them); above that, on
     PostgreSQL, the planner's estimate of the row count. SQLite counts exactly."""
@@ -221,10 +229,7 @@ def bounded_count(queryset: QuerySet, limit: int) -> Callable[[], Awaitable[Tota
     async def count() -> Total:
         if db.dialect() != "postgres":
             return Total(await queryset.count())
-        pk = queryset.model._meta.pk_attr
-        capped = await queryset.model.filter(
-            **{f"{pk}__in": Subquery(queryset.order_by().limit(limit + 1).values(pk))}
-        ).count()
+        capped = (await db.fetch(*capped_count_sql(queryset, limit + 1)))[0]["capped"]
         if capped <= limit:
             return Total(capped)
         estimated = int((await db.plan(queryset.order_by()))["Plan Rows"])
