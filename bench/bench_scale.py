@@ -5,7 +5,7 @@
 
 Builds two PostgreSQL databases in the same run (``orderdeck_bench_<pid>_scale_small`` and
 ``..._scale_large``, dropped at the end, also on failure, unless ``--keep``), each loaded in bulk by
-``scale_data.load`` (COPY, then ANALYZE, then the allocation and reference checks), and serves
+``scale_data.load`` (COPY, then VACUUM ANALYZE, then the allocation and reference checks), and serves
 each with orderdeck's API in a subprocess (``api_server.py``: uvicorn on a free loopback port,
 Bearer token). Then, for each operation in OPERATIONS, one request at a time over HTTP, small and
 large taking turns request by request: ``--warmup`` requests untimed, then ``--requests`` timed;
@@ -274,8 +274,8 @@ async def main(args: argparse.Namespace) -> None:
             loaded = await scale_data.load(database.url, count)
             targets.append(Target(label(count), database, loaded, await make_token(database.url)))
         print_table(
-            "Load (asyncpg COPY, 5 streams, foreign-key triggers off; then ANALYZE; then the checks)",
-            ["orders", "open", "rows", "load s", "of which indexes s", "rows/s", "ANALYZE s", "checks s",
+            "Load (asyncpg COPY, 5 streams, foreign-key triggers off; then VACUUM ANALYZE; then the checks)",
+            ["orders", "open", "rows", "load s", "of which indexes s", "rows/s", "VACUUM ANALYZE s", "checks s",
              "allocated = open lines"],
             [[fmt(t.loaded.orders), fmt(t.loaded.open_orders), fmt(t.loaded.total_rows), f"{t.loaded.load_seconds:.1f}",
               f"{t.loaded.index_seconds:.1f}",

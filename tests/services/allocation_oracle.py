@@ -49,7 +49,8 @@ async def oracle_allocation() -> dict[uuid.UUID, AllocationState]:
 
 async def assert_allocation_matches_oracle() -> None:
     """The stored allocation rows and frontiers give every order the state the oracle computes,
-    and each level's allocated is the sum of its allocation rows."""
+    each level's allocated is the sum of its allocation rows, and its covered_quantity the sum of
+    those up to its frontier."""
     expected = await oracle_allocation()
     actual = await allocation_of(list(expected))
     wrong = {oid: (actual[oid].value, state.value) for oid, state in expected.items() if actual[oid] != state}
@@ -60,3 +61,10 @@ async def assert_allocation_matches_oracle() -> None:
         [],
     )
     assert [r for r in mismatched if r["allocated"] != r["queued"]] == []
+    covered = await db.fetch(
+        "SELECT sl.id, sl.covered_quantity, (SELECT COALESCE(SUM(a.quantity), 0) FROM allocation a "
+        "WHERE a.item_id = sl.item_id AND a.location_id = sl.location_id AND (a.received_at, a.order_number) "
+        "<= (sl.covered_through_received_at, sl.covered_through_number)) AS queued FROM stock_level sl",
+        [],
+    )
+    assert [r for r in covered if r["covered_quantity"] != r["queued"]] == [], "covered_quantity != its queue"

@@ -50,9 +50,11 @@ class StockLevel(Model):
     allocated = fields.IntField(default=0, db_default=0)
     minimum_level = fields.IntField(default=0, db_default=0)
     # The coverage frontier (see orderdeck.services.allocation): when allocated > level, the last
-    # allocation in the (received_at, order_number) queue that the level still covers (None: none).
+    # allocation in the (received_at, order_number) queue that the level still covers (None: none),
+    # and the quantity of the queue up to it (0 without a frontier).
     covered_through_received_at = fields.DatetimeField(null=True)
     covered_through_number = fields.BigIntField(null=True)
+    covered_quantity = fields.IntField(default=0, db_default=0)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -4,24 +4,26 @@ Within one (stock item, location) the open, unlocked orders form a queue by (rec
 number), and running totals only grow along it: the lines the level covers are exactly a prefix
 of the queue. The queue is the ``allocation`` table (one row per order and item at its location,
 kept by :func:`record` from every allocation delta), and the prefix's last entry, the coverage
-frontier, is stored on the ``stock_level`` row by :func:`move_frontiers`. Both run inside
-``orderdeck.services.stock.apply_stock_changes``, under the level rows' locks, so a read needs
-neither: :func:`allocation_of` joins a page's allocations with their levels, whatever the size of
-the order book.
+frontier, is stored on the ``stock_level`` row with the quantity it covers by
+:func:`move_frontiers`. Both run inside ``orderdeck.services.stock.apply_stock_changes``, under
+the level rows' locks, so a read needs neither: :func:`allocation_of` joins a page's allocations
+with their levels, whatever the size of the order book. A write moves a frontier from where it
+was, reading only the queue entries it passes, so its cost does not grow with the queue either.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from orderdeck import db
 from orderdeck.models import Allocation, Order, StockLevel
-from orderdeck.services.context import transaction
+from orderdeck.services.context import save_fields, transaction
 
 if TYPE_CHECKING:
     from orderdeck.services.stock import StockChange
@@ -45,6 +47,21 @@ class AllocationState(str, Enum):
 
 AllocationKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
 """(order id, stock item id, location id)."""
+
+Position = tuple[datetime, int]
+"""A place in a queue: (received_at, order number)."""
+
+QueueMoves = dict[tuple[uuid.UUID, uuid.UUID], list[tuple[Position, int]]]
+"""Per (stock item id, location id): the allocation deltas applied to its queue, with their places."""
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """Where a short level's coverage ends: the last covered place (None: nothing is covered) and
+    the quantity of the entries up to it."""
+
+    through: Position | None
+    covered: int
 
 # The one definition of "covered": everything is when the level holds all that is allocated,
 # otherwise the entries up to and including the frontier.
@@ -94,8 +111,9 @@ async def allocation_of(order_ids: list[uuid.UUID]) -> dict[uuid.UUID, Allocatio
     return found
 
 
-async def record(changes: Iterable[StockChange]) -> None:
-    """Apply the allocation deltas of ``changes`` to the orders' allocation rows.
+async def record(changes: Iterable[StockChange]) -> QueueMoves:
+    """Apply the allocation deltas of ``changes`` to the orders' allocation rows; return each
+    queue's deltas with their places (for :func:`move_frontiers`).
 
     Must run inside apply_stock_changes, under the lock of every touched level row. A delta that
     names no order, or would take an allocation below zero, is a programming error.
@@ -112,7 +130,7 @@ async def record(changes: Iterable[StockChange]) -> None:
             queued[change.order_id] = (change.received_at, change.order_number)
     deltas = {key: delta for key, delta in deltas.items() if delta}
     if not deltas:
-        return
+        return {}
     order_ids = {key[0] for key in deltas}
     rows = await Allocation.filter(order_id__in=list(order_ids))
     existing = {(a.order_id, a.item_id, a.location_id): a for a in rows}
@@ -123,12 +141,15 @@ async def record(changes: Iterable[StockChange]) -> None:
         queued |= {oid: (received, number) for oid, received, number in orders}
 
     created, emptied, updated = [], [], defaultdict(list)
+    moves: QueueMoves = defaultdict(list)
     for key, delta in deltas.items():
         quantity = (existing[key].quantity if key in existing else 0) + delta
         if quantity < 0:
             raise ValueError(f"allocation of order {key[0]} for item {key[1]} would go below zero")
+        place = (existing[key].received_at, existing[key].order_number) if key in existing else queued[key[0]]
+        moves[(key[1], key[2])].append((place, delta))
         if key not in existing:
-            received_at, number = queued[key[0]]
+            received_at, number = place
             created.append(Allocation(order_id=key[0], item_id=key[1], location_id=key[2],
                                       received_at=received_at, order_number=number, quantity=quantity))  # fmt: skip
         elif quantity == 0:
@@ -141,70 +162,116 @@ async def record(changes: Iterable[StockChange]) -> None:
         await Allocation.filter(id__in=ids).update(quantity=quantity)
     if created:
         await Allocation.bulk_create(created)
+    return moves
 
 
-async def move_frontiers(levels: Iterable[StockLevel]) -> None:
-    """Recompute the coverage frontier of each (locked, up-to-date) level row.
+async def move_frontiers(levels: Iterable[tuple[StockLevel, int, int]], moves: QueueMoves) -> None:
+    """Move the coverage frontier of each (locked, up-to-date) level row, given with its level
+    and allocated before the change, after ``moves`` changed its queue.
 
-    allocated <= level: everything is covered, no frontier is needed and no row is read.
-    Otherwise the key's queue is read in order until the first entry the level no longer covers,
-    so the scan reads about as many entries as are covered.
+    allocated <= level: everything is covered, no frontier is kept and no entry is read.
+    Otherwise the frontier moves from where it was: back past the entries the level no longer
+    covers, or on past those it now covers. Processing covered orders (as much leaves the level
+    as leaves the covered entries) reads nothing; a new order at the end of a short queue reads
+    the entry after the frontier.
     """
-    cleared: list[int] = []
-    for row in levels:
-        frontier = None if row.allocated <= row.level else await _frontier(row)
-        current = (row.covered_through_received_at, row.covered_through_number)
-        if frontier is None and current == (None, None):
-            continue
-        if frontier is None:
-            cleared.append(row.id)
-            row.covered_through_received_at = row.covered_through_number = None
-            continue
-        row.covered_through_received_at, row.covered_through_number = frontier
-        mark = db.placeholders(3)
-        await db.fetch(
-            f"UPDATE stock_level SET covered_through_received_at = {mark[0]}, covered_through_number = {mark[1]} "
-            f"WHERE id = {mark[2]}",
-            [*frontier, row.id],
-        )
-    if cleared:
-        marks = ", ".join(db.placeholders(len(cleared)))
-        await db.fetch(
-            "UPDATE stock_level SET covered_through_received_at = NULL, covered_through_number = NULL "
-            f"WHERE id IN ({marks})",
-            cleared,
-        )
+    moved: list[StockLevel] = []
+    for row, level_before, allocated_before in levels:
+        queue_moves = moves.get((row.item_id, row.location_id), [])
+        if _keep(row, await _moved_frontier(row, level_before, allocated_before, queue_moves)):
+            moved.append(row)
+    await save_fields(moved, FRONTIER_FIELDS)
 
 
-async def refresh_frontiers() -> None:
-    """Recompute every level's coverage frontier, for tools that change levels by SQL and so
-    bypass apply_stock_changes (bulk loads, benchmarks): one transaction, levels locked."""
-    async with transaction():
-        await move_frontiers(await StockLevel.all().order_by("id").select_for_update())
+async def _moved_frontier(
+    row: StockLevel, level_before: int, allocated_before: int, moves: list[tuple[Position, int]]
+) -> Frontier:
+    """The frontier of ``row`` after ``moves``, found from the one it had before them."""
+    if row.allocated <= row.level:
+        return Frontier(None, 0)
+    if allocated_before <= level_before:  # everything was covered: come back from the queue's end
+        return await _back(row, None, row.allocated)
+    before = _stored(row)
+    covered = before.covered + sum(delta for place, delta in moves if _within(place, before.through))
+    if covered > row.level:
+        return await _back(row, before.through, covered)
+    grew = row.level - covered > level_before - before.covered
+    if grew or any(not _within(place, before.through) for place, _ in moves):
+        return await _on(row, before.through, covered)
+    return Frontier(before.through, covered)
 
 
-async def _frontier(level: StockLevel) -> tuple[Any, int] | None:
-    """(received_at, order number) of the last queue entry ``level`` covers, or None.
+FRONTIER_FIELDS = ["covered_through_received_at", "covered_through_number", "covered_quantity"]
 
-    received_at is returned as the database gave it, so writing it back compares equal.
-    """
-    remaining, last, limit = level.level, None, _SCAN_FIRST
-    key = sql_ids([level.item_id, level.location_id])
+
+def _keep(row: StockLevel, frontier: Frontier) -> bool:
+    """Set ``frontier`` on ``row``; whether that changed it."""
+    before = (row.covered_through_received_at, row.covered_through_number, row.covered_quantity)
+    row.covered_through_received_at, row.covered_through_number = frontier.through or (None, None)
+    row.covered_quantity = frontier.covered
+    return before != (row.covered_through_received_at, row.covered_through_number, row.covered_quantity)
+
+
+def _stored(row: StockLevel) -> Frontier:
+    if row.covered_through_number is None:
+        return Frontier(None, 0)
+    return Frontier((row.covered_through_received_at, row.covered_through_number), row.covered_quantity)
+
+
+def _within(place: Position, through: Position | None) -> bool:
+    return through is not None and place <= through
+
+
+async def _entries(row: StockLevel, bound: Position | None, backwards: bool) -> AsyncIterator[tuple[Position, int]]:
+    """The (place, quantity) of the queue entries of ``row``'s key after ``bound`` (going back:
+    up to and including it; None: from the queue's start or end), read in steps of growing size."""
+    key = sql_ids([row.item_id, row.location_id])
+    to_python = Allocation._meta.fields_map["received_at"].to_python_value
+    limit, direction = _SCAN_FIRST, "DESC" if backwards else "ASC"
+    compare = "<=" if backwards else ">"
     while True:
-        mark = db.placeholders(5)
-        after = "" if last is None else f"AND (received_at, order_number) > ({mark[2]}, {mark[3]}) "
-        params = [*key, *(last or ())]
+        mark = db.placeholders(4)
+        after = "" if bound is None else f"AND (received_at, order_number) {compare} ({mark[2]}, {mark[3]}) "
         rows = await db.fetch(
             f"SELECT received_at, order_number, quantity FROM allocation "
             f"WHERE item_id = {mark[0]} AND location_id = {mark[1]} {after}"
-            f"ORDER BY received_at, order_number LIMIT {limit}",
-            params,
+            f"ORDER BY received_at {direction}, order_number {direction} LIMIT {limit}",
+            [*key, *(bound or ())],
         )
-        for row in rows:
-            remaining -= row["quantity"]
-            if remaining < 0:
-                return last
-            last = (row["received_at"], row["order_number"])
+        for entry in rows:
+            yield (to_python(entry["received_at"]), entry["order_number"]), entry["quantity"]
         if len(rows) < limit:
-            return last
-        limit *= 4
+            return
+        bound, limit, compare = (rows[-1]["received_at"], rows[-1]["order_number"]), limit * 4, compare[0]
+
+
+async def _back(row: StockLevel, through: Position | None, covered: int) -> Frontier:
+    """Walk back from ``through`` (None: the queue's end), whose entries hold ``covered``, until
+    the level covers what is left."""
+    async for place, quantity in _entries(row, through, backwards=True):
+        if covered <= row.level:
+            return Frontier(place, covered)
+        covered -= quantity
+    return Frontier(None, 0)
+
+
+async def _on(row: StockLevel, through: Position | None, covered: int) -> Frontier:
+    """Walk on from ``through`` (None: the queue's start), whose entries hold ``covered``, while
+    the level covers the next entry too."""
+    async for place, quantity in _entries(row, through, backwards=False):
+        if covered + quantity > row.level:
+            break
+        covered, through = covered + quantity, place
+    return Frontier(through, covered)
+
+
+async def refresh_frontiers() -> None:
+    """Recompute every level's coverage frontier from its queue's start, for tools that change
+    levels by SQL and so bypass apply_stock_changes (bulk loads, benchmarks): one transaction,
+    levels locked."""
+    async with transaction():
+        moved = []
+        for row in await StockLevel.all().order_by("id").select_for_update():
+            if _keep(row, Frontier(None, 0) if row.allocated <= row.level else await _on(row, None, 0)):
+                moved.append(row)
+        await save_fields(moved, FRONTIER_FIELDS)
