@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from orderdeck import db
+
 EXPLAINED = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 TOP = 3
 
@@ -78,8 +80,9 @@ async def explain(conn: asyncpg.Connection, sql: str, params: list[Any]) -> Expl
 
 
 async def explain_all(url: str, statements: list[tuple[str, list[Any]]]) -> list[Explained]:
-    """Explain every SELECT/INSERT/UPDATE/DELETE of a request, in the order they were sent."""
-    conn = await asyncpg.connect(url)
+    """Explain every SELECT/INSERT/UPDATE/DELETE of a request, in the order they were sent, with
+    the planner settings of orderdeck's own connections."""
+    conn = await asyncpg.connect(url, server_settings=db.PLANNER_SETTINGS)
     try:
         return [await explain(conn, sql, params) for sql, params in statements
                 if sql.lstrip().upper().startswith(EXPLAINED)]  # fmt: skip
