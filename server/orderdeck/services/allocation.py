@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderdeck import db
 from orderdeck.models import Allocation, Order, StockLevel
+from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import save_fields, transaction
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ async def record(changes: Iterable[StockChange]) -> QueueMoves:
         orders = await Order.filter(id__in=list(unknown)).values_list("id", "received_at", "number")
         queued |= {oid: (received, number) for oid, received, number in orders}
 
-    created, emptied, updated = [], [], defaultdict(list)
+    created: list[dict[str, Any]] = []
+    emptied, updated = [], defaultdict(list)
     moves: QueueMoves = defaultdict(list)
     for key, delta in deltas.items():
         quantity = (existing[key].quantity if key in existing else 0) + delta
@@ -150,8 +152,8 @@ async def record(changes: Iterable[StockChange]) -> QueueMoves:
         moves[(key[1], key[2])].append((place, delta))
         if key not in existing:
             received_at, number = place
-            created.append(Allocation(order_id=key[0], item_id=key[1], location_id=key[2],
-                                      received_at=received_at, order_number=number, quantity=quantity))  # fmt: skip
+            created.append({"order_id": key[0], "item_id": key[1], "location_id": key[2],
+                            "received_at": received_at, "order_number": number, "quantity": quantity})  # fmt: skip
         elif quantity == 0:
             emptied.append(existing[key].id)
         else:
@@ -160,8 +162,7 @@ async def record(changes: Iterable[StockChange]) -> QueueMoves:
         await Allocation.filter(id__in=emptied).delete()
     for quantity, ids in updated.items():
         await Allocation.filter(id__in=ids).update(quantity=quantity)
-    if created:
-        await Allocation.bulk_create(created)
+    await insert_rows(Allocation, created)
     return moves
 
 
