@@ -1,6 +1,7 @@
 """Benchmark: the download pipeline, from a WooCommerce sandbox shop to committed, reserved orders.
 
     .venv/bin/python bench/bench_download.py [--orders 10000] [--skus 200] [--profile pyinstrument|cprofile|none]
+                                             [--shop-latency 0]
 
 A WooCommerce sandbox shop (``orderdeck_woocommerce.sandbox.create_app``) is served over real HTTP
 on loopback, by uvicorn in a thread of this process. It gets ``--orders`` orders, status
@@ -82,7 +83,7 @@ from orderdeck.plugins.manager import channel_hooks  # noqa: E402
 from orderdeck.services import channels  # noqa: E402
 from orderdeck.services.channels import channel_context  # noqa: E402
 from orderdeck.services.sync import download_channel  # noqa: E402
-from orderdeck_woocommerce.sandbox import Sandbox, create_app  # noqa: E402
+from orderdeck_woocommerce.sandbox import Fault, Sandbox, create_app  # noqa: E402
 
 KEY, SECRET = "ck_bench", "cs_bench"
 PAGE_SIZE = 100
@@ -491,6 +492,8 @@ async def main(args: argparse.Namespace) -> None:
             await reset(warm.id)
 
             channel = await connect(shop, "Bench shop", location.id)
+            if args.shop_latency > 0:  # a remote shop: every API request answered this much later
+                shop.sandbox.faults.append(Fault(kind="delay", count=10**9, seconds=args.shop_latency))
             # The shop's state (every order it holds) lives in this process's heap; a real shop's
             # does not. Frozen, the garbage collector does not traverse it on every full collection.
             gc.collect()
@@ -567,6 +570,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=10_000, help="orders in the shop (default 10000)")
     parser.add_argument("--skus", type=int, default=200, help="stock items / shop products (default 200)")
+    parser.add_argument("--shop-latency", type=float, default=0.0,
+                        help="seconds the shop takes to answer each API request, as a remote shop would (default 0)")
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile", "none"], default="pyinstrument",
                         help="profile one more run (default pyinstrument; cProfile when it is not installed)")
     parser.add_argument("--top", type=int, default=20, help="functions listed from the profile (default 20)")

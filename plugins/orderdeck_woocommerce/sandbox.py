@@ -30,7 +30,8 @@ The control API under /__sandbox/ is not WooCommerce (no auth; JSON in, JSON out
   (touches date_modified, to now unless given).
 - POST /__sandbox/products ``{"products": [{sku, stock_quantity?, price?, name?, type?}]}``: create
   or update by SKU (type "variation" makes a variation, which /products/batch refuses).
-- POST /__sandbox/faults ``{"kind", "count"}``: the next ``count`` API requests fail:
+- POST /__sandbox/faults ``{"kind", "count", "after"?}``: the next ``count`` API requests fail
+  (after ``after`` more have been answered, default 0):
   rate_limit (429 with Retry-After: ``retry_after``), server_error (``status``, default 500),
   delay (answer after ``seconds``), malformed (200 with broken JSON); kind bad_order (with
   ``defect``) creates a defective order instead. GET lists pending faults, DELETE clears them.
@@ -125,6 +126,7 @@ def _invalid_param(name: str, reason: str) -> ApiError:
 class Fault:
     kind: str
     count: int
+    after: int = 0
     retry_after: float = 1.0
     status: int = 500
     seconds: float = 1.0
@@ -412,6 +414,9 @@ class Sandbox:
             if fault.count <= 0:
                 self.faults.pop(0)
                 continue
+            if fault.after > 0:
+                fault.after -= 1
+                return None
             fault.count -= 1
             if fault.count <= 0:
                 self.faults.pop(0)
@@ -769,7 +774,8 @@ def create_app(
                 return JSONResponse({"order": shop.render_order(order, base(request))}, status_code=201)
             if kind not in ("rate_limit", "server_error", "delay", "malformed"):
                 return JSONResponse({"error": f"unknown fault kind {kind!r}"}, status_code=400)
-            shop.faults.append(Fault(kind=kind, count=int(body.get("count", 1)), retry_after=float(body.get("retry_after", 1)),
+            shop.faults.append(Fault(kind=kind, count=int(body.get("count", 1)), after=int(body.get("after", 0)),
+                                     retry_after=float(body.get("retry_after", 1)),
                                      status=int(body.get("status", 500)), seconds=float(body.get("seconds", 1))))  # fmt: skip
         return JSONResponse({"faults": [fault.__dict__ for fault in shop.faults]})
 

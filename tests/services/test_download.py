@@ -91,6 +91,37 @@ async def test_an_unavailable_channel_fails_the_run_and_is_raised_for_a_retry(sh
     assert run.outcome == SyncOutcome.FAILED and "ChannelUnavailable" in run.error
 
 
+async def test_the_page_asked_for_ahead_failing_keeps_the_page_being_written(shop, default_location, actor):
+    """The next page is asked for while one is written: when that request fails, the page
+    already taken is still written, the cursor stays after it, and the run fails."""
+    channel = await woo_channel(shop, default_location, actor)
+    place(shop, *["processing"] * 10)
+    httpx.post(f"{shop.url}/__sandbox/faults", json={"kind": "server_error", "count": 10, "after": 1}, timeout=10)
+    with pytest.raises(ChannelUnavailable):
+        await sync.download_channel(channel.id, page_size=4)
+    run = await SyncRun.get(channel_id=channel.id)
+    assert (run.outcome, run.pages, run.downloaded) == (SyncOutcome.FAILED, 1, 4)
+    assert await Order.filter(channel_id=channel.id).count() == 4
+    cursor = (await Channel.get(id=channel.id)).download_cursor
+    assert cursor
+
+    httpx.delete(f"{shop.url}/__sandbox/faults", timeout=10)
+    again = await sync.download_channel(channel.id, page_size=4)
+    assert (again.outcome, again.pages, again.downloaded) == (SyncOutcome.SUCCEEDED, 2, 6)
+    assert await Order.filter(channel_id=channel.id).count() == 10
+    await assert_stock_consistent()
+
+
+async def test_a_run_ending_at_its_page_limit_asks_for_nothing_beyond_it(shop, default_location, actor):
+    channel = await woo_channel(shop, default_location, actor)
+    place(shop, *["processing"] * 10)
+    httpx.delete(f"{shop.url}/__sandbox/requests", timeout=10)
+    run = await sync.download_channel(channel.id, page_size=3, max_pages=2)
+    assert (run.outcome, run.pages, run.downloaded) == (SyncOutcome.SUCCEEDED, 2, 6)
+    listed = [r for r in httpx.get(f"{shop.url}/__sandbox/requests", timeout=10).json() if r["path"].endswith("/orders")]
+    assert len(listed) == 2, listed
+
+
 async def test_a_disabled_channel_is_not_downloaded(shop, default_location, actor):
     channel = await woo_channel(shop, default_location, actor)
     await channels.set_channel_enabled(channel.id, False, actor)

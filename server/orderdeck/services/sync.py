@@ -21,6 +21,7 @@ claim, so a download whose claim was taken over writes nothing more.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -191,10 +192,11 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
     """Download a channel's new and changed orders, page by page, into a SyncRun of the log.
 
     Returns None (and does nothing) when the channel is disabled or another download of it is
-    running. Each page is written in its own transaction (ingest_page) before the next is asked
-    for, so a run that stops half way keeps what it wrote and resumes from the cursor. Plugin
-    errors end the run as FAILED with the error; rate limits and unavailability are then raised
-    again, for the job to retry later.
+    running. Each page is written in its own transaction (ingest_page), so a run that stops half
+    way keeps what it wrote and resumes from the cursor; the next page is asked for while one is
+    written, so the shop's answer time and the writes overlap. Plugin errors end the run as
+    FAILED with the error (after the page before them is written); rate limits and unavailability
+    are then raised again, for the job to retry later.
     """
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
@@ -206,18 +208,38 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
         async with recording(claim) as log:
             run = await log.start()
             hooks = channel_hooks(channel.plugin)
-            for _ in range(max_pages):
-                channel = await Channel.get(id=channel_id)
-                page = await hooks.orderdeck_download_orders(channel=channel_context(channel),
-                                                             cursor=channel.download_cursor, page_size=page_size)  # fmt: skip
-                counts = await ingest_page(channel_id, page, claim)
-                counts.add_to(run)
-                run.pages += 1
-                await log.progress(counts.issues)
-                if not page.has_more:
-                    break
-            else:
-                more = True
+            context = channel_context(channel)
+
+            def ask(cursor: str | None) -> asyncio.Future[OrderPage]:
+                return asyncio.ensure_future(
+                    hooks.orderdeck_download_orders(channel=context, cursor=cursor, page_size=page_size)
+                )
+
+            asked, ahead = ask(channel.download_cursor), True
+            try:
+                for number in range(1, max_pages + 1):
+                    page = await asked
+                    ahead = page.has_more and number < max_pages
+                    if ahead:
+                        asked = ask(page.cursor)  # the next page, while this one is written
+                    counts = await ingest_page(channel_id, page, claim)
+                    counts.add_to(run)
+                    run.pages += 1
+                    await log.progress(counts.issues)
+                    if not page.has_more:
+                        break
+                else:
+                    more = True
+            finally:
+                if ahead:
+                    _drop(asked)
     if more:  # max_pages reached with more to come: another job goes on (after the claim is free)
         outbox.wake(SyncKind.DOWNLOAD, [channel_id])
     return log.run
+
+
+def _drop(asked: asyncio.Future[OrderPage]) -> None:
+    """Give up a page asked for ahead (the run ended before it): cancel it, and let its failure,
+    if it has failed already, go unreported (the run ended for a reason of its own)."""
+    if not asked.cancel():
+        asked.exception()
