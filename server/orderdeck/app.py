@@ -104,7 +104,8 @@ async def _token_still_active(token: ApiToken) -> bool:
 class OrderdeckGraphQL(LimitedGraphQL):
     """Strawberry's ASGI app, with the token checked before any GraphQL work is done: from the
     Authorization header over HTTP, from the connection_init payload over a websocket; then the
-    token's rate limit, and the limits of LimitedGraphQL."""
+    token's rate limit (each request, or each subscribe on a socket), and the limits of
+    LimitedGraphQL."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -132,7 +133,7 @@ class OrderdeckGraphQL(LimitedGraphQL):
         state = scope.setdefault("state", {})
         watcher = asyncio.create_task(self._watch_token(state))
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, self.metered_socket(receive, send, state), send)
         except WebSocketDisconnected:  # a socket refused in on_ws_connect, closed once already
             pass
         finally:

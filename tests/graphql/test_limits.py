@@ -25,7 +25,9 @@ from orderdeck.services import auth
 from orderdeck.services import orders as order_service
 from orderdeck.services.context import Actor
 from tests.graphql.fixtures import GraphQLClient
+from orderdeck.wsclient import SubscriptionError
 from tests.graphql.test_orders_support import stock_up
+from tests.live.support import ORDER_EVENTS, Collector, eventually, live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,6 +214,27 @@ async def test_the_rate_limit_refuses_the_request_over_the_burst_and_recovers(da
         assert await _status_codes(one, 2) == [200, 429]
     for app in apps:  # no lifespan here: close the limiters as it would
         await next(route.endpoint for route in app.routes if route.path == "/graphql").rate.close()
+
+
+async def test_each_subscribe_on_a_socket_takes_from_the_tokens_rate(database, database_url, admin_token) -> None:
+    async with live_server(database_url, admin_token, rate_limit_per_minute=20, rate_limit_burst=3) as live:
+        async with live.connect() as client:
+            accepted = [Collector(client, ORDER_EVENTS) for _ in range(3)]
+            refused = Collector(client, ORDER_EVENTS)
+            error = await eventually(lambda: refused.error)
+            assert isinstance(error, SubscriptionError), error
+            [payload] = error.errors
+            assert payload["message"].startswith("Rate limit of 20 requests per minute (bursts of 3) exceeded for "
+                                                 "token 'test-admin'")  # fmt: skip
+            assert payload["extensions"]["code"] == "RATE_LIMITED" and 1 <= payload["extensions"]["retryAfter"] <= 3
+            await asyncio.sleep(0.3)
+            assert [c.error for c in accepted] == [None] * 3 and not client.closed.done()  # the socket stays open
+            async with httpx.AsyncClient() as http:  # the same bucket as the token's HTTP requests
+                answer = await http.post(f"{live.url}/graphql", json={"query": "{ me { name } }"},
+                                         headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
+            assert answer.status_code == 429
+            for collector in [*accepted, refused]:
+                await collector.stop()
 
 
 SERVER = """  # the API in a process of its own, on a free loopback port (printed first)

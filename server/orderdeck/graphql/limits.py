@@ -9,6 +9,7 @@ for work that was done, so mutations are bounded by their input caps and the cos
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections.abc import Iterator
@@ -75,18 +76,14 @@ class QueryTimeLimit(SchemaExtension):
         yield
 
 
-def rate_limited(token: ApiToken, rate: RateLimiter, wait: float) -> JSONResponse:
-    """429 for a token over its rate, with when to come back."""
+def rate_error(token: ApiToken, rate: RateLimiter, wait: float) -> dict[str, Any]:
+    """The GraphQL error of a request refused for ``token``'s rate, with when to come back."""
     retry = max(1, math.ceil(wait))
     message = (
         f"Rate limit of {rate.rate.per_minute} requests per minute (bursts of {rate.rate.burst}) exceeded for "
         f"token '{token.name}' (ORDERDECK_RATE_LIMIT_PER_MINUTE): retry in {retry} s"
     )
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED", "retryAfter": retry}}]},
-        status_code=429,
-        headers={"Retry-After": str(retry)},
-    )
+    return {"message": message, "extensions": {"code": "RATE_LIMITED", "retryAfter": retry}}
 
 
 class LimitedGraphQL(GraphQL[Context, None]):
@@ -118,20 +115,59 @@ class LimitedGraphQL(GraphQL[Context, None]):
             receive = _bounded_socket(receive, send, limit)
         await super().__call__(scope, receive, send)
 
-    async def refused_over_rate(self, token: ApiToken, scope: Any, receive: Any, send: Any) -> bool:
-        """Answer 429 (and return True) if ``token`` is over its rate; else take one request.
+    async def over_rate(self, token: ApiToken) -> dict[str, Any] | None:
+        """Take one request from ``token``'s bucket; the error to answer if it is over its rate.
         If the buckets cannot be reached (Redis away), the request is let through and logged."""
         if self.rate is None:
-            return False
+            return None
         try:
             wait = await self.rate.take(str(token.id))
         except Exception as exc:  # noqa: BLE001 - the API stays up without its rate limit
             log.warning("rate limit not checked (the buckets cannot be reached): %s", exc)
+            return None
+        return rate_error(token, self.rate, wait) if wait > 0 else None
+
+    async def refused_over_rate(self, token: ApiToken, scope: Any, receive: Any, send: Any) -> bool:
+        """Answer 429 (and return True) if ``token`` is over its rate; else take one request."""
+        error = await self.over_rate(token)
+        if error is None:
             return False
-        if wait <= 0:
-            return False
-        await rate_limited(token, self.rate, wait)(scope, receive, send)
+        retry = str(error["extensions"]["retryAfter"])
+        await JSONResponse({"errors": [error]}, status_code=429, headers={"Retry-After": retry})(scope, receive, send)
         return True
+
+    def metered_socket(self, receive: Any, send: Any, state: dict[str, Any]) -> Any:
+        """``receive`` for a websocket on which each subscribe message is a request of the token it
+        signed in with: one over the token's rate is answered with an error for its id (ending that
+        operation, as graphql-transport-ws has it), and the socket stays open."""
+
+        async def receive_metered() -> dict[str, Any]:
+            while True:
+                message = await receive()
+                token = state.get("token")
+                operation = self._subscribe_id(message) if token is not None and self.rate is not None else None
+                if operation is None:
+                    return message
+                error = await self.over_rate(token)
+                if error is None:
+                    return message
+                refusal = {"id": operation, "type": "error", "payload": [error]}
+                await send({"type": "websocket.send", "text": json.dumps(refusal)})
+
+        return receive_metered
+
+    def _subscribe_id(self, message: dict[str, Any]) -> str | None:
+        """The operation id of a graphql-transport-ws subscribe message (None for any other, and
+        for one the protocol handler will refuse as unreadable)."""
+        text = message.get("text") or "" if message["type"] == "websocket.receive" else ""
+        if '"subscribe"' not in text:
+            return None
+        try:
+            frame = decode_json(text, self.request_limits)
+        except (RequestRefused, ValueError):
+            return None
+        operation = frame.get("id") if isinstance(frame, dict) and frame.get("type") == "subscribe" else None
+        return operation if isinstance(operation, str) else None
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
