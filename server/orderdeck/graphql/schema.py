@@ -23,7 +23,8 @@ from orderdeck.graphql.arguments import CheckArguments
 from orderdeck.graphql.cost import QueryLimits, cost_limit, list_literal_rule
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
 from orderdeck.graphql.limits import QueryTimeLimit
-from orderdeck.graphql.live.execution import Executor, MaskErrors
+from orderdeck.graphql.execution import Executor
+from orderdeck.graphql.live.execution import MaskErrors
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
