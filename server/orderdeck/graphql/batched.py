@@ -23,6 +23,7 @@ import asyncio
 import operator
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from types import GeneratorType
 from typing import Any
 
 import strawberry
@@ -51,10 +52,20 @@ def by(attribute: str) -> Key:
     return lambda obj, _loaders: get(obj)
 
 
+_AWAITABLE: dict[type, bool] = {}
+"""Whether the values of a type are awaitable, by type (``await`` looks at the type only)."""
+
+
 def is_awaitable(value: Any) -> bool:
     """Whether ``value`` must be awaited: a coroutine, future or task. A Tortoise model is a value,
     though it has ``__await__`` (awaiting it gives the model itself)."""
-    return optimized_is_awaitable(value) and not isinstance(value, Model)
+    kind = type(value)
+    known = _AWAITABLE.get(kind)
+    if known is None:
+        if kind is GeneratorType:  # a generator-based coroutine, or a plain generator
+            return optimized_is_awaitable(value)
+        known = _AWAITABLE[kind] = optimized_is_awaitable(value) and not issubclass(kind, Model)
+    return known
 
 
 def then(value: Any, function: Callable[[Any], Any]) -> Any:

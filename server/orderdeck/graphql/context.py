@@ -40,7 +40,7 @@ class Loaders:
         error is raised), else the loader's future: a resolver returning this costs no coroutine
         when the value is known (graphql-core awaits what is awaitable)."""
         loader = self.get(factory)
-        future = loader.cache_map.get(key)
+        future = loader.cache_map.get(key) if loader.cache else None
         if future is not None and future.done() and not future.cancelled():
             return future.result()
         return loader.load(key)

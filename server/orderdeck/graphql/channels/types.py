@@ -164,7 +164,9 @@ class Listing(Node):
         return strawberry.ID(encode_id("Listing", self.id))  # type: ignore[arg-type]
 
     channel = batched_field(Channel, channel_by_id, key=by("channel_id"), description="The channel it is listed on.")
-    stock_item = batched_field(StockItem, stock_item_by_id, key=by("stock_item_id"), description="The stock item it is.")
+    stock_item = batched_field(
+        StockItem, stock_item_by_id, key=by("stock_item_id"), description="The stock item it is."
+    )
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:

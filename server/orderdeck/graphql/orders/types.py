@@ -243,7 +243,9 @@ class Order(Node):
         Location, location_by_id, key=by("location_id"),
         description="The location the order ships from and takes its stock from.",
     )  # fmt: skip
-    items = batched_field(list[OrderItem], loaders.items_by_order, key=_lines_of, description="The order's lines, in order.")
+    items = batched_field(
+        list[OrderItem], loaders.items_by_order, key=_lines_of, description="The order's lines, in order."
+    )
     tags = batched_field(list[str], loaders.tags_by_order, key=by("id"), shape=_tag_names)
     notes = batched_field(list[OrderNote], loaders.notes_by_order, key=by("id"), description="Notes, oldest first.")
     extended_properties = batched_field(
