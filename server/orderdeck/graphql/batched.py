@@ -6,7 +6,7 @@ already, and the loader's future otherwise (graphql-core awaits it)::
 
     location = batched_field(Location, location_by_id, key=by("location_id"))
 
-:class:`PrefetchLists` (part of the executor, see ``graphql/schema.py``) makes "holds it already"
+:class:`PrefetchLists` (part of the executor, ``graphql/execution.py``) makes "holds it already"
 the rule for lists of objects, whichever query returned them. Before graphql-core completes a list,
 it reads the list's selection (after fragments, ``@skip`` and ``@include``) and starts the loads of
 every batched field in it for all the items at once: one batch, so one query, per loader. Then it
