@@ -229,8 +229,14 @@ def prefetch(plan: Plan, objects: list[Any], loaders: Loaders) -> Awaitable[None
 
 async def _finish(pending: list[Any], loaded: list[tuple[Batched, Plan, list[Any]]], loaders: Loaders) -> None:
     while True:
-        # Errors stay in the loaders' futures: each field raises its own where it resolves.
-        await asyncio.gather(*pending, return_exceptions=True)
+        # One after the other: a loader settles all the futures of its batch at once, so most are
+        # done when their turn comes (gather would wrap and watch every one of them).
+        for future in pending:
+            if not future.done():
+                try:
+                    await future
+                except Exception:  # noqa: BLE001 - it stays in the loader's future: the field raises it
+                    pass
         pending, loaded = _start_round(_next_frontier(loaded), loaders)
         if not pending and not loaded:
             return

@@ -125,7 +125,10 @@ class DirectLeaves:
     ) -> Any:
         name = field_details_list[0].node.name.value
         field_def = self.schema.get_field(parent_type, name)  # type: ignore[attr-defined]
-        leaf = self._leaf(field_def) if field_def is not None else None
+        leaves = self._leaves
+        leaf = leaves.get(id(field_def), False) if leaves is not None else False
+        if leaf is False:
+            leaf = self._leaf(field_def) if field_def is not None else None
         if leaf is None:
             execute = super().execute_field  # type: ignore[misc]
             return execute(parent_type, source, field_details_list, path, position_context)
