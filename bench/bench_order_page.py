@@ -1,6 +1,6 @@
 """Benchmark: the open-orders page through GraphQL versus a plain Starlette JSON endpoint.
 
-    .venv/bin/python bench/bench_order_page.py [--orders 5000] [--rounds 5] [--seconds 3]
+    .venv/bin/python bench/bench_order_page.py [--orders 5000] [--rounds 5] [--seconds 3] [--cpu 20] [--profile]
 
 Seeds ``--orders`` open orders of 3 lines (through the service), with stock levels low enough
 that the page's FIFO allocation is not all FULL, then fetches the first page of
@@ -13,6 +13,9 @@ that the page's FIFO allocation is not all FULL, then fetches the first page of
   query of the GraphQL loader), building the same JSON by hand.
 
 A third contender, the plain endpoint without the allocation query, shows what that query costs.
+Then the CPU time of one request (``time.process_time``, ``--cpu`` requests of each, twice), which
+the machine's other work disturbs less than latency; with ``--profile``, the self time by package
+of ``--cpu`` requests of each under cProfile.
 Planner statistics are refreshed (ANALYZE) after seeding, as autovacuum would in a running system.
 
 Both apps run in this process over httpx.ASGITransport, one request at a time, alternating
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pstats
 import sys
 import time
 from collections import Counter as Tally
@@ -147,6 +152,41 @@ def plain_app() -> Starlette:
 # --- measuring -----------------------------------------------------------------------------
 
 
+def package_of(filename: str) -> str:
+    """The package a profiled function belongs to (stdlib modules by name, C functions as builtins)."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/")[1].split("/")[0]
+    if "/orderdeck/" in filename:
+        return "orderdeck"
+    if "/bench/" in filename:
+        return "bench"
+    if filename.startswith(("~", "<")):
+        return "builtins"
+    path = Path(filename)
+    return path.parent.name if path.parent.name == "asyncio" else path.stem
+
+
+async def cpu_per_request(send, count: int) -> float:
+    """Milliseconds of this process's CPU time per request, over ``count`` requests."""
+    start = time.process_time()
+    for _ in range(count):
+        await send()
+    return (time.process_time() - start) / count * 1000
+
+
+async def profile(send, count: int) -> Tally:
+    """Self time in seconds by package over ``count`` requests under cProfile."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        await send()
+    profiler.disable()
+    by_package: Tally = Tally()
+    for (filename, _, _), (_, _, self_time, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        by_package[package_of(filename)] += self_time
+    return by_package
+
+
 async def round_of(send, seconds: float, latencies: list[float]) -> tuple[int, float]:
     """Send requests one after another for ``seconds``; return (requests, elapsed)."""
     count = 0
@@ -223,6 +263,13 @@ async def main(args: argparse.Namespace) -> None:
                 latencies, count, elapsed = results[name]
                 n, seconds = await round_of(send, args.seconds, latencies)
                 results[name] = (latencies, count + n, elapsed + seconds)
+        cpu = {"GraphQL": [], "plain": []}
+        for _ in range(2):
+            for name, send in (("GraphQL", graphql), ("plain", plain)):
+                cpu[name].append(await cpu_per_request(send, args.cpu))
+        profiles = {}
+        if args.profile:
+            profiles = {name: await profile(send, args.cpu) for name, send in (("GraphQL", graphql), ("plain", plain))}
         await gql_client.aclose()
         await plain_client.aclose()
 
@@ -247,6 +294,19 @@ async def main(args: argparse.Namespace) -> None:
         ["endpoint", "requests", "seconds", "req/s", "p50 ms", "p90 ms", "bytes", "SQL/request"],
         rows,
     )
+    print(f"\nCPU per request ({args.cpu} requests, twice): "
+          + "; ".join(f"{name} {' and '.join(f'{ms:.1f}' for ms in v)} ms" for name, v in cpu.items())
+          + f"; GraphQL / plain {ratio(sum(cpu['GraphQL']), sum(cpu['plain']))}")  # fmt: skip
+    if profiles:
+        totals = {name: sum(p.values()) for name, p in profiles.items()}
+        packages = sorted(set().union(*profiles.values()), key=lambda k: -profiles["GraphQL"].get(k, 0.0))
+        print_table(
+            f"Self time by package under cProfile, {args.cpu} requests each (cProfile slows small calls most)",
+            ["package", "GraphQL s", "GraphQL %", "plain s", "plain %"],
+            [[k] + [x for name in ("GraphQL", "plain") for x in
+                    (f"{profiles[name].get(k, 0.0):.2f}", f"{profiles[name].get(k, 0.0) / totals[name] * 100:.1f}")]
+             for k in packages[:12]] + [["total", f"{totals['GraphQL']:.2f}", "", f"{totals['plain']:.2f}", ""]],
+        )  # fmt: skip
     print("\nSQL statements of one GraphQL request (records of the tortoise.db_client logger):")
     for stmt in g_sql:
         print("  " + " ".join(stmt.split())[:110])
@@ -263,6 +323,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--orders", type=int, default=5000, help="open orders seeded (default 5000)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per round and contender (default 3)")
+    parser.add_argument("--cpu", type=int, default=20, help="requests per CPU-time measurement (default 20)")
+    parser.add_argument("--profile", action="store_true", help="also profile --cpu requests of each (cProfile)")
     return parser.parse_args(argv)
 
 

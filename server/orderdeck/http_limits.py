@@ -6,7 +6,7 @@
   is decoded (the decoder would recurse once per level).
 - A list of more than ``max_list_items`` anywhere in the decoded JSON (the variables) is refused
   (400) before GraphQL coerces a single item.
-- An answer whose JSON passes ``max_answer_bytes`` is replaced by an error, found while encoding.
+- An answer whose JSON passes ``max_answer_bytes`` is replaced by an error, found once it is encoded.
 """
 
 from __future__ import annotations
@@ -140,12 +140,13 @@ def answer_too_large(limit: int) -> dict[str, Any]:
 
 
 def encode_answer(data: object, limit: int) -> str:
-    """``data`` as compact JSON, or the answer_too_large error once the text passes ``limit`` bytes."""
-    parts: list[str] = []
-    size = 0
-    for chunk in _ENCODER.iterencode(data):
-        size += len(chunk)
-        if size > limit:
-            return _ENCODER.encode(answer_too_large(limit))
-        parts.append(chunk)
-    return "".join(parts)
+    """``data`` as compact JSON, or the answer_too_large error when the text passes ``limit`` bytes.
+
+    Encoded in one go by the json module's C encoder: ``iterencode``, which could stop at the limit,
+    runs the pure-Python encoder, about five times slower (3 ms of a 100-order page). The answer's
+    objects are in memory already, and its text takes less room than they do.
+    """
+    text = _ENCODER.encode(data)
+    if len(text) > limit:
+        return _ENCODER.encode(answer_too_large(limit))
+    return text

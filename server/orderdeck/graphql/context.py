@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -14,6 +14,8 @@ from orderdeck.services.auth import Permission
 from orderdeck.services.context import Actor
 
 L = TypeVar("L", bound=DataLoader)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class Loaders:
@@ -32,6 +34,16 @@ class Loaders:
         if loader is None:
             loader = self._loaders[factory] = factory()
         return loader  # type: ignore[return-value]
+
+    def load(self, factory: Callable[[], DataLoader[K, V]], key: K) -> V | Awaitable[V]:
+        """The value of ``key`` if the request's loader made by ``factory`` has it already (its
+        error is raised), else the loader's future: a resolver returning this costs no coroutine
+        when the value is known (graphql-core awaits what is awaitable)."""
+        loader = self.get(factory)
+        future = loader.cache_map.get(key) if loader.cache else None
+        if future is not None and future.done() and not future.cancelled():
+            return future.result()
+        return loader.load(key)
 
 
 @dataclass

@@ -21,9 +21,11 @@ from strawberry.types import ExecutionContext
 
 from orderdeck.graphql.arguments import CheckArguments
 from orderdeck.graphql.cost import QueryLimits, cost_limit, list_literal_rule
+from orderdeck.graphql.direct import use_direct_resolvers
 from orderdeck.graphql.extensions import RefuseNul, SubscriptionsOnlyOverSockets
 from orderdeck.graphql.limits import QueryTimeLimit
-from orderdeck.graphql.live.execution import Executor, MaskErrors
+from orderdeck.graphql.execution import Executor
+from orderdeck.graphql.live.execution import MaskErrors
 from orderdeck.services.errors import ServiceError
 
 AREAS = [
@@ -88,7 +90,7 @@ def build_schema(max_depth: int = 12, query_limits: QueryLimits = QueryLimits())
     ]
     from orderdeck.graphql.live.types import SCALARS
 
-    return Schema(
+    built = Schema(
         config=StrawberryConfig(scalar_map=SCALARS),
         query=merge_types("Query", _collect("Query")),
         mutation=merge_types("Mutation", _collect("Mutation")),
@@ -110,6 +112,8 @@ def build_schema(max_depth: int = 12, query_limits: QueryLimits = QueryLimits())
             QueryTimeLimit,
         ],
     )
+    use_direct_resolvers(built)
+    return built
 
 
 schema = build_schema()

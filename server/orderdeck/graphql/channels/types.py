@@ -19,6 +19,7 @@ from orderdeck.graphql.channels.loaders import (
     runs_by_channel,
     stock_location_ids_by_channel,
 )
+from orderdeck.graphql.batched import batched_field, by
 from orderdeck.graphql.common import MAX_PAGE, Node, encode_id
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import location_by_id
@@ -74,9 +75,9 @@ class Channel(Node):
         except (crypto.SecretUnreadable, crypto.SecretKeyMissing) as exc:
             raise GraphQLError(str(exc)) from None
 
-    @strawberry.field(description="Where downloaded orders go.")
-    async def download_location(self, info: Info) -> Location:
-        return await info.context.loaders.get(location_by_id).load(self.download_location_id)  # type: ignore[attr-defined]
+    download_location = batched_field(
+        Location, location_by_id, key=by("download_location_id"), description="Where downloaded orders go."
+    )
 
     @strawberry.field(description="Whose available stock is offered on the channel (none: nothing is pushed).")
     async def stock_locations(self, info: Info) -> list[Location]:
@@ -92,12 +93,11 @@ class Channel(Node):
         key = (self.id, limit)
         return await info.context.loaders.get(listings_by_channel).load(key)  # type: ignore[arg-type,return-value]
 
-    @strawberry.field(
+    attention = batched_field(
+        "ChannelAttention", attention_by_channel, key=by("id"),
         description="What of the channel's outbound work failed: what waits for a change (needs attention) and what "
-        "goes again by itself."
-    )
-    async def attention(self, info: Info) -> ChannelAttention:
-        return await info.context.loaders.get(attention_by_channel).load(self.id)  # type: ignore[arg-type,return-value]
+        "goes again by itself.",
+    )  # fmt: skip
 
     @strawberry.field(
         description=f"The newest sync runs (at most {MAX_PAGE}; all: `syncRuns`).",
@@ -163,13 +163,10 @@ class Listing(Node):
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Listing", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field(description="The channel it is listed on.")
-    async def channel(self, info: Info) -> Channel:
-        return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
-
-    @strawberry.field(description="The stock item it is.")
-    async def stock_item(self, info: Info) -> StockItem:
-        return await info.context.loaders.get(stock_item_by_id).load(self.stock_item_id)  # type: ignore[attr-defined]
+    channel = batched_field(Channel, channel_by_id, key=by("channel_id"), description="The channel it is listed on.")
+    stock_item = batched_field(
+        StockItem, stock_item_by_id, key=by("stock_item_id"), description="The stock item it is."
+    )
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -216,9 +213,7 @@ class SyncRun:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("SyncRun", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field(description="The channel it ran for.")
-    async def channel(self, info: Info) -> Channel:
-        return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
+    channel = batched_field(Channel, channel_by_id, key=by("channel_id"), description="The channel it ran for.")
 
     @strawberry.field(
         description=f"The first orders or listings skipped or failed, in the order they were met (at most {MAX_PAGE}).",
@@ -244,11 +239,10 @@ class FailedJob:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("FailedJob", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field(description="The channel whose work it did; null for a job not about one channel.")
-    async def channel(self, info: Info) -> Channel | None:
-        if self.channel_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.get(channel_by_id).load(self.channel_id)  # type: ignore[attr-defined]
+    channel = batched_field(
+        Channel | None, channel_by_id, key=by("channel_id"),
+        description="The channel whose work it did; null for a job not about one channel.",
+    )  # fmt: skip
 
 
 @strawberry.type(description="An installed channel plugin and the settings a channel of it takes.")

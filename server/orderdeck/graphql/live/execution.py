@@ -6,7 +6,7 @@ on it once per subscriber, and each result would be JSON-encoded once per socket
 subscribers that is 500 identical executions and encodings of every event, most of the API's CPU
 (bench/README.md, bench_live_latency.py). Here:
 
-- :class:`Executor` executes an event once per distinct (operation, variables) and hands the same
+- :class:`EventExecutor` executes an event once per distinct (operation, variables) and hands the same
   result to every subscriber of that subscription. That is sound because a payload's fields are
   plain values of the event: they read nothing of the subscriber's (no context, no per-field
   permission), so the result depends only on the event, the operation and its variables. The
@@ -28,7 +28,7 @@ from strawberry.extensions import MaskErrors as _MaskErrors
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 Executions = strawberry.Private[dict[Any, Any]]
-"""The type of a payload's ``executions`` field: its results, by subscription (see Executor)."""
+"""The type of a payload's ``executions`` field: its results, by subscription (see EventExecutor)."""
 
 
 def executions() -> Any:
@@ -48,7 +48,7 @@ class SharedData(dict[str, Any]):
         return self._json
 
 
-class Executor(StrawberryGraphQLCoreExecutionContext):
+class EventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor: each subscription event with a memo of its own, executed once per
     distinct (operation, variables) for all the subscribers of a shared payload.
 

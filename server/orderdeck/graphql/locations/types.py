@@ -9,8 +9,8 @@ import strawberry
 
 from orderdeck import models
 from orderdeck.graphql.audit.types import audit_trail_field
+from orderdeck.graphql.batched import batched_field, by
 from orderdeck.graphql.common import Node, encode_id
-from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import open_order_count_by_location
 
 
@@ -24,9 +24,9 @@ class Location(Node):
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Location", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field(description="How many open orders are at this location.")
-    async def open_order_count(self, info: Info) -> int:
-        return await info.context.loaders.get(open_order_count_by_location).load(self.id)  # type: ignore[arg-type]
+    open_order_count = batched_field(
+        int, open_order_count_by_location, key=by("id"), description="How many open orders are at this location."
+    )
 
     audit_trail = audit_trail_field("location")
 

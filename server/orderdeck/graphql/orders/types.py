@@ -13,8 +13,9 @@ from strawberry.scalars import JSON
 
 from orderdeck import models
 from orderdeck.graphql.audit.types import audit_trail_field
+from orderdeck.graphql.batched import batched_field, by, then
 from orderdeck.graphql.common import Node, encode_id
-from orderdeck.graphql.context import Info
+from orderdeck.graphql.context import Loaders
 from orderdeck.graphql.locations.loaders import location_by_id
 from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.orders import loaders
@@ -36,6 +37,25 @@ DispatchState = strawberry.enum(
 )  # fmt: skip
 ALLOCATION_RULE = inspect.cleandoc(AllocationState.__doc__ or "")
 StockAllocation = strawberry.enum(AllocationState, name="StockAllocation", description=ALLOCATION_RULE)
+
+
+def _lines_of(order: models.Order, request: Loaders) -> uuid.UUID:
+    """The key of an order's lines. Lines show their stock level at the order's location: the
+    order is put in order_by_id for them to find."""
+    request.get(loaders.order_by_id).prime(order.id, order)
+    return order.id
+
+
+def _level_of(line: models.OrderItem, request: Loaders) -> Any:
+    """The key of the stock level a line shows: its item at its order's location (None: unlinked)."""
+    if line.stock_item_id is None:
+        return None
+    order = request.load(loaders.order_by_id, line.order_id)
+    return then(order, lambda o: None if o is None else (line.stock_item_id, o.location_id))
+
+
+def _tag_names(tags: list[models.OrderTag]) -> list[str]:
+    return [tag.name for tag in tags]
 
 
 @strawberry.type(description="A postal address.")
@@ -100,21 +120,14 @@ class OrderItem:
     def linked(self) -> bool:
         return self.stock_item_id is not None  # type: ignore[attr-defined]
 
-    @strawberry.field(description="The stock item this line is linked to; null when unlinked.")
-    async def stock_item(self, info: Info) -> StockItem | None:
-        if self.stock_item_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.get(stock_item_by_id).load(self.stock_item_id)  # type: ignore[attr-defined]
-
-    @strawberry.field(description="Stock of the linked item at the order's location; null when unlinked.")
-    async def stock_level(self, info: Info) -> StockLevel | None:
-        if self.stock_item_id is None:  # type: ignore[attr-defined]
-            return None
-        order = await info.context.loaders.get(loaders.order_by_id).load(self.order_id)  # type: ignore[attr-defined]
-        if order is None:
-            return None
-        key = (self.stock_item_id, order.location_id)  # type: ignore[attr-defined]
-        return await info.context.loaders.get(level_by_item_and_location).load(key)  # type: ignore[return-value]
+    stock_item = batched_field(
+        StockItem | None, stock_item_by_id, key=by("stock_item_id"),
+        description="The stock item this line is linked to; null when unlinked.",
+    )  # fmt: skip
+    stock_level = batched_field(
+        StockLevel | None, level_by_item_and_location, key=_level_of,
+        description="Stock of the linked item at the order's location; null when unlinked.",
+    )  # fmt: skip
 
 
 @strawberry.type(description="A note on an order. Internal notes are for the seller's staff only.")
@@ -156,10 +169,7 @@ class Dispatch:
 class OrderReturnItem:
     quantity: int
 
-    @strawberry.field
-    async def order_item(self, info: Info) -> OrderItem:
-        loader = info.context.loaders.get(loaders.order_item_by_id)
-        return await loader.load(self.order_item_id)  # type: ignore[attr-defined,return-value]
+    order_item = batched_field(OrderItem, loaders.order_item_by_id, key=by("order_item_id"))
 
 
 @strawberry.type(description="Items returned from a processed order, restocked at a location if asked.")
@@ -173,16 +183,11 @@ class OrderReturn:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("OrderReturn", self.id))  # type: ignore[attr-defined]
 
-    @strawberry.field(description="Where the items were restocked; null when not restocked.")
-    async def location(self, info: Info) -> Location | None:
-        if self.location_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[attr-defined]
-
-    @strawberry.field
-    async def items(self, info: Info) -> list[OrderReturnItem]:
-        loader = info.context.loaders.get(loaders.items_by_return)
-        return await loader.load(self.id)  # type: ignore[attr-defined,return-value]
+    location = batched_field(
+        Location | None, location_by_id, key=by("location_id"),
+        description="Where the items were restocked; null when not restocked.",
+    )  # fmt: skip
+    items = batched_field(list[OrderReturnItem], loaders.items_by_return, key=by("id"))
 
 
 @strawberry.type(description="A customer order: open until processed (shipped) or cancelled.")
@@ -234,57 +239,34 @@ class Order(Node):
         return Totals(subtotal=o.subtotal, postage=o.postage, discount=o.discount, tax=o.tax, total=o.total,
                       currency=o.currency, payment_method=o.payment_method)  # fmt: skip
 
-    @strawberry.field(description="The location the order ships from and takes its stock from.")
-    async def location(self, info: Info) -> Location:
-        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[attr-defined]
-
-    @strawberry.field(description="The order's lines, in order.")
-    async def items(self, info: Info) -> list[OrderItem]:
-        # Lines resolve their stock level at this order's location: let them find the order here.
-        info.context.loaders.get(loaders.order_by_id).prime(self.id, self)  # type: ignore[arg-type]
-        loader = info.context.loaders.get(loaders.items_by_order)
-        return await loader.load(self.id)  # type: ignore[arg-type,return-value]
-
-    @strawberry.field
-    async def tags(self, info: Info) -> list[str]:
-        tags = await info.context.loaders.get(loaders.tags_by_order).load(self.id)  # type: ignore[arg-type]
-        return [tag.name for tag in tags]
-
-    @strawberry.field(description="Notes, oldest first.")
-    async def notes(self, info: Info) -> list[OrderNote]:
-        loader = info.context.loaders.get(loaders.notes_by_order)
-        return await loader.load(self.id)  # type: ignore[arg-type,return-value]
-
-    @strawberry.field(description="Extended properties, by name.")
-    async def extended_properties(self, info: Info) -> list[ExtendedProperty]:
-        loader = info.context.loaders.get(loaders.properties_by_order)
-        return await loader.load(self.id)  # type: ignore[arg-type,return-value]
-
-    @strawberry.field(description="The dispatch owed to the channel; null until the order is processed.")
-    async def dispatch(self, info: Info) -> Dispatch | None:
-        loader = info.context.loaders.get(loaders.dispatch_by_order)
-        return await loader.load(self.id)  # type: ignore[arg-type,return-value]
-
-    @strawberry.field(description="Returns recorded against this (processed) order, oldest first.")
-    async def returns(self, info: Info) -> list[OrderReturn]:
-        loader = info.context.loaders.get(loaders.returns_by_order)
-        return await loader.load(self.id)  # type: ignore[arg-type,return-value]
-
-    @strawberry.field(description="For a resend (status RESEND): the processed order it ships again.")
-    async def original_order(self, info: Info) -> Order | None:
-        if self.original_order_id is None:  # type: ignore[attr-defined]
-            return None
-        loader = info.context.loaders.get(loaders.order_by_id)
-        return await loader.load(self.original_order_id)  # type: ignore[attr-defined,return-value]
-
-    @strawberry.field(description="Resends of this order, by number.")
-    async def resends(self, info: Info) -> list[Order]:
-        loader = info.context.loaders.get(loaders.resends_by_order)
-        return await loader.load(self.id)  # type: ignore[arg-type,return-value]
-
-    @strawberry.field(description=ALLOCATION_RULE)
-    async def allocation(self, info: Info) -> StockAllocation:
-        return await info.context.loaders.get(loaders.allocation_by_order).load(self.id)  # type: ignore[arg-type]
+    location = batched_field(
+        Location, location_by_id, key=by("location_id"),
+        description="The location the order ships from and takes its stock from.",
+    )  # fmt: skip
+    items = batched_field(
+        list[OrderItem], loaders.items_by_order, key=_lines_of, description="The order's lines, in order."
+    )
+    tags = batched_field(list[str], loaders.tags_by_order, key=by("id"), shape=_tag_names)
+    notes = batched_field(list[OrderNote], loaders.notes_by_order, key=by("id"), description="Notes, oldest first.")
+    extended_properties = batched_field(
+        list[ExtendedProperty], loaders.properties_by_order, key=by("id"), description="Extended properties, by name."
+    )
+    dispatch = batched_field(
+        Dispatch | None, loaders.dispatch_by_order, key=by("id"),
+        description="The dispatch owed to the channel; null until the order is processed.",
+    )  # fmt: skip
+    returns = batched_field(
+        list[OrderReturn], loaders.returns_by_order, key=by("id"),
+        description="Returns recorded against this (processed) order, oldest first.",
+    )  # fmt: skip
+    original_order = batched_field(
+        "Order | None", loaders.order_by_id, key=by("original_order_id"),
+        description="For a resend (status RESEND): the processed order it ships again.",
+    )  # fmt: skip
+    resends = batched_field(
+        "list[Order]", loaders.resends_by_order, key=by("id"), description="Resends of this order, by number."
+    )
+    allocation = batched_field(StockAllocation, loaders.allocation_by_order, key=by("id"), description=ALLOCATION_RULE)
 
     audit_trail = audit_trail_field("order")
 
@@ -330,6 +312,4 @@ class OpenOrderCount:
     status: OrderStatus
     count: int
 
-    @strawberry.field(description="The location.")
-    async def location(self, info: Info) -> Location:
-        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[return-value]
+    location = batched_field(Location, location_by_id, key=by("location_id"), description="The location.")

@@ -10,8 +10,8 @@ import strawberry
 
 from orderdeck import models
 from orderdeck.graphql.audit.types import ActorKind, audit_trail_field
+from orderdeck.graphql.batched import batched_field, by
 from orderdeck.graphql.common import Node, encode_id
-from orderdeck.graphql.context import Info
 from orderdeck.graphql.locations.loaders import location_by_id
 from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.stock.loaders import levels_by_item, stock_item_by_id
@@ -35,9 +35,10 @@ class StockItem(Node):
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("StockItem", self.id))  # type: ignore[arg-type]
 
-    @strawberry.field(description="Stock of this item at each location that has a level for it.")
-    async def levels(self, info: Info) -> list[StockLevel]:
-        return await info.context.loaders.get(levels_by_item).load(self.id)  # type: ignore[arg-type,return-value]
+    levels = batched_field(
+        "list[StockLevel]", levels_by_item, key=by("id"),
+        description="Stock of this item at each location that has a level for it.",
+    )  # fmt: skip
 
     audit_trail = audit_trail_field("stock item")
 
@@ -68,13 +69,8 @@ class StockLevel:
     def below_minimum(self) -> bool:
         return self.level - self.allocated < self.minimum_level
 
-    @strawberry.field
-    async def location(self, info: Info) -> Location:
-        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[attr-defined]
-
-    @strawberry.field
-    async def item(self, info: Info) -> StockItem:
-        return await info.context.loaders.get(stock_item_by_id).load(self.item_id)  # type: ignore[attr-defined]
+    location = batched_field(Location, location_by_id, key=by("location_id"))
+    item = batched_field(StockItem, stock_item_by_id, key=by("item_id"))
 
 
 @strawberry.type(
@@ -105,10 +101,8 @@ class StockLedgerEntry:
     def allocated_change(self) -> int:
         return self.allocated_after - self.allocated_before
 
-    @strawberry.field
-    async def item(self, info: Info) -> StockItem:
-        return await info.context.loaders.get(stock_item_by_id).load(self.item_id)  # type: ignore[attr-defined]
-
-    @strawberry.field(description="The location; null once the location has been deleted.")
-    async def location(self, info: Info) -> Location | None:
-        return await info.context.loaders.get(location_by_id).load(self.location_id)  # type: ignore[attr-defined]
+    item = batched_field(StockItem, stock_item_by_id, key=by("item_id"))
+    location = batched_field(
+        Location | None, location_by_id, key=by("location_id"),
+        description="The location; null once the location has been deleted.",
+    )  # fmt: skip
