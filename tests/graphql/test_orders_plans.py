@@ -152,7 +152,7 @@ async def test_each_list_reads_about_a_page(book, name: str):
 @pytest.mark.parametrize("name", [name for name, (where, _) in LISTS.items() if where])
 async def test_each_total_reads_at_most_the_cap(book, name: str):
     """The bounded count of each list reads its matching rows up to the cap, from an index."""
-    from orderdeck.graphql.common import capped_count_sql
+    from orderdeck.graphql.pagination import capped_count_sql
 
     cap = 10_001
     plan = await db.plan(capped_count_sql(filtered_orders(OrderFilter(**LISTS[name][0])), cap),
@@ -166,7 +166,7 @@ async def test_each_total_reads_at_most_the_cap(book, name: str):
 
 
 async def test_a_big_total_is_estimated_without_counting(book):
-    from orderdeck.graphql.common import bounded_count
+    from orderdeck.graphql.pagination import bounded_count
 
     total = await bounded_count(filtered_orders(OrderFilter(state=OPEN)), 10_000)()
     assert total.estimate and abs(total.count - 30_000) < 3_000, total

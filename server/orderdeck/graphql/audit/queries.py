@@ -11,7 +11,8 @@ from tortoise.queryset import QuerySet
 
 from orderdeck import models
 from orderdeck.graphql.audit.types import SUBJECT_NODE_TYPES, AuditEntry, AuditKind, AuditSubject
-from orderdeck.graphql.common import Connection, date_range, query_id, node_type_of, paginate
+from orderdeck.graphql.common import date_range, query_id, node_type_of
+from orderdeck.graphql.pagination import Connection, paginate
 from orderdeck.graphql.permissions import READ
 
 @strawberry.input(description="Which audit entries to list. All conditions must hold.")

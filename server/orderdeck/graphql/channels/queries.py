@@ -8,7 +8,8 @@ from tortoise.queryset import QuerySet
 from orderdeck import models
 from orderdeck.graphql.channels.inputs import FailedJobFilter, ListingFilter, SyncRunFilter
 from orderdeck.graphql.channels.types import Channel, ChannelPlugin, FailedJob, Listing, SyncRun
-from orderdeck.graphql.common import Connection, paginate, query_id
+from orderdeck.graphql.common import query_id
+from orderdeck.graphql.pagination import Connection, paginate
 from orderdeck.graphql.permissions import READ
 from orderdeck.plugins.dto import PluginKind
 from orderdeck.plugins.manager import installed_plugins

@@ -16,7 +16,8 @@ from tortoise.queryset import QuerySet
 from orderdeck import models
 from orderdeck.config import get_settings
 from orderdeck.graphql.arguments import ExactlyOne, IntRange, NotBlank, checked
-from orderdeck.graphql.common import Connection, bounded_count, date_range, paginate, query_id
+from orderdeck.graphql.common import date_range, query_id
+from orderdeck.graphql.pagination import Connection, bounded_count, paginate
 from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
 from orderdeck.graphql.orders.types import DeletedOrder, OpenOrderCount, Order, OrderSearchResult
 from orderdeck.graphql.permissions import READ

@@ -8,7 +8,8 @@ from tortoise.queryset import QuerySet
 
 from orderdeck import models
 from orderdeck.graphql.arguments import ExactlyOne, checked
-from orderdeck.graphql.common import Connection, date_range, query_id, paginate
+from orderdeck.graphql.common import date_range, query_id
+from orderdeck.graphql.pagination import Connection, paginate
 from orderdeck.graphql.permissions import READ
 from orderdeck.graphql.stock.inputs import StockItemFilter, StockLedgerFilter
 from orderdeck.graphql.stock.types import StockItem, StockLedgerEntry, StockLevel
