@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from orderdeck.models import Location, OrderStatus, StockChangeReason, StockItem
+from orderdeck.models import Location, OrderStatus, StockChangeReason
 from orderdeck.services.context import Actor
 from orderdeck.services.errors import ServiceError
 from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT
@@ -22,6 +22,15 @@ from orderdeck.services.order_inputs import ItemInput, OrderInput, line_amounts
 from orderdeck.services.stock import StockChange
 
 ZERO = Decimal(0)
+
+
+class ItemRef(NamedTuple):
+    """What a new line takes from the stock item it links to (read as plain values, not models)."""
+
+    id: uuid.UUID
+    sku: str
+    title: str
+    weight: Decimal
 
 
 @dataclass
@@ -86,7 +95,7 @@ def build_rows(
     inputs: list[OrderInput],
     source: str,
     first_number: int,
-    items: dict[str, StockItem],
+    items: dict[str, ItemRef],
     locations: dict[uuid.UUID, Location],
     default: Location | None,
     actor: Actor,
@@ -119,7 +128,7 @@ def build_rows(
         rows.changes += [
             StockChange(line["stock_item_id"], location.id, StockChangeReason.ORDER_CREATED,
                         allocated=line["quantity"], order_id=order["id"], order_number=order["number"],
-                        received_at=order["received_at"])  # fmt: skip
+                        received_at=order["received_at"], new_order=True)  # fmt: skip
             for line in lines
             if line["stock_item_id"] is not None
         ]
