@@ -136,9 +136,10 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
 
     after = await _add_to_levels(totals)
     stamp = datetime.now(timezone.utc)
+    skus: dict[uuid.UUID, str] = {}
     for row in levels.values():
         if row.id in after:
-            row.level, row.allocated = after[row.id]
+            row.level, row.allocated, skus[row.item_id] = after[row.id]
             row.updated_at = stamp
 
     changed = {key: row for key, row in levels.items() if row.id in totals}
@@ -147,7 +148,7 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
     await allocation.move_frontiers(before, moves)
     await insert_rows(StockLedgerEntry, _ledger_rows(changes, levels, totals, actor))
     await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
-    events.stock_levels_changed(changed.values())
+    events.stock_levels_changed(changed.values(), skus)
     return changed
 
 
@@ -157,16 +158,19 @@ UPDATE stock_level SET level = stock_level.level + d.level, allocated = stock_le
        updated_at = CURRENT_TIMESTAMP
 FROM unnest($1::bigint[], $2::int[], $3::int[]) AS d(id, level, allocated)
 WHERE stock_level.id = d.id
-RETURNING stock_level.id, stock_level.level, stock_level.allocated
+RETURNING stock_level.id, stock_level.level, stock_level.allocated, {sku}
 """
 
+_SKU = "(SELECT sku FROM stock_item WHERE stock_item.id = stock_level.item_id) AS sku"
+"""The item's SKU, returned with a changed level (for its event)."""
 
-async def _add_to_levels(totals: dict[int, list[int]]) -> dict[int, tuple[int, int]]:
+
+async def _add_to_levels(totals: dict[int, list[int]]) -> dict[int, tuple[int, int, str]]:
     """Add ``totals`` ([level, allocated] deltas by level row id) to the (locked) rows in one
-    statement; return each row's new (level, allocated)."""
+    statement; return each row's new (level, allocated) and its item's SKU."""
     ids = sorted(totals)
     if db.dialect() == "postgres":
-        rows = await db.fetch(_ADD_ALL, [ids, [totals[i][0] for i in ids], [totals[i][1] for i in ids]])
+        rows = await db.fetch(_ADD_ALL.format(sku=_SKU), [ids, [totals[i][0] for i in ids], [totals[i][1] for i in ids]])
     else:
         marks = iter(db.placeholders(len(ids) * 5))
         level_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
@@ -179,10 +183,10 @@ async def _add_to_levels(totals: dict[int, list[int]]) -> dict[int, tuple[int, i
             f"UPDATE stock_level SET level = level + CASE id {level_case} ELSE 0 END, "
             f"allocated = allocated + CASE id {alloc_case} ELSE 0 END, "
             f"updated_at = CURRENT_TIMESTAMP WHERE id IN ({in_list}) "
-            "RETURNING id, level, allocated",
+            f"RETURNING id, level, allocated, {_SKU}",
             params,
         )
-    return {row["id"]: (row["level"], row["allocated"]) for row in rows}
+    return {row["id"]: (row["level"], row["allocated"], row["sku"]) for row in rows}
 
 
 def _ledger_rows(
