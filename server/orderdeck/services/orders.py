@@ -305,23 +305,22 @@ async def create_orders(
     if errors:
         raise ServiceError(errors)
 
-    skus = {line.sku for o in inputs for line in o.items}
-    items = await _stock_items(skus, channel_id)
-    seen: set[tuple[str, str]] = set()
-    for n, o in enumerate(inputs):
-        p = prefix(n) + "." if prefix(n) else ""
-        if not allow_unlinked:
-            for i, line in enumerate(o.items):
-                if line.sku not in items:
-                    errors.append(FieldError(f"SKU {line.sku} does not exist", f"{p}items.{i}.sku", ErrorCode.NOT_FOUND))
-        if o.reference:
-            if (o.subsource, o.reference) in seen:
-                errors.append(FieldError(f"Reference {o.reference} is given twice", f"{p}reference", ErrorCode.DUPLICATE))
-            seen.add((o.subsource, o.reference))
-    if errors:
-        raise ServiceError(errors)
-
-    async with transaction():
+    async with transaction():  # one connection for the whole call, reads included
+        skus = {line.sku for o in inputs for line in o.items}
+        items = await _stock_items(skus, channel_id)
+        seen: set[tuple[str, str]] = set()
+        for n, o in enumerate(inputs):
+            p = prefix(n) + "." if prefix(n) else ""
+            if not allow_unlinked:
+                for i, line in enumerate(o.items):
+                    if line.sku not in items:
+                        errors.append(FieldError(f"SKU {line.sku} does not exist", f"{p}items.{i}.sku", ErrorCode.NOT_FOUND))
+            if o.reference:
+                if (o.subsource, o.reference) in seen:
+                    errors.append(FieldError(f"Reference {o.reference} is given twice", f"{p}reference", ErrorCode.DUPLICATE))
+                seen.add((o.subsource, o.reference))
+        if errors:
+            raise ServiceError(errors)
         locations = await hold_locations({o.location_id for o in inputs if o.location_id})
         missing = [FieldError(f"Location {o.location_id} does not exist", _path(prefix(n), "locationId"),
                               ErrorCode.NOT_FOUND)
