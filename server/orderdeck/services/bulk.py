@@ -67,7 +67,8 @@ def _to_db(field: fields.Field, dialect: str) -> Callable[[Any], Any] | None:
     if enum_type is not None:
         return lambda value: (value if isinstance(value, enum_type) else enum_type(value)).value
     if isinstance(field, fields.JSONField):
-        return lambda value: field.to_db_value(value, None)  # type: ignore[arg-type]
+        encode = field.encoder  # what to_db_value does with a dict or list, without its other checks
+        return lambda value: encode(value) if type(value) in (dict, list) else field.to_db_value(value, None)  # type: ignore[arg-type]
     if isinstance(field, fields.DatetimeField):
         return _utc
     if isinstance(field, fields.UUIDField):
