@@ -240,10 +240,14 @@ FRONTIER_FIELDS = ["covered_through_received_at", "covered_through_number", "cov
 
 def _keep(row: StockLevel, frontier: Frontier) -> bool:
     """Set ``frontier`` on ``row``; whether that changed it."""
-    before = (row.covered_through_received_at, row.covered_through_number, row.covered_quantity)
-    row.covered_through_received_at, row.covered_through_number = frontier.through or (None, None)
+    received_at, number = frontier.through or (None, None)
+    if (row.covered_through_received_at, row.covered_through_number, row.covered_quantity) == (
+        received_at, number, frontier.covered
+    ):
+        return False
+    row.covered_through_received_at, row.covered_through_number = received_at, number
     row.covered_quantity = frontier.covered
-    return before != (row.covered_through_received_at, row.covered_through_number, row.covered_quantity)
+    return True
 
 
 def _stored(row: StockLevel) -> Frontier:
