@@ -51,8 +51,10 @@ def line_row(
 ) -> dict[str, Any]:
     """An order line's row; its title defaults to the linked stock item's."""
     _, tax, total = line_amounts(data.quantity, data.unit_price, data.discount, data.tax_rate)
+    # An edited line (ItemEdit) may keep its id; a new line has none (pydantic's failing getattr is slow).
+    line_id = data.id if "id" in type(data).model_fields else None
     return {
-        "id": getattr(data, "id", None) or uuid.uuid4(), "order_id": order_id, "position": position,
+        "id": line_id or uuid.uuid4(), "order_id": order_id, "position": position,
         "stock_item_id": stock_item_id, "sku": data.sku, "channel_sku": data.channel_sku,
         "item_number": data.item_number, "title": data.title or item_title,
         "quantity": data.quantity, "unit_price": data.unit_price, "discount": data.discount,
