@@ -127,12 +127,20 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
     changes = [c for c in changes if c.level or c.allocated]
     if not changes:
         return {}
-    deltas: dict[StockKey, list[int]] = defaultdict(lambda: [0, 0])
+    levels = await lock_levels({c.key for c in changes})
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for change in changes:
-        deltas[change.key][0] += change.level
-        deltas[change.key][1] += change.allocated
-    levels, skus = await _lock_and_add(deltas)
-    totals = {levels[key].id: delta for key, delta in deltas.items()}
+        row_id = levels[change.key].id
+        totals[row_id][0] += change.level
+        totals[row_id][1] += change.allocated
+
+    after = await _add_to_levels(totals)
+    stamp = datetime.now(timezone.utc)
+    skus: dict[uuid.UUID, str] = {}
+    for row in levels.values():
+        if row.id in after:
+            row.level, row.allocated, skus[row.item_id] = after[row.id]
+            row.updated_at = stamp
 
     changed = {key: row for key, row in levels.items() if row.id in totals}
     moves = await allocation.record(changes)
@@ -142,54 +150,6 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
     await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
     events.stock_levels_changed(changed.values(), skus)
     return changed
-
-
-# PostgreSQL: lock the levels of the (item, location) pairs in id order and add their deltas, in one
-# statement; nothing is locked or changed unless every level exists (the count is an InitPlan).
-_LOCK_AND_ADD = """
-WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[]) AS d(item_id, location_id, level, allocated)),
-locked AS (
-    SELECT sl.id, d.level, d.allocated FROM stock_level sl
-    JOIN d ON sl.item_id = d.item_id AND sl.location_id = d.location_id
-    WHERE (SELECT count(*) FROM stock_level s JOIN d ON s.item_id = d.item_id AND s.location_id = d.location_id) = $5
-    ORDER BY sl.id FOR UPDATE OF sl
-)
-UPDATE stock_level SET level = stock_level.level + locked.level, allocated = stock_level.allocated + locked.allocated,
-       updated_at = CURRENT_TIMESTAMP
-FROM locked WHERE stock_level.id = locked.id
-RETURNING {columns}, {sku}
-"""
-
-
-async def _lock_and_add(deltas: dict[StockKey, list[int]]) -> tuple[dict[StockKey, StockLevel], dict[uuid.UUID, str]]:
-    """Lock the levels of ``deltas``' keys in id order (creating missing ones) and add their
-    [level, allocated] deltas; return the levels with their new values, and their items' SKUs.
-
-    PostgreSQL, when every level exists: one statement. Otherwise lock_levels, then one UPDATE.
-    """
-    skus: dict[uuid.UUID, str] = {}
-    if db.dialect() == "postgres":
-        keys = sorted(deltas)
-        columns = ", ".join(f"stock_level.{c}" for c in StockLevel._meta.fields_db_projection.values())
-        rows = await db.fetch(_LOCK_AND_ADD.format(columns=columns, sku=_SKU), [
-            [i for i, _ in keys], [loc for _, loc in keys],
-            [deltas[k][0] for k in keys], [deltas[k][1] for k in keys], len(keys),
-        ])  # fmt: skip
-        if rows:
-            levels = {}
-            for row in rows:
-                sku = row.pop("sku")
-                level = StockLevel._init_from_db(**row)
-                levels[(level.item_id, level.location_id)] = level
-                skus[level.item_id] = sku
-            return levels, skus
-    levels = await lock_levels(set(deltas))
-    after = await _add_to_levels({levels[key].id: delta for key, delta in deltas.items()})
-    stamp = datetime.now(timezone.utc)
-    for row in levels.values():
-        row.level, row.allocated, skus[row.item_id] = after[row.id]
-        row.updated_at = stamp
-    return levels, skus
 
 
 # PostgreSQL: the deltas as arrays, so the statement's text (and prepared statement) is one.
