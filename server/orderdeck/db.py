@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,19 @@ def placeholders(count: int, start: int = 1) -> list[str]:
     if dialect() == "postgres":
         return [f"${i}" for i in range(start, start + count)]
     return ["?"] * count
+
+
+def one_of(column: str, values: Collection[Any], start: int = 1) -> tuple[str, list[Any]]:
+    """SQL testing that ``column`` is one of ``values``, and its parameters (markers numbered from
+    ``start``). PostgreSQL: ``column = ANY($n)`` with the values as one array, so the statement's
+    text is the same whatever their number (asyncpg prepares it once, and the server parses and
+    plans no long list); SQLite: ``column IN (?, ...)``. Values are given as the driver takes
+    them (UUIDs as text on SQLite)."""
+    if dialect() == "postgres":
+        return f"{column} = ANY(${start})", [list(values)]
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
 async def fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:

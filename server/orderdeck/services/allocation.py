@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orderdeck import db
 from orderdeck.models import Allocation, Order, StockLevel
@@ -121,6 +121,7 @@ async def record(changes: Iterable[StockChange]) -> QueueMoves:
     """
     deltas: dict[AllocationKey, int] = defaultdict(int)
     queued: dict[uuid.UUID, tuple[datetime, int]] = {}
+    new_orders: set[uuid.UUID] = set()
     for change in changes:
         if not change.allocated:
             continue
@@ -129,12 +130,12 @@ async def record(changes: Iterable[StockChange]) -> QueueMoves:
         deltas[(change.order_id, change.item_id, change.location_id)] += change.allocated
         if change.received_at is not None and change.order_number is not None:
             queued[change.order_id] = (change.received_at, change.order_number)
+        if change.new_order:
+            new_orders.add(change.order_id)
     deltas = {key: delta for key, delta in deltas.items() if delta}
     if not deltas:
         return {}
-    order_ids = {key[0] for key in deltas}
-    rows = await Allocation.filter(order_id__in=list(order_ids))
-    existing = {(a.order_id, a.item_id, a.location_id): a for a in rows}
+    existing = await _allocations({key[0] for key in deltas} - new_orders)
     new_keys = [key for key in deltas if key not in existing]
     unknown = {key[0] for key in new_keys} - queued.keys()
     if unknown:
@@ -145,25 +146,57 @@ async def record(changes: Iterable[StockChange]) -> QueueMoves:
     emptied, updated = [], defaultdict(list)
     moves: QueueMoves = defaultdict(list)
     for key, delta in deltas.items():
-        quantity = (existing[key].quantity if key in existing else 0) + delta
+        entry = existing.get(key)
+        quantity = (entry.quantity if entry else 0) + delta
         if quantity < 0:
             raise ValueError(f"allocation of order {key[0]} for item {key[1]} would go below zero")
-        place = (existing[key].received_at, existing[key].order_number) if key in existing else queued[key[0]]
+        place = (entry.received_at, entry.order_number) if entry else queued[key[0]]
         moves[(key[1], key[2])].append((place, delta))
-        if key not in existing:
+        if entry is None:
             received_at, number = place
             created.append({"order_id": key[0], "item_id": key[1], "location_id": key[2],
                             "received_at": received_at, "order_number": number, "quantity": quantity})  # fmt: skip
         elif quantity == 0:
-            emptied.append(existing[key].id)
+            emptied.append(entry.id)
         else:
-            updated[quantity].append(existing[key].id)
+            updated[quantity].append(entry.id)
     if emptied:
         await Allocation.filter(id__in=emptied).delete()
     for quantity, ids in updated.items():
         await Allocation.filter(id__in=ids).update(quantity=quantity)
     await insert_rows(Allocation, created)
     return moves
+
+
+class _Entry(NamedTuple):
+    """An allocation row as record() needs it."""
+
+    id: int
+    received_at: datetime
+    order_number: int
+    quantity: int
+
+
+async def _allocations(order_ids: set[uuid.UUID]) -> dict[AllocationKey, _Entry]:
+    """The allocation rows of these orders, by (order, item, location), as plain values."""
+    if not order_ids:
+        return {}
+    where, params = db.one_of("order_id", sql_ids(order_ids))
+    rows = await db.fetch(
+        f"SELECT id, order_id, item_id, location_id, received_at, order_number, quantity FROM allocation WHERE {where}",
+        params,
+    )
+    to_python = Allocation._meta.fields_map["received_at"].to_python_value
+    return {
+        (_uuid(row["order_id"]), _uuid(row["item_id"]), _uuid(row["location_id"])):
+            _Entry(row["id"], to_python(row["received_at"]), row["order_number"], row["quantity"])
+        for row in rows
+    }  # fmt: skip
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    """A UUID as the driver returns it (uuid on PostgreSQL, text on SQLite)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 async def move_frontiers(levels: Iterable[tuple[StockLevel, int, int]], moves: QueueMoves) -> None:
@@ -207,10 +240,14 @@ FRONTIER_FIELDS = ["covered_through_received_at", "covered_through_number", "cov
 
 def _keep(row: StockLevel, frontier: Frontier) -> bool:
     """Set ``frontier`` on ``row``; whether that changed it."""
-    before = (row.covered_through_received_at, row.covered_through_number, row.covered_quantity)
-    row.covered_through_received_at, row.covered_through_number = frontier.through or (None, None)
+    received_at, number = frontier.through or (None, None)
+    if (row.covered_through_received_at, row.covered_through_number, row.covered_quantity) == (
+        received_at, number, frontier.covered
+    ):
+        return False
+    row.covered_through_received_at, row.covered_through_number = received_at, number
     row.covered_quantity = frontier.covered
-    return before != (row.covered_through_received_at, row.covered_through_number, row.covered_quantity)
+    return True
 
 
 def _stored(row: StockLevel) -> Frontier:

@@ -35,13 +35,20 @@ from orderdeck import db
 
 def _utc(value: datetime) -> datetime:
     """An aware datetime in UTC (a naive one is taken as UTC), as Tortoise stores them."""
+    if value.tzinfo is timezone.utc:
+        return value
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _now() -> datetime:
+    """The current time in UTC: the default of automatic timestamps (``auto_now``, ``auto_now_add``)."""
+    return datetime.now(timezone.utc)
 
 
 def _default(field: fields.Field) -> Callable[[], Any] | None:
     """What a missing value becomes (None when the field must be given)."""
     if isinstance(field, fields.DatetimeField) and (field.auto_now or field.auto_now_add):
-        return lambda: datetime.now(timezone.utc)
+        return _now
     default = field.default
     if callable(default):
         return default
@@ -60,20 +67,12 @@ def _to_db(field: fields.Field, dialect: str) -> Callable[[Any], Any] | None:
     if enum_type is not None:
         return lambda value: (value if isinstance(value, enum_type) else enum_type(value)).value
     if isinstance(field, fields.JSONField):
-        return lambda value: field.to_db_value(value, None)  # type: ignore[arg-type]
+        encode = field.encoder  # what to_db_value does with a dict or list, without its other checks
+        return lambda value: encode(value) if type(value) in (dict, list) else field.to_db_value(value, None)  # type: ignore[arg-type]
     if isinstance(field, fields.DatetimeField):
         return _utc
     if isinstance(field, fields.UUIDField):
         return None if dialect == "postgres" else str
-    return None
-
-
-def _to_python(field: fields.Field) -> Callable[[Any], Any] | None:
-    """What a read would make of a value as written (None: the same value)."""
-    if isinstance(field, fields.DatetimeField):
-        return _utc
-    if isinstance(field, fields.DecimalField) or getattr(field, "enum_type", None):
-        return field.to_python_value
     return None
 
 
@@ -82,7 +81,8 @@ class _Table:
     """How rows of one model become column values, for one dialect."""
 
     model: type[Model]
-    names: frozenset[str]
+    names: tuple[str, ...]
+    """The fields written, in column order."""
     defaults: dict[str, Callable[[], Any] | None]
     """The default of each field (None: it must be given)."""
     columns: tuple[str, ...]
@@ -91,24 +91,46 @@ class _Table:
     conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
     """(column position, conversion) of the columns whose values the driver cannot take as they are."""
 
-    def values(self, row: dict[str, Any]) -> tuple | list:
-        """The row's column values; a missing field is set in ``row`` to its default first."""
-        if not row.keys() <= self.names:
-            unknown = ", ".join(sorted(set(row) - self.names))
-            raise ValueError(f"{self.model.__name__} has no field {unknown}")
-        for name in self.names - row.keys():
-            default = self.defaults[name]
-            if default is None:
-                raise ValueError(f"{self.model.__name__}.{name} has no default: give it")
-            row[name] = default()
-        values = self.pick(row)
-        if not self.conversions:
-            return values
-        values = list(values)
-        for position, convert in self.conversions:
-            if values[position] is not None:
-                values[position] = convert(values[position])
-        return values
+    def _fill(self, keys: tuple[str, ...]) -> list[tuple[str, Callable[[], Any]]]:
+        """The (field, default) of the fields missing from rows with these keys."""
+        unknown = set(keys) - set(self.names)
+        if unknown:
+            raise ValueError(f"{self.model.__name__} has no field {', '.join(sorted(unknown))}")
+        fill = []
+        for name in self.names:
+            if name not in keys:
+                default = self.defaults[name]
+                if default is None:
+                    raise ValueError(f"{self.model.__name__}.{name} has no default: give it")
+                fill.append((name, default))
+        return fill
+
+    def records(self, rows: Iterable[dict[str, Any]]) -> list[tuple | list]:
+        """The rows' column values; a missing field is set in its row to its default first.
+
+        Rows built by one piece of code have the same keys in the same order, so what is missing
+        is worked out once per run of rows with equal keys, not per row; the time of automatic
+        timestamps is taken once per call (one statement: one time, as the database's own
+        CURRENT_TIMESTAMP would be).
+        """
+        stamp = datetime.now(timezone.utc)
+        keys: tuple[str, ...] | None = None
+        fill: list[tuple[str, Callable[[], Any]]] = []
+        pick, conversions = self.pick, self.conversions
+        records: list[tuple | list] = []
+        for row in rows:
+            if (row_keys := tuple(row)) != keys:
+                keys, fill = row_keys, self._fill(row_keys)
+            for name, default in fill:
+                row[name] = stamp if default is _now else default()
+            values = pick(row)
+            if conversions:
+                values = list(values)
+                for position, convert in conversions:
+                    if values[position] is not None:
+                        values[position] = convert(values[position])
+            records.append(values)
+        return records
 
 
 @cache
@@ -127,7 +149,7 @@ def _table(model: type[Model], dialect: str) -> _Table:
         columns.append(column)
         defaults[name] = _default(field)
     pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-    return _Table(model, frozenset(names), defaults, tuple(columns), pick, tuple(conversions))
+    return _Table(model, tuple(names), defaults, tuple(columns), pick, tuple(conversions))
 
 
 async def insert_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int:
@@ -138,7 +160,7 @@ async def insert_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int
     conn = db.connection()
     dialect = conn.capabilities.dialect
     spec = _table(model, dialect)
-    records = [spec.values(row) for row in rows]
+    records = spec.records(rows)
     if not records:
         return 0
     table, names = model._meta.db_table, spec.columns
@@ -158,20 +180,45 @@ async def insert_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int
 def as_stored(model: type[Model], rows: Iterable[Mapping[str, Any]]) -> list[Model]:
     """Model instances of rows just written by :func:`insert_rows`, as a read would return them
     (decimals to their places, datetimes in UTC), without reading them back. Not for models
-    whose primary key the database generates."""
-    readers = _readers(model)
+    whose primary key the database generates.
+
+    Tortoise's constructor of read rows converts the values of some fields itself (those the
+    driver does not return as Python values); the others are converted here first, as a read
+    would give them.
+    """
+    columns, conversions = _readers(model, db.dialect())
+    init = model._init_from_db
     stored = []
     for row in rows:
-        values = {}
-        for name, value in row.items():
-            column, convert = readers[name]
-            values[column] = value if value is None or convert is None else convert(value)
-        stored.append(model._init_from_db(**values))
+        values = dict(row) if columns is None else {columns[name]: value for name, value in row.items()}
+        for column, convert in conversions:
+            if (value := values[column]) is not None:
+                values[column] = convert(value)
+        stored.append(init(**values))
     return stored
 
 
+def _to_python(field: fields.Field) -> Callable[[Any], Any] | None:
+    """What a read would make of a value as written (None: the same value)."""
+    if isinstance(field, fields.DatetimeField):
+        return _utc
+    if isinstance(field, fields.DecimalField) or getattr(field, "enum_type", None):
+        return field.to_python_value
+    return None
+
+
 @cache
-def _readers(model: type[Model]) -> dict[str, tuple[str, Callable[[Any], Any] | None]]:
-    """(column, conversion) of each field of ``model``, for :func:`as_stored`."""
+def _readers(model: type[Model], dialect: str) -> tuple[dict[str, str] | None, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """For :func:`as_stored`: the column of each field of ``model`` (None: every column is named
+    as its field), and the conversions of the columns that Tortoise takes from the ``dialect``'s
+    driver as they are (it converts the others itself)."""
     meta = model._meta
-    return {name: (column, _to_python(meta.fields_map[name])) for name, column in meta.fields_db_projection.items()}
+    projection = dict(meta.fields_db_projection)
+    columns = None if all(name == column for name, column in projection.items()) else projection
+    native = {column for column, _, _ in meta.db_native_fields}
+    conversions = []
+    for name, column in projection.items():
+        convert = _to_python(meta.fields_map[name])
+        if column in native and convert is not None:
+            conversions.append((column, convert))
+    return columns, tuple(conversions)

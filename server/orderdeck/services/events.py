@@ -11,7 +11,7 @@ wakes the API processes' hubs only once the commit is done.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -71,10 +71,13 @@ def order_changed(kind: AuditKind, order: Order, actor: str, before: Any = None)
     before_commit(_flush, (EventTopic.ORDER, kind, order, actor, before))
 
 
-def stock_levels_changed(levels: Iterable[StockLevel]) -> None:
-    """These level rows (holding their new values) changed level, allocation or minimum."""
+def stock_levels_changed(levels: Iterable[StockLevel], skus: Mapping[uuid.UUID, str] | None = None) -> None:
+    """These level rows (holding their new values) changed level, allocation or minimum.
+    ``skus`` gives their items' SKUs by item id when the caller has them (the others are read at
+    commit)."""
     for level in levels:
-        before_commit(_flush, (EventTopic.STOCK, STOCK_LEVEL, level, None, None))
+        sku = skus.get(level.item_id) if skus else None
+        before_commit(_flush, (EventTopic.STOCK, STOCK_LEVEL, level, sku, None))
 
 
 def sync_progress(run: SyncRun, phase: SyncPhase) -> None:
@@ -121,9 +124,14 @@ def _orders(items: list[tuple]) -> list[tuple[EventTopic, str, dict[str, Any]]]:
 async def _stock(items: list[tuple]) -> list[tuple[EventTopic, str, dict[str, Any]]]:
     """One event per changed (item, location), with its values at commit."""
     levels: dict[tuple[uuid.UUID, uuid.UUID], StockLevel] = {}
-    for _, _, level, _, _ in items:
+    skus: dict[uuid.UUID, str] = {}
+    for _, _, level, sku, _ in items:
         levels[(level.item_id, level.location_id)] = level
-    skus = dict(await StockItem.filter(id__in={item for item, _ in levels}).values_list("id", "sku"))
+        if sku is not None:
+            skus[level.item_id] = sku
+    unknown = {item for item, _ in levels} - skus.keys()
+    if unknown:
+        skus |= dict(await StockItem.filter(id__in=unknown).values_list("id", "sku"))
     return [
         (EventTopic.STOCK, STOCK_LEVEL, {
             "itemId": str(level.item_id), "sku": skus.get(level.item_id, ""), "locationId": str(level.location_id),

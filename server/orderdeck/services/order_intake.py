@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from orderdeck.models import Location, OrderStatus, StockChangeReason, StockItem
+from orderdeck.models import Location, OrderStatus, StockChangeReason
 from orderdeck.services.context import Actor
 from orderdeck.services.errors import ServiceError
 from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT
@@ -22,6 +22,15 @@ from orderdeck.services.order_inputs import ItemInput, OrderInput, line_amounts
 from orderdeck.services.stock import StockChange
 
 ZERO = Decimal(0)
+
+
+class ItemRef(NamedTuple):
+    """What a new line takes from the stock item it links to (read as plain values, not models)."""
+
+    id: uuid.UUID
+    sku: str
+    title: str
+    weight: Decimal
 
 
 @dataclass
@@ -42,8 +51,10 @@ def line_row(
 ) -> dict[str, Any]:
     """An order line's row; its title defaults to the linked stock item's."""
     _, tax, total = line_amounts(data.quantity, data.unit_price, data.discount, data.tax_rate)
+    # An edited line (ItemEdit) may keep its id; a new line has none (pydantic's failing getattr is slow).
+    line_id = data.id if "id" in type(data).model_fields else None
     return {
-        "id": getattr(data, "id", None) or uuid.uuid4(), "order_id": order_id, "position": position,
+        "id": line_id or uuid.uuid4(), "order_id": order_id, "position": position,
         "stock_item_id": stock_item_id, "sku": data.sku, "channel_sku": data.channel_sku,
         "item_number": data.item_number, "title": data.title or item_title,
         "quantity": data.quantity, "unit_price": data.unit_price, "discount": data.discount,
@@ -86,7 +97,7 @@ def build_rows(
     inputs: list[OrderInput],
     source: str,
     first_number: int,
-    items: dict[str, StockItem],
+    items: dict[str, ItemRef],
     locations: dict[uuid.UUID, Location],
     default: Location | None,
     actor: Actor,
@@ -119,7 +130,7 @@ def build_rows(
         rows.changes += [
             StockChange(line["stock_item_id"], location.id, StockChangeReason.ORDER_CREATED,
                         allocated=line["quantity"], order_id=order["id"], order_number=order["number"],
-                        received_at=order["received_at"])  # fmt: skip
+                        received_at=order["received_at"], new_order=True)  # fmt: skip
             for line in lines
             if line["stock_item_id"] is not None
         ]

@@ -29,7 +29,6 @@ from orderdeck.models import (
     DeletedOrder,
     Dispatch,
     DispatchState,
-    Listing,
     Location,
     Order,
     OrderItem,
@@ -46,6 +45,7 @@ from orderdeck.models import (
     SyncKind,
 )
 from orderdeck.services import outbox
+from orderdeck.services.allocation import sql_ids
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.bulk import as_stored, insert_rows
 from orderdeck.services.context import Actor, save_fields, transaction
@@ -65,7 +65,7 @@ from orderdeck.services.order_inputs import (
     ShipmentInput,
 )
 from orderdeck.services.locations import ensure_default_location, hold_locations
-from orderdeck.services.order_intake import build_rows, line_row, order_fields, order_totals
+from orderdeck.services.order_intake import ItemRef, build_rows, line_row, order_fields, order_totals
 from orderdeck.services.stock import StockChange, apply_stock_changes, lock_levels
 
 BULK_LIMIT = 1000
@@ -241,8 +241,26 @@ def _make_line(
     return OrderItem(**line_row(order_id, position, data, stock_item_id, item_title))
 
 
-async def _stock_items(skus: set[str]) -> dict[str, StockItem]:
-    return {i.sku: i for i in await StockItem.filter(sku__in=skus)} if skus else {}
+async def _stock_items(skus: set[str], channel_id: uuid.UUID | None = None) -> dict[str, ItemRef]:
+    """The stock items lines with these SKUs link to, by SKU: those with the SKU, then (for a
+    channel's orders) those the channel's listings of the SKU name."""
+    if not skus:
+        return {}
+    where, params = db.one_of("sku", list(skus))
+    rows = await db.fetch(f"SELECT id, sku, title, weight FROM stock_item WHERE {where}", params)
+    if channel_id is not None:
+        where, more = db.one_of("l.channel_sku", list(skus), start=2)
+        rows += await db.fetch(
+            "SELECT si.id, l.channel_sku AS sku, si.title, si.weight FROM listing l "
+            f"JOIN stock_item si ON si.id = l.stock_item_id WHERE l.channel_id = {db.placeholders(1)[0]} AND {where}",
+            [*sql_ids([channel_id]), *more],
+        )
+    weight = StockItem._meta.fields_map["weight"].to_python_value
+    return {
+        row["sku"]: ItemRef(row["id"] if isinstance(row["id"], uuid.UUID) else uuid.UUID(row["id"]),
+                            row["sku"], row["title"], weight(row["weight"]))
+        for row in rows
+    }  # fmt: skip
 
 
 def _apply_fields(order: Order, data: dict[str, Any]) -> None:
@@ -287,26 +305,22 @@ async def create_orders(
     if errors:
         raise ServiceError(errors)
 
-    skus = {line.sku for o in inputs for line in o.items}
-    items = await _stock_items(skus)
-    if channel_id is not None:
-        items |= {l.channel_sku: l.stock_item for l in await Listing.filter(channel_id=channel_id, channel_sku__in=skus)
-                  .prefetch_related("stock_item")}  # fmt: skip
-    seen: set[tuple[str, str]] = set()
-    for n, o in enumerate(inputs):
-        p = prefix(n) + "." if prefix(n) else ""
-        if not allow_unlinked:
-            for i, line in enumerate(o.items):
-                if line.sku not in items:
-                    errors.append(FieldError(f"SKU {line.sku} does not exist", f"{p}items.{i}.sku", ErrorCode.NOT_FOUND))
-        if o.reference:
-            if (o.subsource, o.reference) in seen:
-                errors.append(FieldError(f"Reference {o.reference} is given twice", f"{p}reference", ErrorCode.DUPLICATE))
-            seen.add((o.subsource, o.reference))
-    if errors:
-        raise ServiceError(errors)
-
-    async with transaction():
+    async with transaction():  # one connection for the whole call, reads included
+        skus = {line.sku for o in inputs for line in o.items}
+        items = await _stock_items(skus, channel_id)
+        seen: set[tuple[str, str]] = set()
+        for n, o in enumerate(inputs):
+            p = prefix(n) + "." if prefix(n) else ""
+            if not allow_unlinked:
+                for i, line in enumerate(o.items):
+                    if line.sku not in items:
+                        errors.append(FieldError(f"SKU {line.sku} does not exist", f"{p}items.{i}.sku", ErrorCode.NOT_FOUND))
+            if o.reference:
+                if (o.subsource, o.reference) in seen:
+                    errors.append(FieldError(f"Reference {o.reference} is given twice", f"{p}reference", ErrorCode.DUPLICATE))
+                seen.add((o.subsource, o.reference))
+        if errors:
+            raise ServiceError(errors)
         locations = await hold_locations({o.location_id for o in inputs if o.location_id})
         missing = [FieldError(f"Location {o.location_id} does not exist", _path(prefix(n), "locationId"),
                               ErrorCode.NOT_FOUND)
@@ -337,9 +351,10 @@ async def _refuse_existing_references(source: str, inputs: list[OrderInput], pre
     refs = {o.reference for o in inputs if o.reference}
     if not refs:
         return
-    existing = set(
-        await Order.filter(source=source, reference__in=refs).values_list("subsource", "reference")
-    )
+    where, params = db.one_of("reference", list(refs), start=2)
+    rows = await db.fetch(f"SELECT subsource, reference FROM orders WHERE source = {db.placeholders(1)[0]} AND {where}",
+                          [str(source), *params])  # fmt: skip
+    existing = {(row["subsource"], row["reference"]) for row in rows}
     errors = []
     for n, o in enumerate(inputs):
         if (o.subsource, o.reference) in existing:
@@ -421,13 +436,13 @@ async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audi
                 before=[_line_snapshot(l) for l in old], after=[_line_snapshot(l) for l in new])  # fmt: skip
 
 
-def _by_sku(sku: str, items: dict[str, StockItem]) -> tuple[uuid.UUID | None, str]:
+def _by_sku(sku: str, items: dict[str, ItemRef]) -> tuple[uuid.UUID | None, str]:
     """(stock item id, title) of the item with this SKU, or (None, "") for an unlinked line."""
     item = items.get(sku)
     return (item.id, item.title) if item else (None, "")
 
 
-def _link_for(edit: ItemEdit, old: dict[uuid.UUID, OrderItem], items: dict[str, StockItem]) -> tuple[uuid.UUID | None, str]:
+def _link_for(edit: ItemEdit, old: dict[uuid.UUID, OrderItem], items: dict[str, ItemRef]) -> tuple[uuid.UUID | None, str]:
     """(stock item id, title) an edited line links to: a kept line whose SKU text is unchanged keeps
     its link (even if the item's SKU was renamed since); any other line links by SKU."""
     kept = old.get(edit.id) if edit.id is not None else None

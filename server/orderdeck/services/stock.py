@@ -51,6 +51,8 @@ class StockChange:
     note: str = ""
     # The order's received_at (its place in the allocation queue); looked up when not given.
     received_at: datetime | None = None
+    # The order is being created in this transaction, so it holds no allocation yet (none is read).
+    new_order: bool = False
 
     @property
     def key(self) -> StockKey:
@@ -67,13 +69,52 @@ async def ensure_levels(keys: set[StockKey]) -> None:
 
 
 async def lock_levels(keys: set[StockKey]) -> dict[StockKey, StockLevel]:
-    """Lock the level rows of ``keys`` (creating missing ones) in id order, and return them."""
+    """Lock the level rows of ``keys`` (creating missing ones) in id order, and return them.
+
+    One statement when every level exists, as it does but for an item's first order or stock at
+    a location: on PostgreSQL it locks nothing unless all are there, so the missing rows are
+    created while this call holds none of the others' locks (another transaction creating the
+    same rows may be waiting for one of them).
+    """
     if not keys:
         return {}
-    existing = set(await StockLevel.for_keys(keys).values_list("item_id", "location_id"))
-    await ensure_levels(keys - existing)
-    rows = await StockLevel.for_keys(keys).order_by("id").select_for_update()
-    return {(row.item_id, row.location_id): row for row in rows}
+    levels = await _lock_existing(keys)
+    if len(levels) < len(keys):
+        await ensure_levels(keys - levels.keys())
+        levels = await _lock_existing(keys)
+    return levels
+
+
+# Every level of the (item, location) pairs given as two arrays, locked in id order, or none
+# unless all exist: the count is an InitPlan, evaluated before any row is locked.
+_LOCK_ALL = """
+SELECT {columns} FROM stock_level
+WHERE (item_id, location_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+  AND (SELECT count(*) FROM stock_level
+       WHERE (item_id, location_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))) = $3
+ORDER BY id FOR UPDATE
+"""
+
+
+async def _lock_existing(keys: set[StockKey]) -> dict[StockKey, StockLevel]:
+    """The level rows of ``keys``, locked in id order. PostgreSQL: all of them, or none (and none
+    locked) when one is missing; SQLite (which writes one transaction at a time and has no row
+    locks): those that exist."""
+    columns = ", ".join(StockLevel._meta.fields_db_projection.values())
+    if db.dialect() == "postgres":
+        pairs = sorted(keys)
+        rows = await db.fetch(_LOCK_ALL.format(columns=columns), [[i for i, _ in pairs], [loc for _, loc in pairs], len(pairs)])
+    else:
+        items_at: dict[uuid.UUID, list[str]] = defaultdict(list)
+        for item_id, location_id in keys:
+            items_at[location_id].append(str(item_id))
+        terms, params = [], []
+        for location_id, items in items_at.items():
+            terms.append(f"(location_id = ? AND item_id IN ({', '.join('?' * len(items))}))")
+            params += [str(location_id), *items]
+        rows = await db.fetch(f"SELECT {columns} FROM stock_level WHERE {' OR '.join(terms)} ORDER BY id", params)
+    levels = [StockLevel._init_from_db(**row) for row in rows]
+    return {(level.item_id, level.location_id): level for level in levels}
 
 
 async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[StockKey, StockLevel]:
@@ -93,26 +134,12 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
         totals[row_id][0] += change.level
         totals[row_id][1] += change.allocated
 
-    ids = sorted(totals)
-    marks = iter(db.placeholders(len(ids) * 5))
-    level_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
-    alloc_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
-    in_list = ", ".join(next(marks) for _ in ids)
-    params: list[int] = [v for i in ids for v in (i, totals[i][0])]
-    params += [v for i in ids for v in (i, totals[i][1])]
-    params += ids
-    sql = (
-        f"UPDATE stock_level SET level = level + CASE id {level_case} ELSE 0 END, "
-        f"allocated = allocated + CASE id {alloc_case} ELSE 0 END, "
-        f"updated_at = CURRENT_TIMESTAMP WHERE id IN ({in_list}) "
-        "RETURNING id, level, allocated"
-    )
-    rows = await db.fetch(sql, params)
-    after = {row["id"]: (row["level"], row["allocated"]) for row in rows}
+    after = await _add_to_levels(totals)
     stamp = datetime.now(timezone.utc)
+    skus: dict[uuid.UUID, str] = {}
     for row in levels.values():
         if row.id in after:
-            row.level, row.allocated = after[row.id]
+            row.level, row.allocated, skus[row.item_id] = after[row.id]
             row.updated_at = stamp
 
     changed = {key: row for key, row in levels.items() if row.id in totals}
@@ -121,8 +148,45 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
     await allocation.move_frontiers(before, moves)
     await insert_rows(StockLedgerEntry, _ledger_rows(changes, levels, totals, actor))
     await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
-    events.stock_levels_changed(changed.values())
+    events.stock_levels_changed(changed.values(), skus)
     return changed
+
+
+# PostgreSQL: the deltas as arrays, so the statement's text (and prepared statement) is one.
+_ADD_ALL = """
+UPDATE stock_level SET level = stock_level.level + d.level, allocated = stock_level.allocated + d.allocated,
+       updated_at = CURRENT_TIMESTAMP
+FROM unnest($1::bigint[], $2::int[], $3::int[]) AS d(id, level, allocated)
+WHERE stock_level.id = d.id
+RETURNING stock_level.id, stock_level.level, stock_level.allocated, {sku}
+"""
+
+_SKU = "(SELECT sku FROM stock_item WHERE stock_item.id = stock_level.item_id) AS sku"
+"""The item's SKU, returned with a changed level (for its event)."""
+
+
+async def _add_to_levels(totals: dict[int, list[int]]) -> dict[int, tuple[int, int, str]]:
+    """Add ``totals`` ([level, allocated] deltas by level row id) to the (locked) rows in one
+    statement; return each row's new (level, allocated) and its item's SKU."""
+    ids = sorted(totals)
+    if db.dialect() == "postgres":
+        rows = await db.fetch(_ADD_ALL.format(sku=_SKU), [ids, [totals[i][0] for i in ids], [totals[i][1] for i in ids]])
+    else:
+        marks = iter(db.placeholders(len(ids) * 5))
+        level_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
+        alloc_case = " ".join(f"WHEN {next(marks)} THEN {next(marks)}" for _ in ids)
+        in_list = ", ".join(next(marks) for _ in ids)
+        params: list[int] = [v for i in ids for v in (i, totals[i][0])]
+        params += [v for i in ids for v in (i, totals[i][1])]
+        params += ids
+        rows = await db.fetch(
+            f"UPDATE stock_level SET level = level + CASE id {level_case} ELSE 0 END, "
+            f"allocated = allocated + CASE id {alloc_case} ELSE 0 END, "
+            f"updated_at = CURRENT_TIMESTAMP WHERE id IN ({in_list}) "
+            f"RETURNING id, level, allocated, {_SKU}",
+            params,
+        )
+    return {row["id"]: (row["level"], row["allocated"], row["sku"]) for row in rows}
 
 
 def _ledger_rows(
