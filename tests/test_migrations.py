@@ -24,7 +24,7 @@ from orderdeck.models import __all__ as model_names
 from orderdeck import models
 from orderdeck.models import Order
 from orderdeck.services.allocation import AllocationState, allocation_of
-from orderdeck.services.orders import _next_numbers
+from orderdeck.services.orders import next_numbers
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
 from tests.services.allocation_oracle import assert_allocation_matches_oracle
 
@@ -210,8 +210,8 @@ async def test_0006_fills_the_allocation_state_of_existing_orders(backend: str, 
             await assert_allocation_matches_oracle()
             states = set((await allocation_of(await Order.all().values_list("id", flat=True))).values())
             assert states == set(AllocationState), states  # the book had orders in every state
-            assert await _next_numbers(3) == 61  # numbering goes on past the numbers given
-            assert await _next_numbers(1) == 64
+            assert await next_numbers(3) == 61  # numbering goes on past the numbers given
+            assert await next_numbers(1) == 64
     finally:
         if backend == "postgres":
             await drop_postgres_database(name)

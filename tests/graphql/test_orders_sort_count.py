@@ -7,7 +7,6 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 
 from orderdeck.config import get_settings
 from orderdeck.services import orders as service

@@ -32,7 +32,7 @@ from orderdeck.graphql.arguments import CheckArguments, IntRange, checked, rules
 from orderdeck.graphql.common import encode_id
 from orderdeck.graphql.schema import schema
 from orderdeck.models import Dispatch, DispatchState, Listing, Location, OrderItem, SyncKind
-from orderdeck.services import channels, listings, locations, orders
+from orderdeck.services import channels, listings, locations, order_notes, orders
 from orderdeck.services.context import Actor
 from orderdeck.services.failed_jobs import queue_of, record_failed_job
 from tests.services.helpers import make_item, make_order
@@ -145,8 +145,8 @@ async def world(actor: Actor, home: Location) -> dict[str, str]:
     await make_item("TEE", actor, 5, home.id)
     order = await make_order(actor, ("MUG", 1))
     await orders.add_tags([order.id], ["gift"], actor)
-    note = await orders.add_note(order.id, {"text": "Wrap it"}, actor)
-    await orders.set_property(order.id, {"name": "colour", "value": "blue"}, actor)
+    note = await order_notes.add_note(order.id, {"text": "Wrap it"}, actor)
+    await order_notes.set_property(order.id, {"name": "colour", "value": "blue"}, actor)
     parked, locked, held, processed = [await make_order(actor, ("MUG", 1)) for _ in range(4)]
     await orders.set_parked([parked.id], True, actor)
     await orders.set_locked([locked.id], True, actor)

@@ -9,7 +9,6 @@ import gc
 import json
 import socket
 import tracemalloc
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,7 +20,7 @@ from orderdeck.models import EventTopic, Location
 from orderdeck.services import stock
 from orderdeck.services.context import Actor
 from orderdeck.wsclient import PROTOCOL
-from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, LiveServer, eventually, live_server
+from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, eventually, live_server
 
 ACTOR = Actor("tester")
 SKUS = [f"SKU-{n:03}" for n in range(100)]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.services.helpers import assert_unchanged_by, db_state, make_item, make_order, refused
 from orderdeck.models import Order, OrderState, OrderStatus
-from orderdeck.services import locations, orders, stock
+from orderdeck.services import locations, order_notes, orders, stock
 from orderdeck.services.errors import ErrorCode
 
 VALID = {"items": [{"sku": "A", "quantity": 1, "unit_price": "2.00"}]}
@@ -182,19 +182,19 @@ async def test_notes_tags_and_properties_are_bounded(default_location, actor):
     order = await make_order(actor, ("A", 1))
 
     async with refused("text", ErrorCode.INVALID):
-        await orders.add_note(order.id, {"text": "n" * 2001}, actor)
+        await order_notes.add_note(order.id, {"text": "n" * 2001}, actor)
     async with refused("text", ErrorCode.INVALID):
-        await orders.add_note(order.id, {"text": "  "}, actor)
+        await order_notes.add_note(order.id, {"text": "  "}, actor)
     async with refused("orderId", ErrorCode.NOT_FOUND):
-        await orders.add_note(uuid.uuid4(), {"text": "Hello"}, actor)
+        await order_notes.add_note(uuid.uuid4(), {"text": "Hello"}, actor)
     async with refused("tags.0", ErrorCode.INVALID):
         await orders.add_tags([order.id], ["t" * 51], actor)
     async with refused("tags", ErrorCode.TOO_MANY):
         await orders.add_tags([order.id], [f"t{n}" for n in range(21)], actor)
     async with refused("name", ErrorCode.INVALID):
-        await orders.set_property(order.id, {"name": "p" * 101, "value": "v"}, actor)
+        await order_notes.set_property(order.id, {"name": "p" * 101, "value": "v"}, actor)
     async with refused("value", ErrorCode.INVALID):
-        await orders.set_property(order.id, {"name": "p", "value": "v" * 1001}, actor)
+        await order_notes.set_property(order.id, {"name": "p", "value": "v" * 1001}, actor)
 
 
 EDITS = [
@@ -288,7 +288,7 @@ async def test_nul_characters_are_refused_everywhere_text_is_stored(default_loca
     async with refused("reason", ErrorCode.INVALID):
         await orders.cancel_orders([order.id], "oops\x00", actor)
     async with refused("name", ErrorCode.INVALID):
-        await orders.remove_property(order.id, "x\x00", actor)
+        await order_notes.remove_property(order.id, "x\x00", actor)
     async with refused("levels.0.sku", ErrorCode.INVALID):
         await stock.set_stock_levels({"levels": [{"sku": "A\x00", "location_id": default_location.id, "quantity": 1}]}, actor)
 

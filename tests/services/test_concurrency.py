@@ -259,7 +259,7 @@ async def test_order_numbers_do_not_wait_for_another_creation_to_commit(postgres
     await make_item("N", actor, level=5, location_id=default_location.id)
     with pytest.raises(ZeroDivisionError):
         async with transaction():  # a creation that has taken its numbers and not committed yet
-            first = await orders._next_numbers(10)
+            first = await orders.next_numbers(10)
             other = await asyncio.wait_for(make_order(actor, ("N", 1)), 10)  # own transaction, own connection
             assert other.number == first + 10
             1 / 0  # then rolls back

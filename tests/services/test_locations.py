@@ -6,7 +6,7 @@ import uuid
 
 from tests.services.helpers import audit_kinds, make_item, make_order, refused
 from orderdeck.models import AuditEntry, AuditKind, Location, OrderItem, StockLevel
-from orderdeck.services import locations, orders, stock
+from orderdeck.services import locations, orders, returns, stock
 from orderdeck.services.errors import ErrorCode
 
 
@@ -104,7 +104,7 @@ async def test_delete_is_refused_for_a_location_that_took_back_a_return(default_
     order = await make_order(actor, ("A", 1))
     await orders.process_orders([{"order_id": order.id}], actor)
     line = await OrderItem.get(order_id=order.id)
-    await orders.create_return({"order_id": order.id, "items": [{"item_id": line.id, "quantity": 1}],
+    await returns.create_return({"order_id": order.id, "items": [{"item_id": line.id, "quantity": 1}],
                                 "reason": "Unwanted", "location_id": north.id}, actor)  # fmt: skip
     await stock.set_stock_levels({"levels": [{"sku": "A", "location_id": north.id, "quantity": 0}]}, actor)
 

@@ -30,7 +30,7 @@ from orderdeck.models import (
     OrderTag,
     StockLedgerEntry,
 )
-from orderdeck.services import locations, orders, stock
+from orderdeck.services import locations, order_notes, orders, stock
 from orderdeck.services.errors import ErrorCode, ServiceError
 
 
@@ -380,11 +380,11 @@ async def test_notes_are_added_with_their_author_and_deleted(default_location, a
     await make_item("A", actor)
     order = await make_order(actor, ("A", 1))
 
-    note = await orders.add_note(order.id, {"text": "  Customer called  "}, actor)
+    note = await order_notes.add_note(order.id, {"text": "  Customer called  "}, actor)
 
     stored = await OrderNote.get(id=note.id)
     assert (stored.text, stored.internal, stored.author) == ("Customer called", True, "tester")
-    await orders.delete_note(note.id, actor)
+    await order_notes.delete_note(note.id, actor)
     assert not await OrderNote.filter(order_id=order.id).exists()
     assert await audit_kinds(order.id) == [AuditKind.ORDER_CREATED, AuditKind.NOTE_ADDED, AuditKind.NOTE_DELETED]
 
@@ -393,19 +393,19 @@ async def test_extended_properties_are_set_replaced_and_removed(default_location
     await make_item("A", actor)
     order = await make_order(actor, ("A", 1))
 
-    await orders.set_property(order.id, {"name": "Gift", "value": "no"}, actor)
-    await orders.set_property(order.id, {"name": "Gift", "value": "yes", "type": "Attribute"}, actor)
+    await order_notes.set_property(order.id, {"name": "Gift", "value": "no"}, actor)
+    await order_notes.set_property(order.id, {"name": "Gift", "value": "yes", "type": "Attribute"}, actor)
 
     [prop] = await OrderProperty.filter(order_id=order.id)
     assert (prop.name, prop.value, prop.type) == ("Gift", "yes", "Attribute")
     replaced = (await AuditEntry.filter(kind=AuditKind.PROPERTY_SET).order_by("id"))[-1]
     assert replaced.before == {"value": "no", "type": "Info"}
-    await orders.remove_property(order.id, "Gift", actor)
+    await order_notes.remove_property(order.id, "Gift", actor)
     assert not await OrderProperty.filter(order_id=order.id).exists()
     assert await audit_kinds(order.id) == [AuditKind.ORDER_CREATED, AuditKind.PROPERTY_SET,
                                            AuditKind.PROPERTY_SET, AuditKind.PROPERTY_REMOVED]  # fmt: skip
     with pytest.raises(ServiceError) as info:
-        await orders.remove_property(order.id, "Gift", actor)
+        await order_notes.remove_property(order.id, "Gift", actor)
     assert [(e.field, e.code) for e in info.value.errors] == [("name", ErrorCode.NOT_FOUND)]
 
 

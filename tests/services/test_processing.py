@@ -18,7 +18,7 @@ from tests.services.helpers import (
     reload,
 )
 from orderdeck.models import AuditEntry, AuditKind, Dispatch, DispatchState, Order, OrderState, OrderStatus
-from orderdeck.services import locations, orders
+from orderdeck.services import locations, order_notes, orders
 from orderdeck.services.errors import ErrorCode, ServiceError
 
 
@@ -232,7 +232,7 @@ async def test_tags_and_notes_may_still_be_added_to_a_processed_order(default_lo
     await orders.process_orders([{"order_id": order.id}], actor)
 
     await orders.add_tags([order.id], ["returned-late"], actor)
-    await orders.add_note(order.id, {"text": "Customer emailed"}, actor)
+    await order_notes.add_note(order.id, {"text": "Customer emailed"}, actor)
 
     assert await audit_kinds(order.id) == [AuditKind.ORDER_CREATED, AuditKind.PROCESSED, AuditKind.TAG_ADDED,
                                            AuditKind.NOTE_ADDED]  # fmt: skip

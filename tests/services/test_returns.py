@@ -28,7 +28,7 @@ from orderdeck.models import (
     OrderStatus,
     StockLedgerEntry,
 )
-from orderdeck.services import locations, orders
+from orderdeck.services import locations, orders, returns
 from orderdeck.services.errors import ErrorCode
 
 
@@ -54,7 +54,7 @@ async def test_return_with_restock_raises_the_level_at_the_chosen_location(defau
     north = await locations.create_location("North", actor)
     line_a = await _line(shipped, "A")
 
-    ret = await orders.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 2}],
+    ret = await returns.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 2}],
                                       "reason": "Damaged box", "location_id": north.id}, actor)  # fmt: skip
 
     stored = await OrderReturn.get(id=ret.id)
@@ -76,7 +76,7 @@ async def test_return_with_restock_raises_the_level_at_the_chosen_location(defau
 async def test_restock_defaults_to_the_orders_location(default_location, shipped, actor):
     line_b = await _line(shipped, "B")
 
-    await orders.create_return({"order_id": shipped.id, "items": [{"item_id": line_b.id, "quantity": 1}],
+    await returns.create_return({"order_id": shipped.id, "items": [{"item_id": line_b.id, "quantity": 1}],
                                 "reason": "Unwanted"}, actor)  # fmt: skip
 
     assert await levels_of("B", default_location.id) == (9, 0)
@@ -87,7 +87,7 @@ async def test_return_without_restock_leaves_levels_alone(default_location, ship
     line_a = await _line(shipped, "A")
     ledger_before = await StockLedgerEntry.all().count()
 
-    ret = await orders.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 3}],
+    ret = await returns.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 3}],
                                       "reason": "Broken", "restock": False}, actor)  # fmt: skip
 
     assert (ret.restock, ret.location_id) == (False, None)
@@ -98,21 +98,21 @@ async def test_return_without_restock_leaves_levels_alone(default_location, ship
 
 async def test_returns_are_limited_to_what_was_shipped_less_what_came_back(default_location, shipped, actor):
     line_a = await _line(shipped, "A")
-    await orders.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 2}],
+    await returns.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 2}],
                                 "reason": "First parcel"}, actor)  # fmt: skip
 
     async with refused("items.0.quantity", ErrorCode.INVALID) as info:
-        await orders.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 2}],
+        await returns.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 2}],
                                     "reason": "Second parcel"}, actor)  # fmt: skip
     assert "Only 1 of A" in str(info.value)
 
     # the same line twice in one return counts together
     async with refused("items.1.quantity", ErrorCode.INVALID):
-        await orders.create_return({"order_id": shipped.id, "reason": "Split",
+        await returns.create_return({"order_id": shipped.id, "reason": "Split",
                                     "items": [{"item_id": line_a.id, "quantity": 1},
                                               {"item_id": line_a.id, "quantity": 1}]}, actor)  # fmt: skip
 
-    await orders.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 1}],
+    await returns.create_return({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 1}],
                                 "reason": "Last one"}, actor)  # fmt: skip
     assert await levels_of("A", default_location.id) == (10, 0)
     await assert_stock_consistent()
@@ -123,19 +123,19 @@ async def test_return_of_an_open_order_or_a_foreign_line_is_refused(default_loca
     open_line = await _line(open_order, "A")
 
     async with refused("orderId", ErrorCode.INVALID_TRANSITION):
-        await orders.create_return({"order_id": open_order.id, "items": [{"item_id": open_line.id, "quantity": 1}],
+        await returns.create_return({"order_id": open_order.id, "items": [{"item_id": open_line.id, "quantity": 1}],
                                     "reason": "Never shipped"}, actor)  # fmt: skip
     async with refused("items.0.itemId", ErrorCode.NOT_FOUND):
-        await orders.create_return({"order_id": shipped.id, "items": [{"item_id": open_line.id, "quantity": 1}],
+        await returns.create_return({"order_id": shipped.id, "items": [{"item_id": open_line.id, "quantity": 1}],
                                     "reason": "Wrong line"}, actor)  # fmt: skip
     async with refused("orderId", ErrorCode.NOT_FOUND):
-        await orders.create_return({"order_id": uuid.uuid4(), "items": [{"item_id": open_line.id, "quantity": 1}],
+        await returns.create_return({"order_id": uuid.uuid4(), "items": [{"item_id": open_line.id, "quantity": 1}],
                                     "reason": "No order"}, actor)  # fmt: skip
     async with refused("locationId", ErrorCode.NOT_FOUND):
-        await orders.create_return({"order_id": shipped.id, "items": [{"item_id": (await _line(shipped, "A")).id,
+        await returns.create_return({"order_id": shipped.id, "items": [{"item_id": (await _line(shipped, "A")).id,
                                     "quantity": 1}], "reason": "Nowhere", "location_id": uuid.uuid4()}, actor)  # fmt: skip
     async with refused("reason", ErrorCode.INVALID):
-        await orders.create_return({"order_id": shipped.id, "items": [{"item_id": (await _line(shipped, "A")).id,
+        await returns.create_return({"order_id": shipped.id, "items": [{"item_id": (await _line(shipped, "A")).id,
                                     "quantity": 1}], "reason": "  "}, actor)  # fmt: skip
 
 
@@ -145,7 +145,7 @@ async def test_return_of_an_open_order_or_a_foreign_line_is_refused(default_loca
 async def test_resend_is_a_new_open_order_linked_to_the_original_and_reserving_stock(default_location, shipped, actor):
     line_b = await _line(shipped, "B")
 
-    resend = await orders.create_resend({"order_id": shipped.id, "items": [{"item_id": line_b.id, "quantity": 1}],
+    resend = await returns.create_resend({"order_id": shipped.id, "items": [{"item_id": line_b.id, "quantity": 1}],
                                          "reason": "Lost in post", "cost": "2.50"}, actor)  # fmt: skip
 
     stored = await reload(resend)
@@ -171,7 +171,7 @@ async def test_resend_from_another_location_reserves_there(default_location, shi
     north = await locations.create_location("North", actor)
     line_a = await _line(shipped, "A")
 
-    resend = await orders.create_resend({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 3}],
+    resend = await returns.create_resend({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 3}],
                                          "reason": "Wrong colour", "location_id": north.id}, actor)  # fmt: skip
 
     assert resend.location_id == north.id
@@ -186,7 +186,7 @@ async def test_resend_of_an_open_order_is_refused(default_location, actor):
     line = await _line(order, "A")
 
     async with refused("orderId", ErrorCode.INVALID_TRANSITION):
-        await orders.create_resend({"order_id": order.id, "items": [{"item_id": line.id, "quantity": 1}],
+        await returns.create_resend({"order_id": order.id, "items": [{"item_id": line.id, "quantity": 1}],
                                     "reason": "Not shipped yet"}, actor)  # fmt: skip
     assert await Order.all().count() == 1
 
@@ -194,5 +194,5 @@ async def test_resend_of_an_open_order_is_refused(default_location, actor):
 async def test_resend_of_more_than_was_shipped_is_refused(default_location, shipped, actor):
     line_a = await _line(shipped, "A")
     async with refused("items.0.quantity", ErrorCode.INVALID):
-        await orders.create_resend({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 4}],
+        await returns.create_resend({"order_id": shipped.id, "items": [{"item_id": line_a.id, "quantity": 4}],
                                     "reason": "Lost in post"}, actor)  # fmt: skip

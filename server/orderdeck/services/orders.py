@@ -1,4 +1,5 @@
-"""Order operations: create, edit, flags, move, process, cancel, delete, returns and resends.
+"""Order operations: create, edit, flags, move, process, cancel and delete (notes and properties
+are in services.order_notes, returns and resends in services.returns, on the shared steps here).
 
 Each public function is one transaction and writes its audit entries in it. Orders are locked
 (SELECT ... FOR UPDATE, in id order) before stock rows, everywhere, so concurrent operations on the
@@ -34,8 +35,6 @@ from orderdeck.models import (
     OrderItem,
     OrderNote,
     OrderProperty,
-    OrderReturn,
-    OrderReturnItem,
     OrderState,
     OrderStatus,
     OrderTag,
@@ -54,14 +53,9 @@ from orderdeck.services.fields import clean_text
 from orderdeck.services.order_inputs import (
     ItemEdit,
     ItemInput,
-    LineQuantity,
-    NoteInput,
     OrderIds,
     OrderInput,
     OrderPatch,
-    PropertyInput,
-    ResendInput,
-    ReturnInput,
     ShipmentInput,
 )
 from orderdeck.services.locations import ensure_default_location, hold_locations
@@ -126,7 +120,7 @@ SELECT last FROM taken, freed
 NUMBER_LOCK = 0x6F72646E756D  # "ordnum"
 
 
-async def _next_numbers(count: int) -> int:
+async def next_numbers(count: int) -> int:
     """Reserve ``count`` consecutive order numbers; return the first.
 
     PostgreSQL: from a sequence, so concurrent creations do not wait for each other's commit; a
@@ -150,21 +144,23 @@ async def lock_orders(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Order]:
     return {o.id: o for o in rows}
 
 
-async def _lock_order(order_id: uuid.UUID, field_name: str = "orderId") -> Order:
+async def lock_order(order_id: uuid.UUID, field_name: str = "orderId") -> Order:
+    """Lock one order; not found (as ``field_name``) when it does not exist."""
     orders = await lock_orders([order_id])
     if order_id not in orders:
         raise not_found("Order", order_id, field_name)
     return orders[order_id]
 
 
-async def _lines_by_order(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[OrderItem]]:
+async def lines_by_order(order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[OrderItem]]:
+    """Each order's lines, in position order."""
     lines: dict[uuid.UUID, list[OrderItem]] = {oid: [] for oid in order_ids}
     for line in await OrderItem.filter(order_id__in=list(lines)).order_by("position"):
         lines[line.order_id].append(line)
     return lines
 
 
-def _allocation(
+def allocation_changes(
     order: Order,
     lines: Iterable[OrderItem],
     sign: int,
@@ -181,7 +177,7 @@ def _allocation(
     ]
 
 
-async def _resolve_location(location_id: uuid.UUID | None, field_name: str) -> Location:
+async def resolve_location(location_id: uuid.UUID | None, field_name: str) -> Location:
     """The location (the default one when None), held against deletion for this transaction."""
     if location_id is None:
         default = await Location.filter(is_default=True).first() or await ensure_default_location()
@@ -327,9 +323,9 @@ async def create_orders(
                    for n, o in enumerate(inputs) if o.location_id and o.location_id not in locations]  # fmt: skip
         if missing:
             raise ServiceError(missing)
-        default = await _resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
+        default = await resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
         await _refuse_existing_references(source, inputs, prefix)
-        first = await _next_numbers(len(inputs))
+        first = await next_numbers(len(inputs))
         rows = build_rows(inputs, source, first, items, locations, default, actor, channel_id)
         await apply_stock_changes(rows.changes, actor)
         try:
@@ -373,7 +369,7 @@ async def update_order(order_id: uuid.UUID, data: OrderPatch | dict, actor: Acto
     patch = validated(OrderPatch, data)
     changes = patch.model_dump(exclude_unset=True)
     async with transaction():
-        order = await _lock_order(order_id, "id")
+        order = await lock_order(order_id, "id")
         _editable(order)
         before = _snapshot(order)
         audit = AuditLog(actor)
@@ -382,7 +378,7 @@ async def update_order(order_id: uuid.UUID, data: OrderPatch | dict, actor: Acto
         if new_items is not None:
             await _replace_lines(order, patch.items or [], actor, audit)
         elif "postage" in changes:
-            lines = (await _lines_by_order([order.id]))[order.id]
+            lines = (await lines_by_order([order.id]))[order.id]
             weights = {i.id: i.weight for i in await StockItem.filter(id__in={l.stock_item_id for l in lines if l.stock_item_id})}
             _set_totals(order, lines, weights)
         order.updated_at = now()
@@ -406,7 +402,7 @@ def _editable(order: Order) -> None:
 
 
 async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audit: AuditLog) -> None:
-    old = (await _lines_by_order([order.id]))[order.id]
+    old = (await lines_by_order([order.id]))[order.id]
     old_by_id = {line.id: line for line in old}
     errors = [
         FieldError(f"Line {e.id} is not a line of order {order.number}", f"items.{n}.id", ErrorCode.NOT_FOUND)
@@ -425,8 +421,8 @@ async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audi
         raise ServiceError(errors)
     new = [_make_line(order.id, n, e, *_link_for(e, old_by_id, items)) for n, e in enumerate(edits)]
     if order.holds_stock:
-        changes = _allocation(order, old, -1, StockChangeReason.ORDER_EDITED)
-        changes += _allocation(order, new, +1, StockChangeReason.ORDER_EDITED)
+        changes = allocation_changes(order, old, -1, StockChangeReason.ORDER_EDITED)
+        changes += allocation_changes(order, new, +1, StockChangeReason.ORDER_EDITED)
         await apply_stock_changes(changes, actor)
     await OrderItem.filter(order_id=order.id).delete()
     await OrderItem.bulk_create(new)
@@ -480,7 +476,7 @@ async def _run_batch(
     result = BatchResult()
     async with transaction():
         orders = await lock_orders(ids)
-        context = BatchContext(actor, AuditLog(actor), await _lines_by_order(orders))
+        context = BatchContext(actor, AuditLog(actor), await lines_by_order(orders))
         for oid in ids:
             order = orders.get(oid)
             if order is None:
@@ -556,7 +552,7 @@ async def set_locked(order_ids: list[uuid.UUID], locked: bool, actor: Actor) -> 
 
     def step(order: Order, ctx: BatchContext) -> None:
         flag(order, ctx)
-        ctx.changes += _allocation(order, ctx.lines[order.id], -1 if locked else +1, reason)
+        ctx.changes += allocation_changes(order, ctx.lines[order.id], -1 if locked else +1, reason)
 
     return await _run_batch(order_ids, actor, step, ["locked"])
 
@@ -593,7 +589,7 @@ async def _change_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor
 async def move_orders(order_ids: list[uuid.UUID], location_id: uuid.UUID, actor: Actor) -> BatchResult:
     """Move open orders to another location; their allocation moves with them atomically."""
     async with transaction():
-        target = await _resolve_location(location_id, "locationId")
+        target = await resolve_location(location_id, "locationId")
         return await _run_batch(order_ids, actor, _move_step(target), ["location_id"])
 
 
@@ -603,8 +599,8 @@ def _move_step(target: Location) -> Step:
         if order.location_id == target.id:
             raise Refusal(f"Order {order.number} is already at {target.name}")
         if order.holds_stock:
-            ctx.changes += _allocation(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_MOVED)
-            ctx.changes += _allocation(order, ctx.lines[order.id], +1, StockChangeReason.ORDER_MOVED, target.id)
+            ctx.changes += allocation_changes(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_MOVED)
+            ctx.changes += allocation_changes(order, ctx.lines[order.id], +1, StockChangeReason.ORDER_MOVED, target.id)
         before = order.location_id
         order.location_id = target.id
         ctx.audit.order(AuditKind.MOVED, order, f"Moved to {target.name}",
@@ -632,7 +628,7 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
     result = BatchResult()
     async with transaction():
         orders = await lock_orders(by_id)
-        lines = await _lines_by_order(orders)
+        lines = await lines_by_order(orders)
         levels = await lock_levels({(l.stock_item_id, o.location_id) for o in orders.values()
                                     for l in lines[o.id] if l.stock_item_id})  # fmt: skip
         left = {key: row.level for key, row in levels.items()}
@@ -708,7 +704,7 @@ async def cancel_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -
     def step(order: Order, ctx: BatchContext) -> None:
         _open(order, "cancelled")
         if order.holds_stock:
-            ctx.changes += _allocation(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_CANCELLED)
+            ctx.changes += allocation_changes(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_CANCELLED)
         order.state, order.cancelled_at = OrderState.CANCELLED, now()
         ctx.audit.order(AuditKind.CANCELLED, order, reason)
 
@@ -724,7 +720,7 @@ async def delete_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -
     def step(order: Order, ctx: BatchContext) -> None:
         _open(order, "deleted")
         if order.holds_stock:
-            ctx.changes += _allocation(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_DELETED)
+            ctx.changes += allocation_changes(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_DELETED)
         snapshot = _snapshot(order) | {"items": [_line_snapshot(l) for l in ctx.lines[order.id]]}
         deleted.append(DeletedOrder(
             id=order.id, number=order.number, source=order.source, subsource=order.subsource,
@@ -743,168 +739,3 @@ async def delete_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -
 
 def _reason(reason: str) -> str:
     return clean_text(reason or "", "reason", 500)
-
-
-# --- notes and properties ------------------------------------------------------------------------
-
-
-async def add_note(order_id: uuid.UUID, data: NoteInput | dict, actor: Actor) -> OrderNote:
-    """Add a note to an order (open or not)."""
-    note = validated(NoteInput, data)
-    async with transaction():
-        order = await _lock_order(order_id)
-        row = await OrderNote.create(order_id=order.id, author=actor.name, **note.model_dump())
-        audit = AuditLog(actor)
-        audit.order(AuditKind.NOTE_ADDED, order, note.text[:200])
-        await audit.write()
-    return row
-
-
-async def delete_note(note_id: uuid.UUID, actor: Actor) -> Order:
-    """Delete a note; returns its order."""
-    async with transaction():
-        note = await OrderNote.get_or_none(id=note_id)
-        if note is None:
-            raise not_found("Note", note_id, "noteId")
-        order = await _lock_order(note.order_id)
-        await note.delete()
-        audit = AuditLog(actor)
-        audit.order(AuditKind.NOTE_DELETED, order, note.text[:200])
-        await audit.write()
-    return order
-
-
-async def set_property(order_id: uuid.UUID, data: PropertyInput | dict, actor: Actor) -> OrderProperty:
-    """Set an extended property (replacing one of the same name)."""
-    prop = validated(PropertyInput, data)
-    async with transaction():
-        order = await _lock_order(order_id)
-        row = await OrderProperty.get_or_none(order_id=order.id, name=prop.name)
-        before = {"value": row.value, "type": row.type} if row else None
-        if row is None:
-            row = await OrderProperty.create(order_id=order.id, **prop.model_dump())
-        else:
-            row.value, row.type = prop.value, prop.type
-            await row.save(update_fields=["value", "type"])
-        audit = AuditLog(actor)
-        audit.order(AuditKind.PROPERTY_SET, order, prop.name, before=before, after={"value": prop.value, "type": prop.type})
-        await audit.write()
-    return row
-
-
-async def remove_property(order_id: uuid.UUID, name: str, actor: Actor) -> Order:
-    """Remove an extended property by name."""
-    name = clean_text(name, "name", 100)
-    async with transaction():
-        order = await _lock_order(order_id)
-        row = await OrderProperty.get_or_none(order_id=order.id, name=name)
-        if row is None:
-            raise not_found("Property", name, "name")
-        await row.delete()
-        audit = AuditLog(actor)
-        audit.order(AuditKind.PROPERTY_REMOVED, order, name, before={"value": row.value, "type": row.type})
-        await audit.write()
-    return order
-
-
-# --- returns and resends -------------------------------------------------------------------------
-
-
-async def _returnable_lines(order: Order, wanted: list[LineQuantity]) -> dict[uuid.UUID, OrderItem]:
-    """Check a processed order's lines and quantities (not more than shipped less returned)."""
-    if order.state != OrderState.PROCESSED:
-        raise ServiceError.one(f"Order {order.number} is not processed", "orderId", ErrorCode.INVALID_TRANSITION)
-    lines = {l.id: l for l in (await _lines_by_order([order.id]))[order.id]}
-    returned: dict[uuid.UUID, int] = {}
-    for row in await OrderReturnItem.filter(order_item_id__in=list(lines)):
-        returned[row.order_item_id] = returned.get(row.order_item_id, 0) + row.quantity
-    errors, asked = [], {}
-    for n, want in enumerate(wanted):
-        line = lines.get(want.item_id)
-        if line is None:
-            errors.append(FieldError(f"Line {want.item_id} is not a line of order {order.number}",
-                                     f"items.{n}.itemId", ErrorCode.NOT_FOUND))  # fmt: skip
-            continue
-        asked[want.item_id] = asked.get(want.item_id, 0) + want.quantity
-        if asked[want.item_id] > line.quantity - returned.get(line.id, 0):
-            errors.append(FieldError(
-                f"Only {line.quantity - returned.get(line.id, 0)} of {line.sku} can still be returned",
-                f"items.{n}.quantity",
-            ))  # fmt: skip
-    if errors:
-        raise ServiceError(errors)
-    return lines
-
-
-async def create_return(data: ReturnInput | dict, actor: Actor) -> OrderReturn:
-    """Record items returned from a processed order; restock them at a location if asked."""
-    ret = validated(ReturnInput, data)
-    async with transaction():
-        order = await _lock_order(ret.order_id)
-        lines = await _returnable_lines(order, ret.items)
-        location = await _resolve_location(ret.location_id or order.location_id, "locationId") if ret.restock else None
-        row = await OrderReturn.create(order_id=order.id, reason=ret.reason, restock=ret.restock,
-                                       location_id=location.id if location else None, created_by=actor.name)  # fmt: skip
-        await OrderReturnItem.bulk_create([
-            OrderReturnItem(order_return_id=row.id, order_item_id=i.item_id, quantity=i.quantity) for i in ret.items
-        ])  # fmt: skip
-        if location is not None:
-            await apply_stock_changes([
-                StockChange(lines[i.item_id].stock_item_id, location.id, StockChangeReason.RETURN_RESTOCKED,
-                            level=i.quantity, order_id=order.id, order_number=order.number, note=ret.reason)
-                for i in ret.items if lines[i.item_id].stock_item_id
-            ], actor)  # fmt: skip
-        audit = AuditLog(actor)
-        audit.order(AuditKind.RETURN_CREATED, order, ret.reason,
-                    after={"items": [{"sku": lines[i.item_id].sku, "quantity": i.quantity} for i in ret.items],
-                           "restockedAt": location.name if location else None})  # fmt: skip
-        await audit.write()
-    return row
-
-
-async def create_resend(data: ResendInput | dict, actor: Actor) -> Order:
-    """Ship items of a processed order again: a new open order with status RESEND, linked to the
-    original, reserving stock at its despatch location."""
-    resend = validated(ResendInput, data)
-    async with transaction():
-        original = await _lock_order(resend.order_id)
-        if original.state != OrderState.PROCESSED:
-            raise ServiceError.one(f"Order {original.number} is not processed", "orderId",
-                                   ErrorCode.INVALID_TRANSITION)  # fmt: skip
-        lines = {l.id: l for l in (await _lines_by_order([original.id]))[original.id]}
-        bad = [FieldError(f"Line {w.item_id} is not a line of order {original.number}", f"items.{n}.itemId",
-                          ErrorCode.NOT_FOUND) for n, w in enumerate(resend.items) if w.item_id not in lines]  # fmt: skip
-        bad += [FieldError(f"Order {original.number} shipped only {lines[w.item_id].quantity} of {lines[w.item_id].sku}",
-                           f"items.{n}.quantity") for n, w in enumerate(resend.items)
-                if w.item_id in lines and w.quantity > lines[w.item_id].quantity]  # fmt: skip
-        if bad:
-            raise ServiceError(bad)
-        location = await _resolve_location(resend.location_id or original.location_id, "locationId")
-        order = Order(id=uuid.uuid4(), number=await _next_numbers(1), source=original.source,
-                      subsource=original.subsource, reference=None,
-                      secondary_reference=original.reference or str(original.number),
-                      external_reference=original.external_reference, status=OrderStatus.RESEND,
-                      location_id=location.id, original_order_id=original.id, received_at=now(),
-                      paid_at=now(), currency=original.currency)  # fmt: skip
-        for name in ["buyer_name", "email", "shipping_service", "shipping_vendor", *(
-                f"{p}_{f}" for p in ("shipping", "billing") for f in ADDRESS_FIELDS)]:  # fmt: skip
-            setattr(order, name, getattr(original, name))
-        new_lines = [
-            OrderItem(order_id=order.id, position=n, stock_item_id=lines[w.item_id].stock_item_id,
-                      sku=lines[w.item_id].sku, channel_sku=lines[w.item_id].channel_sku,
-                      item_number=lines[w.item_id].item_number, title=lines[w.item_id].title,
-                      quantity=w.quantity)  # fmt: skip
-            for n, w in enumerate(resend.items)
-        ]
-        order.postage = resend.cost
-        order.total = resend.cost
-        await order.save()
-        await OrderItem.bulk_create(new_lines)
-        await OrderNote.create(order_id=order.id, text=f"Resend of order {original.number}: {resend.reason}",
-                               internal=True, author=actor.name)  # fmt: skip
-        await apply_stock_changes(_allocation(order, new_lines, +1, StockChangeReason.ORDER_CREATED), actor)
-        audit = AuditLog(actor)
-        audit.order(AuditKind.RESEND_CREATED, original, f"Resent as order {order.number}: {resend.reason}")
-        audit.order(AuditKind.ORDER_CREATED, order, f"Resend of order {original.number}")
-        await audit.write()
-    return await Order.get(id=order.id)

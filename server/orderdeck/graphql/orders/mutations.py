@@ -31,7 +31,9 @@ from orderdeck.graphql.orders.inputs import (
 from orderdeck.graphql.orders.types import ExtendedProperty, Order, OrderNote, OrderReturn, OrderStatus
 from orderdeck.graphql.permissions import CANCEL_ORDERS, CREATE_ORDERS, EDIT_ORDERS, PROCESS_ORDERS
 from orderdeck.services import dispatches
+from orderdeck.services import order_notes as note_service
 from orderdeck.services import orders as service
+from orderdeck.services import returns as return_service
 from orderdeck.services.context import MAX_BATCH, Actor
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
 from orderdeck.services.errors import ServiceError
@@ -317,7 +319,7 @@ class Mutation:
     @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Add a note to an order (in any state).")
     async def add_order_note(self, info: Info, order_id: strawberry.ID, input: OrderNoteInput) -> OrderNotePayload:
         note, errors = await attempt(
-            lambda: service.add_note(decode_id(order_id, "Order", "orderId"), to_service(input), _actor(info))
+            lambda: note_service.add_note(decode_id(order_id, "Order", "orderId"), to_service(input), _actor(info))
         )
         if note is None:
             return OrderNotePayload(errors=errors)
@@ -327,7 +329,7 @@ class Mutation:
     @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Delete a note.")
     async def delete_order_note(self, info: Info, note_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(
-            lambda: service.delete_note(decode_id(note_id, "OrderNote", "noteId"), _actor(info))
+            lambda: note_service.delete_note(decode_id(note_id, "OrderNote", "noteId"), _actor(info))
         )
         return OrderPayload(order=order, errors=errors)  # type: ignore[arg-type]
 
@@ -339,7 +341,7 @@ class Mutation:
         self, info: Info, order_id: strawberry.ID, input: OrderPropertyInput
     ) -> OrderPropertyPayload:
         prop, errors = await attempt(
-            lambda: service.set_property(decode_id(order_id, "Order", "orderId"), to_service(input), _actor(info))
+            lambda: note_service.set_property(decode_id(order_id, "Order", "orderId"), to_service(input), _actor(info))
         )
         if prop is None:
             return OrderPropertyPayload(errors=errors)
@@ -349,7 +351,7 @@ class Mutation:
     @strawberry.mutation(permission_classes=EDIT_ORDERS, description="Remove an extended property by name.")
     async def remove_order_property(self, info: Info, order_id: strawberry.ID, name: str) -> OrderPayload:
         order, errors = await attempt(
-            lambda: service.remove_property(decode_id(order_id, "Order", "orderId"), name, _actor(info))
+            lambda: note_service.remove_property(decode_id(order_id, "Order", "orderId"), name, _actor(info))
         )
         return OrderPayload(order=order, errors=errors)  # type: ignore[arg-type]
 
@@ -359,7 +361,7 @@ class Mutation:
         "returned before), restocking them at a location unless restock is false.",
     )
     async def create_return(self, info: Info, input: ReturnInput) -> CreateReturnPayload:
-        row, errors = await attempt(lambda: service.create_return(to_service(input), _actor(info)))
+        row, errors = await attempt(lambda: return_service.create_return(to_service(input), _actor(info)))
         if row is None:
             return CreateReturnPayload(errors=errors)
         order = await models.Order.get(id=row.order_id)
@@ -371,5 +373,5 @@ class Mutation:
         "the original, allocating stock at its location.",
     )
     async def create_resend(self, info: Info, input: ResendInput) -> CreateResendPayload:
-        order, errors = await attempt(lambda: service.create_resend(to_service(input), _actor(info)))
+        order, errors = await attempt(lambda: return_service.create_resend(to_service(input), _actor(info)))
         return CreateResendPayload(order=order, errors=errors)  # type: ignore[arg-type]
