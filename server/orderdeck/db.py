@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection
+import uuid
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +60,19 @@ an order book is read from memory or SSD, where a random page costs about a sequ
 a page of open orders read 700,000 rows at 1,000,000 orders (bench/bench_scale.py)."""
 
 
-def _connection_config(url: str) -> str | dict[str, Any]:
-    """Tortoise's connection entry: PostgreSQL by URL; SQLite in WAL mode with a busy timeout
-    (``ORDERDECK_SQLITE_BUSY_TIMEOUT_MS``; pragmas in the URL's query win), on the client of
-    :mod:`orderdeck.db_sqlite`."""
+def _connection_config(url: str) -> dict[str, Any]:
+    """Tortoise's connection entry: PostgreSQL with PLANNER_SETTINGS; SQLite in WAL mode with a
+    busy timeout (``ORDERDECK_SQLITE_BUSY_TIMEOUT_MS``; pragmas in the URL's query win), on the
+    client of :mod:`orderdeck.db_sqlite`."""
     url = normalise_url(url)
+    expanded = expand_db_url(url)
+    credentials = expanded["credentials"]
     if not url.startswith("sqlite://"):
-        expanded = expand_db_url(url)
-        settings = {**PLANNER_SETTINGS, **expanded["credentials"].get("server_settings", {})}
-        return {**expanded, "credentials": {**expanded["credentials"], "server_settings": settings}}
+        settings = {**PLANNER_SETTINGS, **credentials.get("server_settings", {})}
+        return {**expanded, "credentials": {**credentials, "server_settings": settings}}
     from orderdeck.config import get_settings
 
-    expanded = expand_db_url(url)
-    credentials = {"busy_timeout": get_settings().sqlite_busy_timeout_ms, **expanded["credentials"]}
+    credentials = {"busy_timeout": get_settings().sqlite_busy_timeout_ms, **credentials}
     return {"engine": "orderdeck.db_sqlite", "credentials": credentials}
 
 
@@ -145,6 +146,16 @@ def placeholders(count: int, start: int = 1) -> list[str]:
     if dialect() == "postgres":
         return [f"${i}" for i in range(start, start + count)]
     return ["?"] * count
+
+
+def sql_ids(ids: Iterable[uuid.UUID]) -> list[Any]:
+    """UUID parameters as the dialect stores them (uuid on PostgreSQL, CHAR(36) text on SQLite)."""
+    return list(ids) if dialect() == "postgres" else [str(i) for i in ids]
+
+
+def uuid_of(value: Any) -> uuid.UUID:
+    """A UUID column's value as the driver returns it (uuid on PostgreSQL, text on SQLite)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def one_of(column: str, values: Collection[Any], start: int = 1) -> tuple[str, list[Any]]:

@@ -75,17 +75,12 @@ _STATE_SQL = f"""
 SELECT a.order_id, COUNT(*) AS linked, SUM(CASE WHEN {COVERED_SQL} THEN 1 ELSE 0 END) AS covered
 FROM allocation a
 JOIN stock_level sl ON sl.item_id = a.item_id AND sl.location_id = a.location_id
-WHERE a.order_id IN ({{ids}})
+WHERE {{orders}}
 GROUP BY a.order_id
 """
 
 _SCAN_FIRST = 64
 """Queue entries read by the first step of a frontier scan (each further step reads 4x more)."""
-
-
-def sql_ids(ids: Iterable[uuid.UUID]) -> list[Any]:
-    """UUID parameters as the dialect stores them (uuid on PostgreSQL, CHAR(36) text on SQLite)."""
-    return list(ids) if db.dialect() == "postgres" else [str(i) for i in ids]
 
 
 def state_of(linked: int, covered: int) -> AllocationState:
@@ -106,9 +101,9 @@ async def allocation_of(order_ids: list[uuid.UUID]) -> dict[uuid.UUID, Allocatio
     found = dict.fromkeys(keys, AllocationState.NOT_ALLOCATED)
     if not keys:
         return found
-    sql = _STATE_SQL.format(ids=", ".join(db.placeholders(len(keys))))
-    for row in await db.fetch(sql, sql_ids(keys)):
-        found[uuid.UUID(str(row["order_id"]))] = state_of(int(row["linked"]), int(row["covered"]))
+    where, params = db.one_of("a.order_id", db.sql_ids(keys))
+    for row in await db.fetch(_STATE_SQL.format(orders=where), params):
+        found[db.uuid_of(row["order_id"])] = state_of(int(row["linked"]), int(row["covered"]))
     return found
 
 
@@ -181,22 +176,17 @@ async def _allocations(order_ids: set[uuid.UUID]) -> dict[AllocationKey, _Entry]
     """The allocation rows of these orders, by (order, item, location), as plain values."""
     if not order_ids:
         return {}
-    where, params = db.one_of("order_id", sql_ids(order_ids))
+    where, params = db.one_of("order_id", db.sql_ids(order_ids))
     rows = await db.fetch(
         f"SELECT id, order_id, item_id, location_id, received_at, order_number, quantity FROM allocation WHERE {where}",
         params,
     )
     to_python = Allocation._meta.fields_map["received_at"].to_python_value
     return {
-        (_uuid(row["order_id"]), _uuid(row["item_id"]), _uuid(row["location_id"])):
+        (db.uuid_of(row["order_id"]), db.uuid_of(row["item_id"]), db.uuid_of(row["location_id"])):
             _Entry(row["id"], to_python(row["received_at"]), row["order_number"], row["quantity"])
         for row in rows
     }  # fmt: skip
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    """A UUID as the driver returns it (uuid on PostgreSQL, text on SQLite)."""
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 async def move_frontiers(levels: Iterable[tuple[StockLevel, int, int]], moves: QueueMoves) -> None:
@@ -263,7 +253,7 @@ def _within(place: Position, through: Position | None) -> bool:
 async def _entries(row: StockLevel, bound: Position | None, backwards: bool) -> AsyncIterator[tuple[Position, int]]:
     """The (place, quantity) of the queue entries of ``row``'s key after ``bound`` (going back:
     up to and including it; None: from the queue's start or end), read in steps of growing size."""
-    key = sql_ids([row.item_id, row.location_id])
+    key = db.sql_ids([row.item_id, row.location_id])
     to_python = Allocation._meta.fields_map["received_at"].to_python_value
     limit, direction = _SCAN_FIRST, "DESC" if backwards else "ASC"
     compare = "<=" if backwards else ">"

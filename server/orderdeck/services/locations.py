@@ -8,7 +8,6 @@ from tortoise.exceptions import IntegrityError
 
 from orderdeck import db
 from orderdeck.models import AuditKind, AuditSubject, Location, Order, OrderReturn, OrderState, StockLevel
-from orderdeck.services.allocation import sql_ids
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
@@ -62,7 +61,7 @@ async def hold_locations(location_ids: set[uuid.UUID]) -> dict[uuid.UUID, Locati
     if not location_ids:
         return {}
     columns = ", ".join(Location._meta.fields_db_projection.values())
-    where, params = db.one_of("id", sql_ids(location_ids))
+    where, params = db.one_of("id", db.sql_ids(location_ids))
     lock = " FOR KEY SHARE" if db.dialect() == "postgres" else ""
     rows = await db.fetch(f"SELECT {columns} FROM location WHERE {where}{lock}", params)
     locations = [Location._init_from_db(**row) for row in rows]

@@ -44,7 +44,6 @@ from orderdeck.models import (
     SyncKind,
 )
 from orderdeck.services import outbox
-from orderdeck.services.allocation import sql_ids
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.bulk import as_stored, insert_rows
 from orderdeck.services.context import Actor, save_fields, transaction
@@ -249,12 +248,11 @@ async def _stock_items(skus: set[str], channel_id: uuid.UUID | None = None) -> d
         rows += await db.fetch(
             "SELECT si.id, l.channel_sku AS sku, si.title, si.weight FROM listing l "
             f"JOIN stock_item si ON si.id = l.stock_item_id WHERE l.channel_id = {db.placeholders(1)[0]} AND {where}",
-            [*sql_ids([channel_id]), *more],
+            [*db.sql_ids([channel_id]), *more],
         )
     weight = StockItem._meta.fields_map["weight"].to_python_value
     return {
-        row["sku"]: ItemRef(row["id"] if isinstance(row["id"], uuid.UUID) else uuid.UUID(row["id"]),
-                            row["sku"], row["title"], weight(row["weight"]))
+        row["sku"]: ItemRef(db.uuid_of(row["id"]), row["sku"], row["title"], weight(row["weight"]))
         for row in rows
     }  # fmt: skip
 

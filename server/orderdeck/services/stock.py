@@ -147,7 +147,7 @@ async def apply_stock_changes(changes: list[StockChange], actor: Actor) -> dict[
     before = [(row, row.level - totals[row.id][0], row.allocated - totals[row.id][1]) for row in changed.values()]
     await allocation.move_frontiers(before, moves)
     await insert_rows(StockLedgerEntry, _ledger_rows(changes, levels, totals, actor))
-    await outbox.stock_changed({key for key, row in levels.items() if row.id in totals and totals[row.id][0] != totals[row.id][1]})
+    await outbox.stock_changed({key for key, row in changed.items() if totals[row.id][0] != totals[row.id][1]})
     events.stock_levels_changed(changed.values(), skus)
     return changed
 
