@@ -80,8 +80,8 @@ class IntRange:
 
 
 @dataclass(frozen=True)
-class AtMostOne:
-    """At most one of two arguments given (not null)."""
+class _Pair:
+    """A rule on which of two arguments are given (not null)."""
 
     first: str
     second: str
@@ -90,25 +90,25 @@ class AtMostOne:
     def arguments(self) -> tuple[str, ...]:
         return (self.first, self.second)
 
+    def given(self, values: dict[str, Any]) -> int:
+        """How many of the two are given."""
+        return sum(values.get(name) is not None for name in self.arguments)
+
+
+class AtMostOne(_Pair):
+    """At most one of two arguments given (not null)."""
+
     def refusal(self, values: dict[str, Any]) -> str | None:
-        if values.get(self.first) is not None and values.get(self.second) is not None:
+        if self.given(values) == 2:
             return f"Give either {self.first} or {self.second}, not both"
         return None
 
 
-@dataclass(frozen=True)
-class ExactlyOne:
+class ExactlyOne(_Pair):
     """Exactly one of two arguments given (not null)."""
 
-    first: str
-    second: str
-
-    @property
-    def arguments(self) -> tuple[str, ...]:
-        return (self.first, self.second)
-
     def refusal(self, values: dict[str, Any]) -> str | None:
-        if (values.get(self.first) is None) == (values.get(self.second) is None):
+        if self.given(values) != 1:
             return f"Give exactly one of {self.first} and {self.second}"
         return None
 
