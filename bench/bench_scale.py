@@ -167,6 +167,10 @@ OPERATIONS = [
         lambda t: {"loc": encode_id("Location", t.loaded.location_ids[1])}, _full_page,
     ),
     Operation(
+        "open orders with a tag",
+        f'{{ openOrders(first: {PAGE}, filter: {{tag: "gift"}}) {{ {PAGE_FIELDS} }} }}', lambda t: {}, _full_page,
+    ),
+    Operation(
         DEEP_PAGE_OPERATION,
         f"query($after: String!) {{ openOrders(first: {PAGE}, after: $after) {{ {PAGE_FIELDS} }} }}",
         lambda t: {"after": t.page_cursor}, _full_page,

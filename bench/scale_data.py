@@ -17,6 +17,7 @@ columns, same values where the services fix them):
   open orders is short on some SKUs;
 - the audit trail: STOCK_ITEM_CREATED per item, ORDER_CREATED per order, PROCESSED or CANCELLED
   per closed order, STOCK_LEVEL_SET per level at the stock take;
+- every ``TAGGED``-th order tagged "gift" (with the copy of its state and sort keys a tag carries);
 - stock_level.allocated = the sum of the open lines' quantities at that location; the order
   number counter at N.
 
@@ -73,8 +74,12 @@ AUDIT_COLUMNS = ("kind", "subject", "subject_id", "order_number", "note", "tag",
                  "actor_kind", "created_at")  # fmt: skip
 DISPATCH_COLUMNS = ("id", "state", "carrier", "service", "tracking_number", "attempts", "last_error", "created_at",
                     "sent_at", "order_id", "claimed_at", "next_attempt_at")  # fmt: skip
+TAG_COLUMNS = ("order_id", "name", "order_number", "order_state", "order_received_at", "order_despatch_by_at",
+               "order_processed_at")  # fmt: skip
 TABLES = {"orders": ORDER_COLUMNS, "order_item": ITEM_COLUMNS, "stock_ledger": LEDGER_COLUMNS,
-          "audit_entry": AUDIT_COLUMNS, "dispatch": DISPATCH_COLUMNS}  # fmt: skip
+          "audit_entry": AUDIT_COLUMNS, "dispatch": DISPATCH_COLUMNS, "order_tag": TAG_COLUMNS}  # fmt: skip
+TAGGED = 10
+"""Every TAGGED-th order carries the tag "gift"."""
 
 ZERO = Decimal(0)
 TAX_RATE = Decimal(20)
@@ -168,7 +173,7 @@ class _History:
         level, allocated = self.level, self.allocated
         locs = len(cat.location_ids)
         out: dict[str, list[tuple]] = {t: [] for t in TABLES}
-        orders, items, ledger, audit, dispatches = (out[t] for t in TABLES)
+        orders, items, ledger, audit, dispatches, tags = (out[t] for t in TABLES)
         for number in range(first, last + 1):
             oid = uuid.uuid4()
             loc = number % locs
@@ -215,6 +220,8 @@ class _History:
                 "", weight, subtotal, POSTAGE, ZERO, tax, subtotal + tax + POSTAGE, "GBP", "card", received, updated,
                 loc_id, None, None, False,
             ))  # fmt: skip
+            if number % TAGGED == 0:
+                tags.append((oid, "gift", number, state, received, received + timedelta(days=2), processed_at))
             audit.append(("ORDER_CREATED", "ORDER", oid, number, "Order created (DIRECT)", "", None, None, ACTOR,
                           ACTOR_KIND, received))  # fmt: skip
             if state == "PROCESSED":

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from tortoise import fields
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api.migrate import migrate as _migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
@@ -215,3 +216,115 @@ async def test_0006_fills_the_allocation_state_of_existing_orders(backend: str, 
     finally:
         if backend == "postgres":
             await drop_postgres_database(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_0009_gives_existing_tags_their_orders_state_and_keys(backend: str, tmp_path: Path):
+    name = f"orderdeck_migr_tags_{uuid.uuid4().hex[:8]}"
+    url = await create_postgres_database(name) if backend == "postgres" else f"sqlite://{tmp_path / 'old.sqlite3'}"
+    stamp = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    try:
+        async with TortoiseContext():
+            await _migrate(config=db.tortoise_config(url), target="models.0008_level_coverage")
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(url))
+            place = uuid.uuid4()
+            await _insert("location", {"id": place, "name": "L", "is_default": True, "created_at": stamp,
+                                       "updated_at": stamp})  # fmt: skip
+            for number, state in enumerate(["OPEN", "PROCESSED", "CANCELLED", "OPEN"], start=1):
+                order_id = uuid.uuid4()
+                await _insert("orders", {
+                    "id": order_id, "number": number, "source": "DIRECT", "status": "PAID", "state": state,
+                    "location_id": place, "received_at": stamp + timedelta(hours=number),
+                    "despatch_by_at": stamp + timedelta(days=number) if number % 2 else None,
+                    "processed_at": stamp + timedelta(days=9) if state == "PROCESSED" else None,
+                    "created_at": stamp, "updated_at": stamp,
+                })  # fmt: skip
+                for tag in ("gift", "vip")[: number % 2 + 1]:
+                    await _insert("order_tag", {"order_id": order_id, "name": tag})
+        await db.migrate(url)
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(url))
+            tags = await models.OrderTag.all().values("name", *models.TAGGED_ORDER_KEYS.values(),
+                                                      *(f"order__{k}" for k in models.TAGGED_ORDER_KEYS))  # fmt: skip
+            assert len(tags) == 6
+            for tag in tags:
+                assert {k: tag[c] for k, c in models.TAGGED_ORDER_KEYS.items()} == {
+                    k: tag[f"order__{k}"] for k in models.TAGGED_ORDER_KEYS}, tag  # fmt: skip
+            assert {t["order_state"] for t in tags} == set(models.OrderState)
+            assert any(t["order_despatch_by_at"] is None for t in tags) and any(t["order_processed_at"] for t in tags)
+            tag = await models.OrderTag.first()
+            with pytest.raises(IntegrityError):  # an order still carries a tag once
+                await _insert("order_tag", {k: getattr(tag, k) for k in ["order_id", "name", *models.TAGGED_ORDER_KEYS.values()]})
+    finally:
+        if backend == "postgres":
+            await drop_postgres_database(name)
+
+
+async def _indexes() -> set[tuple[str, bool, tuple[str, ...]]]:
+    """Every index of the current database as (table, unique, columns), primary keys left out."""
+    conn = db.connection()
+    if db.dialect() == "postgres":
+        rows = await conn.execute_query_dict("""
+            SELECT t.relname AS tbl, i.indisunique AS uniq, array_agg(a.attname ORDER BY k.ord) AS cols
+            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+            WHERE n.nspname = 'public' AND NOT i.indisprimary AND i.indpred IS NULL
+            GROUP BY t.relname, i.indexrelid, i.indisunique""")
+        return {(r["tbl"], r["uniq"], tuple(r["cols"])) for r in rows}
+    found = set()
+    tables = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'table'")
+    for table in (t["name"] for t in tables):
+        for index in await conn.execute_query_dict(f'PRAGMA index_list("{table}")'):
+            if index["origin"] != "pk" and not index["partial"]:
+                columns = await conn.execute_query_dict(f'PRAGMA index_info("{index["name"]}")')
+                found.add((table, bool(index["unique"]), tuple(c["name"] for c in columns)))
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_migrations_build_every_unique_constraint_and_index_the_models_declare(backend: str, tmp_path: Path):
+    """What the migrations build holds every index a schema made straight from the models has
+    (SQLite alters a column by rebuilding its table, which must not lose them)."""
+    names = [f"orderdeck_migr_idx_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    if backend == "postgres":
+        migrated, declared = [await create_postgres_database(name) for name in names]
+    else:
+        migrated, declared = (f"sqlite://{tmp_path / name}.sqlite3" for name in names)
+    try:
+        await db.migrate(migrated)
+        found = {}
+        for url in (migrated, declared):
+            async with TortoiseContext() as ctx:
+                await ctx.init(config=db.tortoise_config(url))
+                if url == declared:
+                    await ctx.generate_schemas()
+                found[url] = await _indexes()
+        assert found[declared] - found[migrated] == set()
+    finally:
+        if backend == "postgres":
+            for name in names:
+                await drop_postgres_database(name)
+
+
+async def test_0010_names_channel_skus_listed_twice_instead_of_failing_obscurely(tmp_path: Path):
+    """On SQLite a listing's unique (channel, channel SKU) was lost before 0010: a SKU listed
+    twice meanwhile stops the migration with a message naming it, and nothing else changes."""
+    url = f"sqlite://{tmp_path / 'twice.sqlite3'}"
+    stamp = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    async with TortoiseContext():
+        await _migrate(config=db.tortoise_config(url), target="models.0009_tag_order_keys")
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=db.tortoise_config(url))
+        place, channel, item = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await _insert("location", {"id": place, "name": "L", "is_default": True, "created_at": stamp, "updated_at": stamp})
+        await _insert("channel", {"id": channel, "name": "Woo", "plugin": "woocommerce", "source": "WOOCOMMERCE",
+                                  "settings": "{}", "status_overrides": "{}", "download_location_id": place,
+                                  "created_at": stamp, "updated_at": stamp})  # fmt: skip
+        await _insert("stock_item", {"id": item, "sku": "MUG", "title": "Mug", "created_at": stamp, "updated_at": stamp})
+        for _ in range(2):
+            await _insert("listing", {"id": uuid.uuid4(), "channel_id": channel, "stock_item_id": item,
+                                      "channel_sku": "W-MUG", "submit_status": "NEVER", "created_at": stamp})  # fmt: skip
+    with pytest.raises(RuntimeError, match="W-MUG on Woo"):
+        await db.migrate(url)

@@ -3,7 +3,8 @@
 100,000 orders are written in bulk into a throwaway database, ANALYZEd, and each list's page query
 (exactly as the orders query builds it) is run under EXPLAIN (ANALYZE, BUFFERS): it must use an
 index, never scan the whole table, and read and discard only a small multiple of the page.
-Not covered: the tag filter (the planner reads every open order carrying the tag, then sorts them).
+A list filtered by a tag is read from the tag's copy of the state and sort keys (order_tag's
+indexes), however many orders have carried the tag.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tortoise.context import TortoiseContext
 from orderdeck import db
 from orderdeck.graphql.common import encode_id
 from orderdeck.graphql.orders.inputs import OrderFilter, OrderSort
-from orderdeck.graphql.orders.queries import filtered_orders
+from orderdeck.graphql.orders.queries import counted_orders, filtered_orders, tag_columns
 from orderdeck.models import OrderState, OrderStatus
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
 
@@ -33,7 +34,7 @@ NORTH, SOUTH = uuid.UUID(int=1), uuid.UUID(int=2)
 
 # Orders in number order, received a minute apart with some jitter: 30% open, 60% processed
 # (within two days of arrival), 10% cancelled; 2 locations, 3 sources, 5% unpaid, 1% each parked,
-# locked and on hold, 1% tagged "gift", a third without a despatch-by date. Two layouts: states
+# locked and on hold, 10% tagged "gift", a third without a despatch-by date. Two layouts: states
 # interleaved along the book, and the open orders as the newest 30% (as in a shop, and in
 # bench/bench_scale.py), where the planner's notion of `state`'s physical correlation misleads it.
 LAYOUTS = {
@@ -60,7 +61,9 @@ FROM generate_series(1, {ORDERS}) g,
      LATERAL (SELECT timestamptz '{T0.isoformat()}' + (g + (g * 7919) % 60) * interval '1 minute' AS received) r,
      LATERAL (SELECT CASE WHEN {is_open} THEN 'OPEN' WHEN {is_processed} THEN 'PROCESSED'
                           ELSE 'CANCELLED' END AS state) s;
-INSERT INTO order_tag (order_id, name) SELECT id, 'gift' FROM orders WHERE number % 100 = 5;
+INSERT INTO order_tag (order_id, name, order_number, order_state, order_received_at, order_despatch_by_at,
+                       order_processed_at)
+SELECT id, 'gift', number, state, received_at, despatch_by_at, processed_at FROM orders WHERE number % 10 = 5;
 """
 
 
@@ -129,19 +132,31 @@ LISTS: dict[str, tuple[dict[str, Any], OrderSort]] = {
                                                  "processed_to": T0 + 70 * DAY}, OrderSort.PROCESSED_DESC),
     "all by number, newest first": ({}, OrderSort.NUMBER_DESC),
     "all from a source": ({"source": "AMAZON"}, OrderSort.NUMBER_ASC),
+    "open with a tag": ({"state": OPEN, "tag": "gift"}, OrderSort.NUMBER_ASC),
+    "open with a tag, newest first": ({"state": OPEN, "tag": "gift"}, OrderSort.NUMBER_DESC),
+    "open with a tag by received date, newest first": ({"state": OPEN, "tag": "gift"}, OrderSort.RECEIVED_DESC),
+    "open with a tag by despatch-by date": ({"state": OPEN, "tag": "gift"}, OrderSort.DESPATCH_BY_ASC),
+    "open with a tag by despatch-by date, latest first": ({"state": OPEN, "tag": "gift"},
+                                                          OrderSort.DESPATCH_BY_DESC),
+    "open with a tag at a location": ({"state": OPEN, "tag": "gift", "location_id": encode_id("Location", SOUTH)},
+                                      OrderSort.NUMBER_ASC),
+    "processed with a tag, by processed date": ({"state": PROCESSED, "tag": "gift"}, OrderSort.PROCESSED_DESC),
+    "all with a tag, newest first": ({"tag": "gift"}, OrderSort.NUMBER_DESC),
 }  # fmt: skip
+SCANNED = ("orders", "order_tag")
 
 
 @pytest.mark.parametrize("name", list(LISTS))
 async def test_each_list_reads_about_a_page(book, name: str):
     where, sort = LISTS[name]
-    query, key = filtered_orders(OrderFilter(**where)), sort.key
+    query, columns = filtered_orders(OrderFilter(**where)), tag_columns(OrderFilter(**where))
+    key = [columns.get(k, k) for k in sort.key]
     if sort.nullable_first:  # the first page: dated orders first (ascending), undated first (descending)
-        query = query.filter(**{f"{sort.key[0]}__isnull": sort.descending})
+        query = query.filter(**{f"{key[0]}__isnull": sort.descending})
     page = query.order_by(*(f"-{k}" if sort.descending else k for k in key)).limit(PAGE + 1)
     plan = await db.plan(page, analyze=True, buffers=True)
     nodes = list(_nodes(plan))
-    scans = [n for n in nodes if n.get("Relation Name") == "orders"]
+    scans = [n for n in nodes if n.get("Relation Name") in SCANNED]
     assert scans and all(n["Node Type"] != "Seq Scan" for n in scans), [n["Node Type"] for n in nodes]
     read = sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in scans)
     dropped = sum(n.get("Rows Removed by Filter", 0) + n.get("Rows Removed by Index Recheck", 0) for n in nodes)
@@ -149,20 +164,29 @@ async def test_each_list_reads_about_a_page(book, name: str):
     assert plan["Shared Hit Blocks"] + plan.get("Shared Read Blocks", 0) < 3_000, plan
 
 
-@pytest.mark.parametrize("name", [name for name, (where, _) in LISTS.items() if where])
+def _counted_alone(where: dict[str, Any]) -> bool:
+    """Whether a list's total is counted from one table: a tag is counted alone with at most a state."""
+    return "tag" not in where or set(where) <= {"tag", "state"}
+
+
+@pytest.mark.parametrize("name", [name for name, (where, _) in LISTS.items() if where and _counted_alone(where)])
 async def test_each_total_reads_at_most_the_cap(book, name: str):
-    """The bounded count of each list reads its matching rows up to the cap, from an index."""
+    """The bounded count of each list reads its matching rows up to the cap, from an index.
+    Not covered: a tag with another filter, counted through a join that the planner may run as a
+    hash join over every order matching the other filter (when it estimates that cheaper than
+    looking up each tagged order)."""
     from orderdeck.graphql.pagination import capped_count_sql
 
     cap = 10_001
-    plan = await db.plan(capped_count_sql(filtered_orders(OrderFilter(**LISTS[name][0])), cap),
+    plan = await db.plan(capped_count_sql(counted_orders(OrderFilter(**LISTS[name][0])), cap),
                          analyze=True, buffers=True)  # fmt: skip
     nodes = list(_nodes(plan))
-    scans = [n for n in nodes if n.get("Relation Name") == "orders"]
+    scans = [n for n in nodes if n.get("Relation Name") in SCANNED]
     assert scans and all(n["Node Type"] != "Seq Scan" for n in scans), [n["Node Type"] for n in nodes]
-    read = sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in scans)
+    read = {table: sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in scans if n["Relation Name"] == table)
+            for table in SCANNED}  # fmt: skip
     dropped = sum(n.get("Rows Removed by Filter", 0) + n.get("Rows Removed by Index Recheck", 0) for n in nodes)
-    assert read <= cap and dropped <= cap, (read, dropped, [n["Node Type"] for n in nodes])
+    assert max(read.values()) <= cap and dropped <= cap, (read, dropped, [n["Node Type"] for n in nodes])
 
 
 async def test_a_big_total_is_estimated_without_counting(book):
@@ -173,5 +197,5 @@ async def test_a_big_total_is_estimated_without_counting(book):
     parked = ORDERS // 100 if book == "interleaved" else ORDERS * 3 // 10 // 100  # every hundredth open order
     exact = await bounded_count(filtered_orders(OrderFilter(state=OPEN, parked=True)), 10_000)()
     assert (exact.count, exact.estimate) == (parked, False)
-    tagged = await bounded_count(filtered_orders(OrderFilter(tag="gift")), 500)()  # a subquery
-    assert tagged.estimate and abs(tagged.count - 1_000) < 500, tagged
+    tagged = await bounded_count(counted_orders(OrderFilter(tag="gift")), 5_000)()
+    assert tagged.estimate and abs(tagged.count - 10_000) < 2_000, tagged

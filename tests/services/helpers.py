@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from orderdeck import db
-from orderdeck.models import AuditEntry, AuditKind, Order, StockItem, StockLedgerEntry, StockLevel
+from orderdeck.models import (
+    TAGGED_ORDER_KEYS,
+    AuditEntry,
+    AuditKind,
+    Order,
+    OrderTag,
+    StockItem,
+    StockLedgerEntry,
+    StockLevel,
+)
 from orderdeck.services import orders, stock
 from orderdeck.services.context import Actor
 from orderdeck.services.errors import ErrorCode, ServiceError
@@ -90,6 +99,16 @@ async def ledger_reasons(sku: str, location_id: uuid.UUID | None = None) -> list
 def _key(*values: Any) -> tuple[str, ...]:
     """UUIDs come back as UUID on PostgreSQL and as text on SQLite: compare them as text."""
     return tuple(str(v) for v in values)
+
+
+async def assert_tags_carry_their_orders_keys() -> int:
+    """Every tag's copy of its order's state and sort keys (models.TAGGED_ORDER_KEYS) equals the
+    order's own columns; return how many tags were checked."""
+    keys = list(TAGGED_ORDER_KEYS)
+    tags = await OrderTag.all().values("id", *TAGGED_ORDER_KEYS.values(), *(f"order__{k}" for k in keys))
+    wrong = [t for t in tags if any(t[TAGGED_ORDER_KEYS[k]] != t[f"order__{k}"] for k in keys)]
+    assert not wrong, wrong
+    return len(tags)
 
 
 async def assert_stock_consistent() -> None:

@@ -24,6 +24,7 @@ from orderdeck.models import (
 )
 from orderdeck.services import orders
 from orderdeck.services.bulk import insert_rows
+from orderdeck.services.order_intake import tag_row
 from orderdeck.services.context import transaction
 
 
@@ -82,7 +83,7 @@ async def test_error_rolls_back_everything(database, default_location):
     with pytest.raises(IntegrityError):
         async with transaction():
             await insert_rows(Order, [first, second])
-            await insert_rows(OrderTag, [{"order_id": first["id"], "name": "gift"}])
+            await insert_rows(OrderTag, [tag_row(first, "gift")])
             await insert_rows(Order, [order_row(default_location.id, 2)])  # number 2 again
     assert await Order.all().count() == 0
     assert await OrderTag.all().count() == 0

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime, timezone
 from collections import Counter
 from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 
-from tests.services.helpers import assert_stock_consistent, levels_of, make_item, make_order
+from tests.services.helpers import (
+    assert_stock_consistent,
+    assert_tags_carry_their_orders_keys,
+    levels_of,
+    make_item,
+    make_order,
+)
 from orderdeck.models import (
     Location,
     AuditEntry,
@@ -72,10 +79,11 @@ async def test_racing_process_move_edit_cancel_and_lock_leave_each_order_in_one_
     north = await locations.create_location("North", actor)
     await make_item("A", actor, level=100, location_id=default_location.id)
     await stock.set_stock_levels({"levels": [{"sku": "A", "location_id": north.id, "quantity": 100}]}, actor)
-    placed = [await make_order(actor, ("A", 2)) for _ in range(30)]
+    placed = [await make_order(actor, ("A", 2), tags=["gift"] if n % 2 else []) for n in range(30)]
     ids = [o.id for o in placed]
 
     calls: list[Awaitable[Any]] = []
+    tag_calls: list[Awaitable[Any]] = []
     for oid in ids:
         calls += [
             orders.process_orders([{"order_id": oid}], actor),
@@ -84,7 +92,11 @@ async def test_racing_process_move_edit_cancel_and_lock_leave_each_order_in_one_
             orders.set_locked([oid], True, actor),
             orders.set_locked([oid], False, actor),
             orders.update_order(oid, {"items": [{"sku": "A", "quantity": 3}]}, actor),
+            # tags carry a copy of the state and despatch-by date, raced by the writes here
+            orders.update_order(oid, {"despatch_by_at": datetime(2026, 7, 1, tzinfo=timezone.utc)}, actor),
         ]
+        tag_calls += [asyncio.ensure_future(orders.add_tags([oid], ["race"], actor)),
+                      asyncio.ensure_future(orders.remove_tags([oid], ["gift"], actor))]  # fmt: skip
     calls += [  # batches over the same orders, in both directions
         orders.move_orders(ids[::2], north.id, actor),
         orders.move_orders(ids[::3], default_location.id, actor),
@@ -92,6 +104,7 @@ async def test_racing_process_move_edit_cancel_and_lock_leave_each_order_in_one_
     ]
     random.Random(7).shuffle(calls)
     results = await together(calls, exceptions=True)
+    assert all(r.orders for r in await together(tag_calls))  # raced the calls above (started with them)
 
     # an edit may be refused (the order was locked, processed or cancelled by then); nothing else fails
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -123,6 +136,7 @@ async def test_racing_process_move_edit_cancel_and_lock_leave_each_order_in_one_
     assert await levels_of("A", default_location.id) == (100 - shipped_from[default_location.id], 0)
     assert await levels_of("A", north.id) == (100 - shipped_from[north.id], 0)
     await assert_stock_consistent()
+    assert await assert_tags_carry_their_orders_keys() == 30  # each order's "race" tag; "gift" removed
 
 
 async def test_concurrent_moves_into_a_location_without_stock_rows(postgres_only, default_location, actor):

@@ -9,7 +9,7 @@ import binascii
 import dataclasses
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
@@ -185,11 +185,14 @@ async def paginate(
     descending: bool = False,
     nullable_first: bool = False,
     count: Callable[[], Awaitable[Total]] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Connection:
     """Keyset pagination over ``queryset`` ordered by ``key``: a unique column, or a tuple of
     columns that together are unique (e.g. ``("started_at", "id")``), all in the same direction.
     With ``nullable_first`` the first key column may be null: those rows come after all others
-    (before them when descending), ordered by the remaining keys.
+    (before them when descending), ordered by the remaining keys. ``columns`` names, for a key,
+    the column the rows are ordered and compared by instead: a copy of the key, equal in every
+    row, in a joined table whose index serves the filter (e.g. ``{"number": "tags__order_number"}``).
 
     Costs one query for the page (two when it spans dated and undated rows), and one count query
     only if totalCount is asked for (``count``, exact by default). ``first`` and ``last`` were
@@ -198,19 +201,20 @@ async def paginate(
     size = last if last is not None else (first if first is not None else DEFAULT_PAGE)
     backwards = last is not None
     keys = (key,) if isinstance(key, str) else key
-    columns = [queryset.model._meta.fields_map[k] for k in keys]
+    fields = [queryset.model._meta.fields_map[k] for k in keys]
+    sort = tuple((columns or {}).get(k, k) for k in keys)  # what the rows are ordered and compared by
     # The list as segments in their display order, each a queryset with its own (unique) key.
-    segments = [(queryset, keys)]
+    segments = [(queryset, sort)]
     if nullable_first:
-        segments = [(queryset.filter(**{f"{keys[0]}__isnull": False}), keys),
-                    (queryset.filter(**{f"{keys[0]}__isnull": True}), keys[1:])]  # fmt: skip
+        segments = [(queryset.filter(**{f"{sort[0]}__isnull": False}), sort),
+                    (queryset.filter(**{f"{sort[0]}__isnull": True}), sort[1:])]  # fmt: skip
         segments = segments[::-1] if descending else segments
     bounds = []  # (segment index, values, op) for after and before
     for cursor, name, op in ((after, "after", "lt" if descending else "gt"),
                              (before, "before", "gt" if descending else "lt")):  # fmt: skip
         if cursor is not None:
-            values = decode_cursor(cursor, columns, name, nullable_first)
-            index = next(n for n, (_, k) in enumerate(segments) if (values[0] is None) == (k != keys))
+            values = decode_cursor(cursor, fields, name, nullable_first)
+            index = next(n for n, (_, k) in enumerate(segments) if (values[0] is None) == (k != sort))
             bounds.append((name, index, values[len(keys) - len(segments[index][1]):], op))
     order = descending != backwards
     rows: list[Any] = []
@@ -223,7 +227,7 @@ async def paginate(
                 page = page.filter(_beyond(segment_keys, values, op))
         # The whole key orders both segments (in the undated one its first column is null
         # throughout), so one composite index serves each.
-        ordering = [f"-{k}" if order else k for k in keys]
+        ordering = [f"-{k}" if order else k for k in sort]
         rows += await page.order_by(*ordering).limit(size + 1 - len(rows))
         if len(rows) > size:
             break

@@ -8,6 +8,7 @@ from orderdeck.models.events import Event, EventTopic
 from orderdeck.models.locations import Location
 from orderdeck.models.orders import (
     ADDRESS_FIELDS,
+    TAGGED_ORDER_KEYS,
     Counter,
     DeletedOrder,
     Dispatch,
@@ -26,7 +27,7 @@ from orderdeck.models.orders import (
 from orderdeck.models.stock import Allocation, StockChangeReason, StockItem, StockLedgerEntry, StockLevel
 
 __all__ = [
-    "ADDRESS_FIELDS", "ActorKind", "Allocation", "Channel", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
+    "ADDRESS_FIELDS", "TAGGED_ORDER_KEYS", "ActorKind", "Allocation", "Channel", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
     "SyncOutcome", "SyncRun", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
     "DeletedOrder", "Dispatch", "DispatchState", "Event", "EventTopic", "Location", "Order", "OrderItem", "OrderNote",
     "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",

@@ -130,8 +130,13 @@ async def save_fields(rows: list[M], fields: list[str]) -> None:
     Used instead of Tortoise's bulk_update, whose ``SET col = CASE WHEN id = ...`` form PostgreSQL
     plans as a scan of the whole table.
     """
+    for values, ids in by_values(rows, fields).items():
+        await type(rows[0]).filter(pk__in=ids).update(**dict(zip(fields, values)))
+
+
+def by_values(rows: list[M], fields: list[str]) -> dict[tuple[Any, ...], list[Any]]:
+    """The rows' primary keys grouped by their values of ``fields`` (one UPDATE a group)."""
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for row in rows:
         groups[tuple(getattr(row, name) for name in fields)].append(row.pk)
-    for values, ids in groups.items():
-        await type(rows[0]).filter(pk__in=ids).update(**dict(zip(fields, values)))
+    return groups

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from orderdeck.models import Location, OrderStatus, StockChangeReason
+from orderdeck.models import TAGGED_ORDER_KEYS, Location, OrderState, OrderStatus, StockChangeReason
 from orderdeck.services.context import Actor
 from orderdeck.services.errors import ServiceError
 from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT
@@ -44,6 +44,15 @@ class IntakeRows:
     properties: list[dict[str, Any]] = field(default_factory=list)
     changes: list[StockChange] = field(default_factory=list)
     """The allocations the new orders' linked lines take at their locations."""
+
+
+def tag_row(order: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The row of tag ``name`` on ``order`` (a new order's row, or a stored order's fields): it
+    carries a copy of the order's state and sort keys (models.TAGGED_ORDER_KEYS)."""
+    row = {"order_id": order["id"], "name": name}
+    row |= {tag_column: order.get(column) for column, tag_column in TAGGED_ORDER_KEYS.items()}
+    row["order_state"] = row["order_state"] or OrderState.OPEN  # a new order's row leaves it to the default
+    return row
 
 
 def line_row(
@@ -134,7 +143,7 @@ def build_rows(
             for line in lines
             if line["stock_item_id"] is not None
         ]
-        rows.tags += [{"order_id": order["id"], "name": t} for t in dict.fromkeys(o.tags)]
+        rows.tags += [tag_row(order, t) for t in dict.fromkeys(o.tags)]
         rows.notes += [{"order_id": order["id"], "author": actor.name, **note.model_dump()} for note in o.notes]
         rows.properties += [{"order_id": order["id"], **p.model_dump()} for p in o.properties]
     return rows

@@ -25,6 +25,7 @@ from tortoise.exceptions import IntegrityError
 from orderdeck import db
 from orderdeck.models import (
     ADDRESS_FIELDS,
+    TAGGED_ORDER_KEYS,
     AuditKind,
     Counter,
     DeletedOrder,
@@ -46,7 +47,7 @@ from orderdeck.models import (
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.bulk import as_stored, insert_rows
-from orderdeck.services.context import Actor, save_fields, transaction
+from orderdeck.services.context import Actor, by_values, save_fields, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, camel_case, not_found, validated
 from orderdeck.services.fields import clean_text
 from orderdeck.services.order_inputs import (
@@ -58,7 +59,7 @@ from orderdeck.services.order_inputs import (
     ShipmentInput,
 )
 from orderdeck.services.locations import ensure_default_location, hold_locations
-from orderdeck.services.order_intake import ItemRef, build_rows, line_row, order_fields, order_totals
+from orderdeck.services.order_intake import ItemRef, build_rows, line_row, order_fields, order_totals, tag_row
 from orderdeck.services.stock import StockChange, apply_stock_changes, lock_levels
 
 BULK_LIMIT = 1000
@@ -69,6 +70,22 @@ BULK_LIMIT = 1000
 def now() -> datetime:
     """The current time, in UTC."""
     return datetime.now(timezone.utc)
+
+
+async def save_orders(orders: list[Order], fields: list[str]) -> None:
+    """Write ``fields`` of changed orders, and copy those a tag carries onto their tags."""
+    await save_fields(orders, fields)
+    await copy_keys_to_tags(orders, fields)
+
+
+async def copy_keys_to_tags(orders: list[Order], fields: Iterable[str]) -> None:
+    """Copy onto the orders' tags those of ``fields`` (changed and written) that a tag carries
+    (models.TAGGED_ORDER_KEYS): one UPDATE per distinct set of values."""
+    copied = [name for name in fields if name in TAGGED_ORDER_KEYS]
+    if not copied:
+        return
+    for values, ids in by_values(orders, copied).items():
+        await OrderTag.filter(order_id__in=ids).update(**{TAGGED_ORDER_KEYS[n]: v for n, v in zip(copied, values)})
 
 
 # --- results -------------------------------------------------------------------------------
@@ -381,6 +398,7 @@ async def update_order(order_id: uuid.UUID, data: OrderPatch | dict, actor: Acto
             _set_totals(order, lines, weights)
         order.updated_at = now()
         await order.save()
+        await copy_keys_to_tags([order], changes)
         after = _snapshot(order)
         diff_before = {k: v for k, v in before.items() if after.get(k) != v}
         if diff_before:
@@ -489,7 +507,7 @@ async def _run_batch(
             result.orders.append(order)
         await apply_stock_changes(context.changes, actor)
         if result.orders:
-            await save_fields(result.orders, [*fields_changed, "updated_at"])
+            await save_orders(result.orders, [*fields_changed, "updated_at"])
             if after is not None:
                 await after(result.orders)
         await context.audit.write()
@@ -576,7 +594,7 @@ async def _change_tags(order_ids: list[uuid.UUID], tags: list[str], actor: Actor
 
     async def write_tags(orders: list[Order]) -> None:
         if add:
-            await OrderTag.bulk_create([OrderTag(order_id=o.id, name=t) for o in orders for t in names],
+            await OrderTag.bulk_create([OrderTag(**tag_row(vars(o), t)) for o in orders for t in names],
                                        ignore_conflicts=True)  # fmt: skip
         else:
             await OrderTag.filter(order_id__in=[o.id for o in orders], name__in=names).delete()
@@ -660,7 +678,7 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
             result.orders.append(order)
         await apply_stock_changes(changes, actor)
         if result.orders:
-            await save_fields(result.orders, ["state", "processed_at", "updated_at", "tracking_number",
+            await save_orders(result.orders, ["state", "processed_at", "updated_at", "tracking_number",
                                               "shipping_vendor", "shipping_service"])  # fmt: skip
             await Dispatch.bulk_create(dispatches)
             outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})

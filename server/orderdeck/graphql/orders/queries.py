@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
@@ -30,29 +30,58 @@ def filtered_orders(where: OrderFilter | None, state: models.OrderState | None =
     where = where or OrderFilter()
     if state is not None and where.state is not None and where.state != state:
         raise GraphQLError(f"filter.state: this query lists {state.value} orders only")
-    query = models.Order.all()
+    state = state or where.state
     exact = {
-        "state": state or where.state, "source": where.source, "subsource": where.subsource, "status": where.status,
+        "source": where.source, "subsource": where.subsource, "status": where.status,
         "parked": where.parked, "locked": where.locked, "on_hold": where.on_hold,
     }  # fmt: skip
-    query = query.filter(**{k: v for k, v in exact.items() if v is not None})
+    query = models.Order.filter(**{k: v for k, v in exact.items() if v is not None})
     if where.location_id is not None:
         query = query.filter(location_id=query_id(where.location_id, "Location", "filter.locationId"))
-    if where.tag is not None:
-        tagged = models.OrderTag.filter(name=where.tag.strip()).values("order_id")
-        query = query.filter(id__in=Subquery(tagged))
+    if state is not None:
+        query = query.filter(state=state)
+    if where.tag is not None:  # and the tag's copy of the state, which its indexes lead with (tag_columns)
+        query = query.filter(tags__name=where.tag.strip(), **({"tags__order_state": state} if state else {}))
     query = date_range(query, "received_at", where.received_from, where.received_to,
                        "filter.receivedFrom", "filter.receivedTo")  # fmt: skip
     return date_range(query, "processed_at", where.processed_from, where.processed_to,
                       "filter.processedFrom", "filter.processedTo")  # fmt: skip
 
 
+def counted_orders(where: OrderFilter | None, state: models.OrderState | None = None) -> QuerySet:
+    """What the total of a list counts: the orders matching ``where``, or for a tag with at most a
+    state, the tags themselves (from order_tag's index alone, however the orders lie)."""
+    given = {name for name, value in vars(where or OrderFilter()).items() if value is not None}
+    if where is None or where.tag is None or given - {"tag", "state"}:
+        return filtered_orders(where, state)
+    tags = models.OrderTag.filter(name=where.tag.strip())
+    state = state or where.state
+    return tags if state is None else tags.filter(order_state=state)
+
+
+def tag_columns(where: OrderFilter | None) -> dict[str, str]:
+    """What a list filtered by ``where`` is sorted by instead of the orders' own keys: with a tag,
+    the tag's copy of them (models.TAGGED_ORDER_KEYS), whose indexes read about a page."""
+    if where is None or where.tag is None:
+        return {}
+    return {key: f"tags__{column}" for key, column in models.TAGGED_ORDER_KEYS.items()}
+
+
 async def _page(
-    query: QuerySet, sort: OrderSort, first: int | None, after: str | None, last: int | None, before: str | None
+    where: OrderFilter | None,
+    state: models.OrderState | None,
+    sort: OrderSort,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
 ) -> Connection[Order]:
+    """A page of the orders matching ``where`` (and ``state``) in the order of ``sort``."""
+    query = filtered_orders(where, state)
     return await paginate(query, key=sort.key, first=first, after=after, last=last, before=before,
                           descending=sort.descending, nullable_first=sort.nullable_first,
-                          count=bounded_count(query, get_settings().exact_count_limit))  # fmt: skip
+                          count=bounded_count(counted_orders(where, state), get_settings().exact_count_limit),
+                          columns=tag_columns(where))  # fmt: skip
 
 
 def _matching(query: str) -> Q:
@@ -101,7 +130,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        return await _page(filtered_orders(filter), sort, first, after, last, before)
+        return await _page(filter, None, sort, first, after, last, before)
 
     @strawberry.field(permission_classes=READ, description="Open orders (orders with filter.state = OPEN).")
     async def open_orders(
@@ -113,7 +142,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        return await _page(filtered_orders(filter, models.OrderState.OPEN), sort, first, after, last, before)
+        return await _page(filter, models.OrderState.OPEN, sort, first, after, last, before)
 
     @strawberry.field(permission_classes=READ, description="Processed orders (orders with filter.state = PROCESSED).")
     async def processed_orders(
@@ -125,7 +154,7 @@ class Query:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Order]:
-        return await _page(filtered_orders(filter, models.OrderState.PROCESSED), sort, first, after, last, before)
+        return await _page(filter, models.OrderState.PROCESSED, sort, first, after, last, before)
 
     @strawberry.field(
         permission_classes=READ,
