@@ -55,11 +55,11 @@ from orderdeck.plugins.dto import (
     StockUpdate,
 )
 from orderdeck.plugins.errors import (
-    ChannelAuthError,
-    ChannelDataError,
-    ChannelError,
-    ChannelUnavailable,
-    ChannelUnreadable,
+    PartnerAuthError,
+    PartnerDataError,
+    PartnerError,
+    PartnerUnavailable,
+    PartnerUnreadable,
 )
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck_woocommerce import mapping
@@ -140,11 +140,11 @@ async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult
     try:
         async with _client(channel) as client:
             page = await client.list_orders([], orderby="id", order="desc", per_page=1)
-    except ChannelAuthError as exc:
+    except PartnerAuthError as exc:
         return ConnectionResult(False, f"WooCommerce refused the consumer key and secret: {exc}")
-    except (ChannelDataError, ChannelUnreadable) as exc:
+    except (PartnerDataError, PartnerUnreadable) as exc:
         return ConnectionResult(False, f"This does not answer as a WooCommerce REST API (v3): {exc}")
-    except ChannelError as exc:
+    except PartnerError as exc:
         return ConnectionResult(False, f"Could not reach the shop: {exc}")
     count = f"{page.total} orders" if page.total >= 0 else "orders"
     return ConnectionResult(True, f"Connected to WooCommerce: {count} visible.")
@@ -162,7 +162,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         moment, _, identifier = cursor.partition("|")
         return mapping.parse_gmt(moment), int(identifier)
     except ValueError:
-        raise ChannelDataError(f"unreadable WooCommerce download cursor: {cursor!r}") from None
+        raise PartnerDataError(f"unreadable WooCommerce download cursor: {cursor!r}") from None
 
 
 def _horizon(server_time: datetime | None) -> datetime:
@@ -218,7 +218,7 @@ async def _rest_of_second(client: WooCommerceClient, cursor: tuple[datetime, int
             if len(found) > limit or not page.has_next:
                 return found
             page_number += 1
-    raise ChannelUnavailable("WooCommerce orders kept changing while reading them; try again")
+    raise PartnerUnavailable("WooCommerce orders kept changing while reading them; try again")
 
 
 @hookimpl
@@ -298,7 +298,7 @@ async def _resolve_products(client: WooCommerceClient, updates: list[StockUpdate
     for group in groups:
         try:
             products = await client.find_products_by_sku(group)
-        except ChannelDataError as exc:  # this lookup failed; the other groups may not
+        except PartnerDataError as exc:  # this lookup failed; the other groups may not
             for sku in group:
                 for update in by_sku[sku]:
                     resolved[update.listing_id] = f"looking up SKU {sku} failed: {exc}"
@@ -335,7 +335,7 @@ async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdat
             chunk = ready[start : start + MAX_BATCH]
             try:
                 answers = await client.batch_update_stock([(pid, max(0, u.quantity)) for u, pid in chunk])
-            except ChannelDataError as exc:
+            except PartnerDataError as exc:
                 for update, _ in chunk:
                     outcome[update.listing_id] = ItemResult(update.listing_id, False, str(exc))
                 continue
@@ -391,7 +391,7 @@ async def _dispatch(client: WooCommerceClient, note: DispatchNote) -> ItemResult
             await client.add_order_note(order_id, text, customer_note=True)
         if status != "completed":
             await client.update_order(order_id, {"status": "completed"})
-    except ChannelDataError as exc:
+    except PartnerDataError as exc:
         return ItemResult(note.dispatch_id, False, str(exc))
     return ItemResult(note.dispatch_id, True)
 

@@ -1,6 +1,6 @@
 """The WooCommerce REST API v3 (``<shop>/wp-json/wc/v3``), as far as orderdeck uses it.
 
-Every call goes through the shared ``ChannelHttp`` (rate limiting, 429 / Retry-After, retries and
+Every call goes through the shared ``PartnerHttp`` (rate limiting, 429 / Retry-After, retries and
 typed errors live there, not here). Authentication is HTTP Basic with the REST API consumer key and
 secret (WooCommerce accepts it over HTTPS; the sandbox accepts it over plain HTTP).
 
@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx
 
-from orderdeck.plugins.errors import ChannelUnreadable
-from orderdeck.plugins.toolkit import ChannelHttp
+from orderdeck.plugins.errors import PartnerUnreadable
+from orderdeck.plugins.toolkit import PartnerHttp
 
 API_PATH = "/wp-json/wc/v3"
 MAX_PER_PAGE = 100
@@ -53,7 +53,7 @@ def _int_header(response: httpx.Response, name: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ChannelUnreadable(f"{response.request.url}: header {name} is not a number: {value!r}") from None
+        raise PartnerUnreadable(f"{response.request.url}: header {name} is not a number: {value!r}") from None
 
 
 def _server_time(response: httpx.Response) -> datetime | None:
@@ -88,7 +88,7 @@ class WooCommerceClient:
         burst: int | None = None,
         **http_options: Any,
     ) -> None:
-        self.http = ChannelHttp(
+        self.http = PartnerHttp(
             url.rstrip("/") + API_PATH,
             rate=rate,
             burst=burst if burst is not None else max(1, int(rate)),
@@ -176,7 +176,7 @@ class WooCommerceClient:
         answer = self.http.json(response, dict)
         updated = answer.get("update", [])
         if not isinstance(updated, list) or not all(isinstance(item, dict) for item in updated):
-            raise ChannelUnreadable(f"/products/batch: 'update' is not a list of objects: {str(updated)[:200]}")
+            raise PartnerUnreadable(f"/products/batch: 'update' is not a list of objects: {str(updated)[:200]}")
         return updated
 
     # Plumbing
@@ -185,7 +185,7 @@ class WooCommerceClient:
         response = await self.http.request("GET", path, params=params)
         items = self.http.json(response, list)
         if not all(isinstance(item, dict) for item in items):
-            raise ChannelUnreadable(f"{path}: expected a JSON list of objects")
+            raise PartnerUnreadable(f"{path}: expected a JSON list of objects")
         page = int(params.get("page", 1))
         total = _int_header(response, "x-wp-total")
         total_pages = _int_header(response, "x-wp-totalpages")

@@ -252,10 +252,10 @@ async def test_failed_dispatch_notes_are_sent_again(client, jobs, shop_a, defaul
         actors.start_sending()
     # As the dispatch job leaves a note the channel refused MAX_ATTEMPTS times:
     await Dispatch.filter(order_id=order.id).update(state=DispatchState.FAILED, attempts=5,
-                                                    last_error="ChannelUnavailable: 503",
+                                                    last_error="PartnerUnavailable: 503",
                                                     next_attempt_at=datetime.now(timezone.utc))  # fmt: skip
     shown = (await client.gql(ORDER, {"id": gid("Order", order.id)}))["order"]["dispatch"]
-    assert (shown["state"], shown["attempts"], shown["lastError"]) == ("FAILED", 5, "ChannelUnavailable: 503")
+    assert (shown["state"], shown["attempts"], shown["lastError"]) == ("FAILED", 5, "PartnerUnavailable: 503")
     assert (shown["nextAttemptAt"], shown["sentAt"]) == (None, None)  # not waiting: FAILED
 
     open_order = await make_order(actor, ("MUG", 1))
@@ -294,7 +294,7 @@ async def test_retry_dispatches_refusals(client, default_location, actor):
 
 
 async def fail_job(channel: Channel | None, *, queue: str = "download", actor: str = "download_orders",
-                   error: str = "ChannelUnavailable: the shop answered 503") -> FailedJob:  # fmt: skip
+                   error: str = "PartnerUnavailable: the shop answered 503") -> FailedJob:  # fmt: skip
     """A job that exhausted its retries, recorded as the broker's middleware records it."""
     message_id = uuid.uuid4().hex
     args = [str(channel.id)] if channel is not None else []
@@ -313,7 +313,7 @@ async def test_a_failed_download_is_retried_and_downloads(client, jobs, shop_a, 
     [listed] = (await client.gql(FAILED_JOBS))["failedJobs"]["nodes"]
     assert {k: v for k, v in listed.items() if k != "failedAt"} == {
         "id": job_id, "actor": "download_orders", "queue": "download", "retriedAt": None,
-        "error": "ChannelUnavailable: the shop answered 503", "channel": {"name": "Shop A"}}  # fmt: skip
+        "error": "PartnerUnavailable: the shop answered 503", "channel": {"name": "Shop A"}}  # fmt: skip
 
     payload = (await client.gql(RETRY_JOB, {"id": job_id}))["retryFailedJob"]
     assert payload["errors"] == [] and payload["failedJob"]["id"] == job_id

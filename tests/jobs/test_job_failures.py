@@ -9,7 +9,7 @@ import httpx
 from tests.jobs.test_embedded_flow import PAST, connect, place
 from tests.plugins.support import RunningApp
 from tests.services.helpers import assert_stock_consistent, levels_of, make_item
-from orderdeck.plugins.toolkit import ChannelHttp
+from orderdeck.plugins.toolkit import PartnerHttp
 from orderdeck.models import FailedJob, Order, OrderItem, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.services import failed_jobs, outbox
 
@@ -38,7 +38,7 @@ async def test_a_rate_limit_is_retried_after_the_delay_the_shop_asked_for(jobs, 
                                                                           monkeypatch):  # fmt: skip
     # The client waits out short Retry-After pauses itself (up to max_wait); a longer one goes to
     # the job, which is retried after it. Here "longer" is anything over 0.1 s.
-    monkeypatch.setitem(ChannelHttp.__init__.__kwdefaults__, "max_wait", 0.1)
+    monkeypatch.setitem(PartnerHttp.__init__.__kwdefaults__, "max_wait", 0.1)
     channel = await setup(jobs, shop_a, default_location, actor)
     place(shop_a, "MUG", 2)
     fault(shop_a, "rate_limit", retry_after=0.3)
@@ -46,7 +46,7 @@ async def test_a_rate_limit_is_retried_after_the_delay_the_shop_asked_for(jobs, 
     runs = await download(jobs, channel.id)
 
     assert [run.outcome for run in runs] == [SyncOutcome.FAILED, SyncOutcome.SUCCEEDED]
-    assert "ChannelRateLimited" in runs[0].error
+    assert "PartnerRateLimited" in runs[0].error
     assert (runs[1].started_at - runs[0].finished_at).total_seconds() >= 0.3
     assert await Order.filter(channel_id=channel.id).count() == 1
     assert not await FailedJob.exists()
@@ -62,7 +62,7 @@ async def test_a_shop_that_keeps_failing_ends_in_a_failed_job_that_can_be_retrie
     assert [run.outcome for run in runs] == [SyncOutcome.FAILED] * 3  # the first try and 2 retries
     [job] = await FailedJob.all()
     assert (job.actor, job.queue, job.channel_id) == ("download_orders", "download", channel.id)
-    assert "ChannelUnavailable" in job.error and "503" in job.error
+    assert "PartnerUnavailable" in job.error and "503" in job.error
     assert await Order.filter(channel_id=channel.id).count() == 0
 
     httpx.delete(f"{shop_a.url}/__sandbox/faults", timeout=10)  # the shop is back
@@ -82,7 +82,7 @@ async def test_a_shop_that_does_not_answer_in_time_is_retried(jobs, shop_a, defa
     runs = await download(jobs, channel.id)
 
     assert [run.outcome for run in runs] == [SyncOutcome.FAILED, SyncOutcome.SUCCEEDED]
-    assert "ChannelUnavailable" in runs[0].error
+    assert "PartnerUnavailable" in runs[0].error
     assert await Order.filter(channel_id=channel.id).count() == 1
 
 
@@ -94,7 +94,7 @@ async def test_refused_credentials_fail_the_run_once_with_no_retry(jobs, shop_a,
 
     [run] = await download(jobs, channel.id)
 
-    assert run.outcome == SyncOutcome.FAILED and "ChannelAuthError" in run.error
+    assert run.outcome == SyncOutcome.FAILED and "PartnerAuthError" in run.error
     assert not await FailedJob.exists()  # nothing to retry: the seller must fix the credentials
 
 
@@ -106,7 +106,7 @@ async def test_an_unreadable_answer_fails_the_run_and_the_retry_takes_the_orders
     runs = await download(jobs, channel.id)
 
     assert [run.outcome for run in runs] == [SyncOutcome.FAILED, SyncOutcome.SUCCEEDED]
-    assert "ChannelUnreadable" in runs[0].error
+    assert "PartnerUnreadable" in runs[0].error
     assert await Order.filter(channel_id=channel.id).count() == 1 and not await FailedJob.exists()
 
 

@@ -124,10 +124,10 @@ async def test_refused_credentials_and_data_wait_for_a_change_and_are_shown(
     await sell_two_of_each(default_location, actor, SKUS[:2])
     await jobs.drain()
     run = await SyncRun.filter(channel_id=channel.id, kind=SyncKind.STOCK_PUSH).order_by("-started_at").first()
-    assert run.outcome == SyncOutcome.FAILED and "ChannelAuthError" in run.error and run.waiting == 2
+    assert run.outcome == SyncOutcome.FAILED and "PartnerAuthError" in run.error and run.waiting == 2
     [finished] = [e.data for e in await Event.filter(topic=EventTopic.SYNC, kind="FINISHED")
                   if e.data["runId"] == str(run.id)]  # fmt: skip
-    assert finished["waiting"] == 2 and "ChannelAuthError" in finished["error"]
+    assert finished["waiting"] == 2 and "PartnerAuthError" in finished["error"]
 
     shop.clear_requests()
     for _ in range(3):  # the sweep leaves them alone: retrying cannot help
@@ -137,7 +137,7 @@ async def test_refused_credentials_and_data_wait_for_a_change_and_are_shown(
     data = await client.gql(ATTENTION, {"id": gid})
     assert data["channel"]["attention"]["listingsWaiting"] == 3
     assert {n["channelSku"] for n in data["listings"]["nodes"]} == {*SKUS[:2], "GHOST"}
-    assert all("ChannelAuthError" in n["submitError"] for n in data["listings"]["nodes"])
+    assert all("PartnerAuthError" in n["submitError"] for n in data["listings"]["nodes"])
 
     await channels.update_channel(channel.id, {"settings": {"consumer_secret": SECRET}}, actor)  # the change
     await jobs.drain()

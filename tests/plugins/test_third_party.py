@@ -28,7 +28,7 @@ from orderdeck.plugins.dto import (
     StatusMapping,
     StockUpdate,
 )
-from orderdeck.plugins.errors import ChannelDataError
+from orderdeck.plugins.errors import PartnerDataError
 from orderdeck.plugins.manager import channel_hooks, get_plugin_manager, installed_plugins
 from orderdeck.services import channels, sync
 from tests.services.helpers import assert_stock_consistent, assert_unchanged_by, db_state, levels_of, make_item
@@ -269,7 +269,7 @@ async def test_an_unusable_orders_file_or_key_fails_the_download_run(orders_file
     channel = await sample_channel(orders_file, actor)
     orders_file.unlink()
     run = await sync.download_channel(channel.id)
-    assert run.outcome == SyncOutcome.FAILED and run.error.startswith("ChannelDataError: the orders file")
+    assert run.outcome == SyncOutcome.FAILED and run.error.startswith("PartnerDataError: the orders file")
     orders_file.write_text('{"orders": []}')
     run = await sync.download_channel(channel.id)
     assert run.outcome == SyncOutcome.FAILED and "must hold a JSON list" in run.error
@@ -277,7 +277,7 @@ async def test_an_unusable_orders_file_or_key_fails_the_download_run(orders_file
     keyless = await channels.create_channel({"name": "Keyless", "plugin": "sample", "settings": {
         "orders_file": str(orders_file), "api_key": "  "}}, actor)  # fmt: skip
     run = await sync.download_channel(keyless.id)
-    assert run.outcome == SyncOutcome.FAILED and run.error.startswith("ChannelAuthError")
+    assert run.outcome == SyncOutcome.FAILED and run.error.startswith("PartnerAuthError")
     assert await Order.all().count() == 0
 
 
@@ -314,10 +314,10 @@ async def test_downloads_page_by_offset_and_reject_unreadable_entries_alone(samp
     order = first.orders[0]
     assert order.paid_at == order.received_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert (order.lines[0].line_id, order.lines[0].channel_sku, order.shipping_address.town) == ("1", "MUG", "Leeds")
-    with pytest.raises(ChannelDataError, match="cursor"):
+    with pytest.raises(PartnerDataError, match="cursor"):
         await sample_hooks.orderdeck_download_orders(channel=channel, cursor="page-2", page_size=3)
     orders_file.write_text("[{")
-    with pytest.raises(ChannelDataError, match="is not JSON"):
+    with pytest.raises(PartnerDataError, match="is not JSON"):
         await sample_hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=3)
 
 

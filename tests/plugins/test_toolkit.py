@@ -1,4 +1,4 @@
-"""The shared channel HTTP client (orderdeck.plugins.toolkit.ChannelHttp), over real HTTP against
+"""The shared channel HTTP client (orderdeck.plugins.toolkit.PartnerHttp), over real HTTP against
 the WooCommerce sandbox's fault injection: waits on 429, retries 5xx and timeouts, typed errors,
 token-bucket pacing."""
 
@@ -9,19 +9,19 @@ import time
 import pytest
 
 from orderdeck.plugins.errors import (
-    ChannelAuthError,
-    ChannelDataError,
-    ChannelRateLimited,
-    ChannelUnavailable,
-    ChannelUnreadable,
+    PartnerAuthError,
+    PartnerDataError,
+    PartnerRateLimited,
+    PartnerUnavailable,
+    PartnerUnreadable,
 )
-from orderdeck.plugins.toolkit import ChannelHttp
+from orderdeck.plugins.toolkit import PartnerHttp
 from tests.plugins.conftest import KEY, SECRET
 
 
-def http(sandbox, **options) -> ChannelHttp:
+def http(sandbox, **options) -> PartnerHttp:
     options = {"rate": 100.0, "burst": 100, "auth": (KEY, SECRET), **options}
-    return ChannelHttp(f"{sandbox.url}/wp-json/wc/v3", **options)
+    return PartnerHttp(f"{sandbox.url}/wp-json/wc/v3", **options)
 
 
 async def test_429_with_retry_after_waits_then_succeeds(sandbox, control):
@@ -40,7 +40,7 @@ async def test_429_beyond_max_wait_raises_rate_limited_with_retry_after(sandbox,
     control.fault("rate_limit", count=5, retry_after=30)
     async with http(sandbox, max_wait=2) as client:
         started = time.monotonic()
-        with pytest.raises(ChannelRateLimited) as caught:
+        with pytest.raises(PartnerRateLimited) as caught:
             await client.request("GET", "/orders")
     assert caught.value.retry_after == 30
     assert time.monotonic() - started < 2, "it gives up at once rather than wait past max_wait"
@@ -58,7 +58,7 @@ async def test_500_is_retried_then_succeeds(sandbox, control):
 async def test_500_beyond_retries_raises_unavailable(sandbox, control):
     control.fault("server_error", count=5, status=503)
     async with http(sandbox, retries=1) as client:
-        with pytest.raises(ChannelUnavailable, match="503.*critical error"):
+        with pytest.raises(PartnerUnavailable, match="503.*critical error"):
             await client.request("GET", "/orders")
     assert len(control.requests()) == 2, "one try and one retry"
 
@@ -66,7 +66,7 @@ async def test_500_beyond_retries_raises_unavailable(sandbox, control):
 async def test_timeout_raises_unavailable(sandbox, control):
     control.fault("delay", count=5, seconds=1.0)
     async with http(sandbox, timeout=0.2, retries=1) as client:
-        with pytest.raises(ChannelUnavailable, match="Timeout"):
+        with pytest.raises(PartnerUnavailable, match="Timeout"):
             await client.request("GET", "/orders")
     assert len(control.requests()) == 2
 
@@ -80,16 +80,16 @@ async def test_a_slow_answer_within_the_timeout_is_fine(sandbox, control):
 
 async def test_401_raises_auth_error_with_the_channels_message(sandbox, control):
     async with http(sandbox, auth=(KEY, "cs_wrong")) as client:
-        with pytest.raises(ChannelAuthError, match="401.*Sorry, you cannot list resources"):
+        with pytest.raises(PartnerAuthError, match="401.*Sorry, you cannot list resources"):
             await client.request("GET", "/orders")
     assert len(control.requests()) == 1, "auth errors are not retried"
 
 
 async def test_other_4xx_raises_data_error_with_the_channels_message(sandbox, control):
     async with http(sandbox) as client:
-        with pytest.raises(ChannelDataError, match="400.*Invalid parameter"):
+        with pytest.raises(PartnerDataError, match="400.*Invalid parameter"):
             await client.request("GET", "/orders", params={"per_page": 500})
-        with pytest.raises(ChannelDataError, match="404.*Invalid ID"):
+        with pytest.raises(PartnerDataError, match="404.*Invalid ID"):
             await client.request("GET", "/orders/999999")
 
 
@@ -97,16 +97,16 @@ async def test_malformed_json_raises_unreadable_a_passing_failure(sandbox, contr
     control.fault("malformed", count=1)
     async with http(sandbox) as client:
         response = await client.request("GET", "/orders")
-        with pytest.raises(ChannelUnreadable, match="not JSON") as raised:
+        with pytest.raises(PartnerUnreadable, match="not JSON") as raised:
             client.json(response, list)
-    assert isinstance(raised.value, ChannelUnavailable)  # retried, as a proxy's error page may be
+    assert isinstance(raised.value, PartnerUnavailable)  # retried, as a proxy's error page may be
 
 
 async def test_a_body_of_the_wrong_shape_raises_unreadable(sandbox, control):
     control.orders(random=1)
     async with http(sandbox) as client:
         response = await client.request("GET", "/orders")
-        with pytest.raises(ChannelUnreadable, match="expected a JSON dict"):
+        with pytest.raises(PartnerUnreadable, match="expected a JSON dict"):
             client.json(response, dict)
 
 

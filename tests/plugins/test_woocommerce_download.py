@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from orderdeck.plugins.dto import Address, ChannelOrder, StatusMapping
-from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelUnreadable
+from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerUnreadable
 from orderdeck_woocommerce import SETTLE_SECONDS
 from tests.plugins.conftest import make_channel, past
 
@@ -186,17 +186,17 @@ async def test_rejected_orders_count_towards_the_page_size(hooks, channel, contr
 async def test_a_page_that_is_not_a_json_list_raises_unreadable_which_is_retried(hooks, channel, control):
     control.orders(random=2)
     control.fault("malformed", count=1)
-    with pytest.raises(ChannelUnreadable):
+    with pytest.raises(PartnerUnreadable):
         await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=10)
 
 
 async def test_download_with_a_wrong_secret_raises_auth_error(hooks, sandbox):
-    with pytest.raises(ChannelAuthError):
+    with pytest.raises(PartnerAuthError):
         await hooks.orderdeck_download_orders(channel=make_channel(sandbox.url, secret="nope"), cursor=None, page_size=10)
 
 
 async def test_an_unreadable_cursor_raises_data_error(hooks, channel):
-    with pytest.raises(ChannelDataError, match="cursor"):
+    with pytest.raises(PartnerDataError, match="cursor"):
         await hooks.orderdeck_download_orders(channel=channel, cursor="yesterday", page_size=10)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult, StockUpdate
-from orderdeck.plugins.errors import ChannelAuthError, ChannelUnavailable
+from orderdeck.plugins.errors import PartnerAuthError, PartnerUnavailable
 from orderdeck.plugins.manager import plugin_info
 from orderdeck_woocommerce import WooCommerceSettings
 from tests.plugins.conftest import make_channel
@@ -106,7 +106,7 @@ async def test_push_stock_of_a_full_batch_is_one_call(hooks, channel, control):
 
 
 async def test_push_stock_auth_failure_raises(hooks, sandbox):
-    with pytest.raises(ChannelAuthError):
+    with pytest.raises(PartnerAuthError):
         await hooks.orderdeck_push_stock(channel=make_channel(sandbox.url, secret="x"),
                                          updates=[StockUpdate("l-1", "MUG-RED", 1, channel_reference="101")])  # fmt: skip
 
@@ -162,7 +162,7 @@ async def test_a_dispatch_without_the_order_id_uses_the_number_and_checks_it(hoo
 async def test_a_retried_dispatch_does_not_repeat_the_note(hooks, channel, control):
     (order,) = control.orders({"status": "processing"})
     control.fault("server_error", count=10)  # the shop is down: the whole call fails, to be retried
-    with pytest.raises(ChannelUnavailable):
+    with pytest.raises(PartnerUnavailable):
         await hooks.orderdeck_send_dispatches(channel=channel, notes=[note(order)])
     control.http.delete("/faults")
     for _ in range(2):

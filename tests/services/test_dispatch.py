@@ -237,10 +237,10 @@ async def test_a_failing_shop_counts_as_an_attempt_and_the_note_waits_for_its_ne
 
     dispatch = await dispatch_of(order)
     assert (dispatch.state, dispatch.attempts, dispatch.claimed_at) == (DispatchState.PENDING, 1, None)
-    assert "ChannelUnavailable" in dispatch.last_error and dispatch.next_attempt_at is not None
+    assert "PartnerUnavailable" in dispatch.last_error and dispatch.next_attempt_at is not None
     assert await dispatches.send_dispatches(channel.id) is None  # not before its next attempt
     run = await SyncRun.get(channel_id=channel.id, kind=SyncKind.DISPATCH)
-    assert (run.outcome, run.failed) == (SyncOutcome.FAILED, 1) and "ChannelUnavailable" in run.error
+    assert (run.outcome, run.failed) == (SyncOutcome.FAILED, 1) and "PartnerUnavailable" in run.error
     assert shop.order(in_shop["id"])["status"] == "processing"
 
     await wait_over(order)
@@ -254,11 +254,11 @@ async def test_refused_credentials_fail_the_note_until_a_user_retries_it(shop, c
 
     run = await dispatches.send_dispatches(channel.id)  # not raised: retrying will not help
 
-    assert run.outcome == SyncOutcome.FAILED and "ChannelAuthError" in run.error
+    assert run.outcome == SyncOutcome.FAILED and "PartnerAuthError" in run.error
     assert (run.failed, run.retrying, run.waiting) == (1, 0, 1)
     dispatch = await dispatch_of(order)
     assert (dispatch.state, dispatch.attempts, dispatch.next_attempt_at) == (DispatchState.FAILED, 1, None)
-    assert "ChannelAuthError" in dispatch.last_error
+    assert "PartnerAuthError" in dispatch.last_error
     assert await AuditEntry.filter(subject_id=order.id, kind=AuditKind.DESPATCH_NOTE_FAILED).exists()
     assert shop.order(in_shop["id"])["status"] == "processing"
     assert await dispatches.send_dispatches(channel.id) is None  # waits for a change
@@ -274,7 +274,7 @@ async def test_an_unreadable_answer_is_retried_until_the_note_is_sent(shop, chan
     for attempt in range(1, MAX_ATTEMPTS + 2):  # passing failures never make the note FAILED
         shop.fault("malformed", count=1)
         run = await dispatches.send_dispatches(channel.id)
-        assert "ChannelUnreadable" in run.error and (run.retrying, run.waiting) == (1, 0)
+        assert "PartnerUnreadable" in run.error and (run.retrying, run.waiting) == (1, 0)
         dispatch = await dispatch_of(order)
         assert (dispatch.state, dispatch.attempts) == (DispatchState.PENDING, attempt)
         await wait_over(order)

@@ -12,7 +12,7 @@ import pytest
 from tests.plugins.support import RunningApp, serve
 from tests.services.helpers import assert_stock_consistent, levels_of, make_item
 from orderdeck.models import Channel, Order, RunClaim, SyncIssue, SyncKind, SyncOutcome, SyncRun
-from orderdeck.plugins.errors import ChannelUnavailable
+from orderdeck.plugins.errors import PartnerUnavailable
 from orderdeck.services import channels, listings, sync
 from orderdeck_woocommerce.sandbox import create_app
 
@@ -77,7 +77,7 @@ async def test_refused_credentials_fail_the_run_without_a_retry(shop, default_lo
     channel = await woo_channel(shop, default_location, actor, secret="cs_wrong")
     place(shop, "processing")
     run = await sync.download_channel(channel.id)
-    assert run.outcome == SyncOutcome.FAILED and "ChannelAuthError" in run.error
+    assert run.outcome == SyncOutcome.FAILED and "PartnerAuthError" in run.error
     assert await Order.all().count() == 0
     assert await sync.download_channel(channel.id) is not None  # the lease was released
 
@@ -85,10 +85,10 @@ async def test_refused_credentials_fail_the_run_without_a_retry(shop, default_lo
 async def test_an_unavailable_channel_fails_the_run_and_is_raised_for_a_retry(shop, default_location, actor):
     channel = await woo_channel(shop, default_location, actor)
     httpx.post(f"{shop.url}/__sandbox/faults", json={"kind": "server_error", "count": 10}, timeout=10)
-    with pytest.raises(ChannelUnavailable):
+    with pytest.raises(PartnerUnavailable):
         await sync.download_channel(channel.id)
     run = await SyncRun.get(channel_id=channel.id)
-    assert run.outcome == SyncOutcome.FAILED and "ChannelUnavailable" in run.error
+    assert run.outcome == SyncOutcome.FAILED and "PartnerUnavailable" in run.error
 
 
 async def test_the_page_asked_for_ahead_failing_keeps_the_page_being_written(shop, default_location, actor):
@@ -97,7 +97,7 @@ async def test_the_page_asked_for_ahead_failing_keeps_the_page_being_written(sho
     channel = await woo_channel(shop, default_location, actor)
     place(shop, *["processing"] * 10)
     httpx.post(f"{shop.url}/__sandbox/faults", json={"kind": "server_error", "count": 10, "after": 1}, timeout=10)
-    with pytest.raises(ChannelUnavailable):
+    with pytest.raises(PartnerUnavailable):
         await sync.download_channel(channel.id, page_size=4)
     run = await SyncRun.get(channel_id=channel.id)
     assert (run.outcome, run.pages, run.downloaded) == (SyncOutcome.FAILED, 1, 4)

@@ -14,7 +14,7 @@ import pytest
 
 from orderdeck.config import get_settings
 from orderdeck.models import Listing, RunClaim, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
-from orderdeck.plugins.errors import ChannelRateLimited, ChannelUnavailable, ChannelUnreadable
+from orderdeck.plugins.errors import PartnerRateLimited, PartnerUnavailable, PartnerUnreadable
 from orderdeck.plugins.manager import plugin_info
 from orderdeck.services import channels, claims, listings, locations, outbox, stock, stock_push
 from orderdeck.services.runs import backoff
@@ -273,9 +273,9 @@ async def test_a_sku_the_shop_lacks_fails_alone(shop, spy, default_location, act
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [({"kind": "rate_limit", "retry_after": 120}, ChannelRateLimited),
-     ({"kind": "server_error", "count": 3}, ChannelUnavailable),
-     ({"kind": "malformed", "count": 1}, ChannelUnreadable)],
+    [({"kind": "rate_limit", "retry_after": 120}, PartnerRateLimited),
+     ({"kind": "server_error", "count": 3}, PartnerUnavailable),
+     ({"kind": "malformed", "count": 1}, PartnerUnreadable)],
     ids=["429", "500", "malformed"],
 )  # fmt: skip
 async def test_a_busy_failing_or_unreadable_shop_leaves_the_listings_due_with_backoff(
@@ -336,10 +336,10 @@ async def test_refused_credentials_fail_the_listings_without_a_retry(shop, defau
 
     run = await stock_push.push_stock(channel.id)  # not raised: retrying will not help
 
-    assert run.outcome == SyncOutcome.FAILED and "ChannelAuthError" in run.error
+    assert run.outcome == SyncOutcome.FAILED and "PartnerAuthError" in run.error
     row = await listing(channel, "MUG")
     assert (row.push_due, row.push_claimed_at, row.submit_status) == (False, None, SubmitStatus.FAILED)
-    assert "ChannelAuthError" in row.submit_error
+    assert "PartnerAuthError" in row.submit_error
     assert await stock_push.push_stock(channel.id) is None  # not due until the channel or stock changes
 
     await channels.update_channel(channel.id, {"settings": {"consumer_secret": SECRET}}, actor)

@@ -29,7 +29,7 @@ from dramatiq.brokers.stub import StubBroker
 from orderdeck.config import get_settings
 from orderdeck.jobs.broker import broker  # noqa: F401 - installs the broker before the actors
 from orderdeck.models import SyncKind
-from orderdeck.plugins.errors import ChannelRateLimited
+from orderdeck.plugins.errors import PartnerRateLimited
 from orderdeck.services import dispatches, outbox, stock_push, sync
 from orderdeck.services.failed_jobs import queue_of
 
@@ -45,7 +45,7 @@ async def _run(work: Awaitable[T]) -> T:
     """Run a service call; a rate limit becomes a retry after the delay the channel asked for."""
     try:
         return await work
-    except ChannelRateLimited as exc:
+    except PartnerRateLimited as exc:
         delay = max(int(exc.retry_after * 1000), get_settings().job_min_backoff_ms)
         raise dramatiq.Retry(f"rate limited by the channel: {exc}", delay=delay) from exc
 

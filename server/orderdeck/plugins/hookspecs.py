@@ -53,7 +53,7 @@ async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None,
     statuses orderdeck may download (paid or payment pending, not shipped) and for those that tell
     it of changes to orders it already has (shipped or cancelled elsewhere); never for statuses
     that mean nothing to it. orderdeck maps each status and skips what it must (logging each
-    skip). Raise ChannelUnreadable for a page that cannot be read at all (retried: it may be a
+    skip). Raise PartnerUnreadable for a page that cannot be read at all (retried: it may be a
     proxy's error page); put single unreadable orders in OrderPage.rejected.
     """
 
@@ -71,8 +71,8 @@ async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdat
     """Publish quantities (at most PluginInfo.stock_batch_size at once); one result per update.
 
     A failed result is an item the channel refused (it waits for a change). When the call as a
-    whole fails, raise: ChannelUnavailable, ChannelUnreadable or ChannelRateLimited and the whole
-    batch is sent again with backoff; ChannelAuthError or ChannelDataError and it waits."""
+    whole fails, raise: PartnerUnavailable, PartnerUnreadable or PartnerRateLimited and the whole
+    batch is sent again with backoff; PartnerAuthError or PartnerDataError and it waits."""
 
 
 @hookspec(firstresult=True)

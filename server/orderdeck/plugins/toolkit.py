@@ -1,17 +1,17 @@
 """Client plumbing every channel plugin shares: one HTTP client with rate limiting, retries and
 typed errors, so no plugin re-implements them.
 
-    http = ChannelHttp("https://shop.example/wp-json/wc/v3", auth=("ck", "cs"), rate=5, burst=10)
+    http = PartnerHttp("https://shop.example/wp-json/wc/v3", auth=("ck", "cs"), rate=5, burst=10)
     response = await http.request("GET", "/orders", params={"page": 1})
     orders = http.json(response, list)
 
 - A token bucket spaces requests to ``rate`` per second with bursts of ``burst``.
 - 429: waits for Retry-After (or the bucket's pace) and tries again, up to ``max_wait`` seconds in
-  all; past that raises ChannelRateLimited(retry_after) for the job to retry later. A rate header
+  all; past that raises PartnerRateLimited(retry_after) for the job to retry later. A rate header
   (e.g. Amazon's x-amzn-RateLimit-Limit) re-tunes the bucket to what the channel announces.
 - Timeouts, connection errors and 5xx are retried ``retries`` times with exponential backoff, then
-  raise ChannelUnavailable. 401/403 raise ChannelAuthError; other 4xx raise ChannelDataError, with the
-  channel's own message; unreadable bodies raise ChannelUnreadable (retried: see errors.py).
+  raise PartnerUnavailable. 401/403 raise PartnerAuthError; other 4xx raise PartnerDataError, with the
+  channel's own message; unreadable bodies raise PartnerUnreadable (retried: see errors.py).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import certifi
 import httpx
 
 from orderdeck.plugins.errors import (
-    ChannelAuthError,
-    ChannelDataError,
-    ChannelRateLimited,
-    ChannelUnavailable,
-    ChannelUnreadable,
+    PartnerAuthError,
+    PartnerDataError,
+    PartnerRateLimited,
+    PartnerUnavailable,
+    PartnerUnreadable,
 )
 
 T = TypeVar("T")
@@ -95,7 +95,7 @@ def _message(response: httpx.Response) -> str:
     return json.dumps(body)[:300]
 
 
-class ChannelHttp:
+class PartnerHttp:
     """An HTTP client for one channel's API (see the module docstring)."""
 
     def __init__(
@@ -118,7 +118,7 @@ class ChannelHttp:
             client_options["verify"] = _default_tls()  # loading the CA bundle costs ~40 ms a client
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, **client_options)
 
-    async def __aenter__(self) -> ChannelHttp:
+    async def __aenter__(self) -> PartnerHttp:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -137,7 +137,7 @@ class ChannelHttp:
                 response = await self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempt >= self.retries:
-                    raise ChannelUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+                    raise PartnerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
                 attempt += 1
                 await asyncio.sleep(min(2**attempt * 0.25, 5))
                 continue
@@ -145,20 +145,20 @@ class ChannelHttp:
             if response.status_code == 429:
                 pause = _retry_after(response, 1 / self.bucket.rate)
                 if waited + pause > self.max_wait:
-                    raise ChannelRateLimited(f"{method} {url}: rate limited by the channel", retry_after=pause)
+                    raise PartnerRateLimited(f"{method} {url}: rate limited by the channel", retry_after=pause)
                 waited += pause
                 await asyncio.sleep(pause)
                 continue
             if response.status_code >= 500:
                 if attempt >= self.retries:
-                    raise ChannelUnavailable(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
+                    raise PartnerUnavailable(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
                 attempt += 1
                 await asyncio.sleep(min(2**attempt * 0.25, 5))
                 continue
             if response.status_code in (401, 403):
-                raise ChannelAuthError(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
+                raise PartnerAuthError(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
             if response.status_code >= 400:
-                raise ChannelDataError(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
+                raise PartnerDataError(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
             return response
 
     def _follow_rate(self, response: httpx.Response) -> None:
@@ -174,7 +174,7 @@ class ChannelHttp:
         try:
             body = response.json()
         except ValueError:
-            raise ChannelUnreadable(f"{response.request.url}: the answer is not JSON: {response.text[:200]!r}") from None
+            raise PartnerUnreadable(f"{response.request.url}: the answer is not JSON: {response.text[:200]!r}") from None
         if not isinstance(body, expected):
-            raise ChannelUnreadable(f"{response.request.url}: expected a JSON {expected.__name__}, got {type(body).__name__}")
+            raise PartnerUnreadable(f"{response.request.url}: expected a JSON {expected.__name__}, got {type(body).__name__}")
         return body

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from orderdeck import crypto
 from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order, SyncKind
 from orderdeck.plugins.dto import ChannelContext, ConnectionResult, PluginInfo, PluginKind
-from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.errors import PartnerError
 from orderdeck.plugins.manager import UnknownPlugin, channel_hooks, installed_plugins, plugin_info
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
@@ -263,7 +263,7 @@ async def test_connection(channel_id: uuid.UUID) -> ConnectionResult:
             result = await hooks.orderdeck_test_connection(channel=context)
     except TimeoutError:
         return ConnectionResult(False, f"No answer within {CONNECTION_TEST_TIMEOUT:g} seconds")
-    except ChannelError as exc:
+    except PartnerError as exc:
         return ConnectionResult(False, f"{type(exc).__name__}: {exc}")
     return result or ConnectionResult(False, f"Plugin {channel.plugin} cannot test connections")
 

@@ -24,7 +24,7 @@ from tortoise.expressions import Q
 
 from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
-from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.errors import PartnerError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
@@ -96,7 +96,7 @@ def _describe(dispatch: Dispatch) -> str:
 
 
 async def _record(log: RunLog, channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult],
-                  error: ChannelError | None = None) -> list[Issue]:  # fmt: skip
+                  error: PartnerError | None = None) -> list[Issue]:  # fmt: skip
     """Write each dispatch's outcome, release its claim, audit the order, count it in the run. A
     refused one waits its backoff; ``error`` is the channel's error for the whole batch, if any
     (see the module docstring)."""
@@ -157,14 +157,14 @@ async def _send(log: RunLog, channel: Channel, max_batches: int) -> None:
         try:
             results = {r.id: r for r in await hooks.orderdeck_send_dispatches(channel=context,
                                                                               notes=[c.note for c in claimed])}
-        except ChannelError as exc:
+        except PartnerError as exc:
             log.error, reason = exc, f"{type(exc).__name__}: {exc}"
             results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
         except BaseException:
             await Dispatch.filter(id__in=[c.dispatch.id for c in claimed]).update(claimed_at=None)
             raise
         run.pages += 1
-        error = log.error if isinstance(log.error, ChannelError) else None
+        error = log.error if isinstance(log.error, PartnerError) else None
         await log.progress(await _record(log, channel, claimed, results, error))
         if log.error is not None:
             return

@@ -4,8 +4,8 @@ outbound work the channel could not take.
 
 Retry rule (invariant 9): a push or dispatch that failed for a passing reason (RETRYABLE: a
 timeout, a 5xx, a dropped connection, an unreadable answer, a rate limit) stays due and is sent
-again after ``backoff``, until it succeeds; only refused credentials (ChannelAuthError) and data
-the channel refused (ChannelDataError, or an item's own refusal) wait for a change.
+again after ``backoff``, until it succeeds; only refused credentials (PartnerAuthError) and data
+the channel refused (PartnerDataError, or an item's own refusal) wait for a change.
 
 A run works under its channel's claim (services.claims): every write of the log renews it, so a
 run whose claim was taken over writes nothing more.
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from orderdeck.config import get_settings
 from orderdeck.models import Channel, SyncIssue, SyncKind, SyncOutcome, SyncRun
-from orderdeck.plugins.errors import ChannelError, ChannelRateLimited, ChannelUnavailable
+from orderdeck.plugins.errors import PartnerError, PartnerRateLimited, PartnerUnavailable
 from orderdeck.services import claims, events, outbox
 from orderdeck.services.claims import Claim, ClaimLost
 from orderdeck.services.context import transaction
@@ -29,8 +29,8 @@ from orderdeck.services.events import SyncPhase
 Issue = tuple[str, str, str]
 """(reference, kind, message): an order (or listing) a run skipped or failed, and why."""
 
-RETRYABLE = (ChannelRateLimited, ChannelUnavailable)
-"""Plugin errors a later attempt may overcome (ChannelUnreadable is a ChannelUnavailable)."""
+RETRYABLE = (PartnerRateLimited, PartnerUnavailable)
+"""Plugin errors a later attempt may overcome (PartnerUnreadable is a PartnerUnavailable)."""
 
 
 def backoff(failures: int, retry_after: float = 0) -> timedelta:
@@ -43,7 +43,7 @@ def backoff(failures: int, retry_after: float = 0) -> timedelta:
 
 def retry_after(error: BaseException) -> float:
     """How long the channel asked to wait (a rate limit's Retry-After), else 0."""
-    return error.retry_after if isinstance(error, ChannelRateLimited) else 0.0
+    return error.retry_after if isinstance(error, PartnerRateLimited) else 0.0
 
 
 class RunLog:
@@ -107,7 +107,7 @@ async def recording(claim: Claim) -> AsyncIterator[RunLog]:
         yield log
     except ClaimLost:
         lost = True
-    except ChannelError as exc:
+    except PartnerError as exc:
         log.error = exc
         if isinstance(exc, RETRYABLE):
             raise

@@ -26,7 +26,7 @@ from tortoise.expressions import Q
 
 from orderdeck.models import Channel, Listing, StockLevel, SubmitStatus, SyncKind, SyncRun
 from orderdeck.plugins.dto import ItemResult, StockUpdate
-from orderdeck.plugins.errors import ChannelError
+from orderdeck.plugins.errors import PartnerError
 from orderdeck.plugins.manager import channel_hooks, plugin_info
 from orderdeck.services.channels import channel_context
 from orderdeck.services.claims import Claim
@@ -147,10 +147,10 @@ async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRu
             listing.push_attempts += 1
             listing.next_push_at = now + backoff(listing.push_attempts, retry_after(error))
             listing.submit_status, listing.submit_error = SubmitStatus.RETRYING, reason
-        elif isinstance(error, ChannelError):
+        elif isinstance(error, PartnerError):
             listing.submit_status, listing.submit_error, listing.submitted_at = SubmitStatus.FAILED, reason, now
             listing.push_attempts, listing.next_push_at = 0, None
-    if isinstance(error, ChannelError):
+    if isinstance(error, PartnerError):
         run.failed += len(listings)
         if isinstance(error, RETRYABLE):
             run.retrying += len(listings)
@@ -161,9 +161,9 @@ async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRu
         # push_due is only ever set here: a listing marked due meanwhile stays due.
         await save_fields(listings, ["push_claimed_at", "push_attempts", "next_push_at",
                                      "submit_status", "submit_error", "submitted_at"])  # fmt: skip
-        if not isinstance(error, ChannelError) or isinstance(error, RETRYABLE):
+        if not isinstance(error, PartnerError) or isinstance(error, RETRYABLE):
             await Listing.filter(id__in=[listing.id for listing in listings]).update(push_due=True)
-    if not isinstance(error, ChannelError):
+    if not isinstance(error, PartnerError):
         return []
     kind = "RETRYING" if isinstance(error, RETRYABLE) else "FAILED"
     return [(listing.channel_sku, kind, reason) for listing in listings]
@@ -197,7 +197,7 @@ async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
                    for listing, quantity in batch.to_send.values()]  # fmt: skip
         try:
             results = await hooks.orderdeck_push_stock(channel=context, updates=updates)
-        except ChannelError as exc:
+        except PartnerError as exc:
             log.error = exc
             await log.progress(await _release(log.claim, batch, exc, run))
             return

@@ -53,7 +53,7 @@ from orderdeck.plugins.dto import (
     StatusMapping,
     StockUpdate,
 )
-from orderdeck.plugins.errors import ChannelAuthError, ChannelDataError, ChannelError, ChannelUnavailable
+from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerError, PartnerUnavailable
 from orderdeck.plugins.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -122,41 +122,41 @@ def _settings(channel: ChannelContext) -> SampleSettings:
     usable API key: an empty one is refused as a real channel would refuse bad credentials."""
     settings: SampleSettings = channel.settings
     if not settings.api_key.get_secret_value().strip():
-        raise ChannelAuthError("the sample channel refuses an empty API key")
+        raise PartnerAuthError("the sample channel refuses an empty API key")
     return settings
 
 
 def _read_orders_file(path: Path) -> list[Any]:
-    """The entries of the orders file; ChannelDataError when it is missing, unreadable or not a
+    """The entries of the orders file; PartnerDataError when it is missing, unreadable or not a
     JSON list. Blocking: called through asyncio.to_thread, never on the event loop."""
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ChannelDataError(f"the orders file {path} does not exist") from None
+        raise PartnerDataError(f"the orders file {path} does not exist") from None
     except OSError as exc:
-        raise ChannelDataError(f"cannot read the orders file {path}: {exc.strerror}") from None
+        raise PartnerDataError(f"cannot read the orders file {path}: {exc.strerror}") from None
     except ValueError as exc:  # not UTF-8, or not JSON
-        raise ChannelDataError(f"the orders file {path} is not JSON: {exc}") from None
+        raise PartnerDataError(f"the orders file {path} is not JSON: {exc}") from None
     if not isinstance(entries, list):
-        raise ChannelDataError(f"the orders file {path} must hold a JSON list, not a {type(entries).__name__}")
+        raise PartnerDataError(f"the orders file {path} must hold a JSON list, not a {type(entries).__name__}")
     return entries
 
 
 def _merge_into(path: Path, records: dict[str, Any]) -> None:
     """Add ``records`` to the JSON object in ``path`` (created if missing), replacing the file
-    atomically. A write that fails is ChannelUnavailable: the job retries it later."""
+    atomically. A write that fails is PartnerUnavailable: the job retries it later."""
     try:
         current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except ValueError as exc:
-        raise ChannelDataError(f"{path} is not JSON: {exc}") from None
+        raise PartnerDataError(f"{path} is not JSON: {exc}") from None
     if not isinstance(current, dict):
-        raise ChannelDataError(f"{path} must hold a JSON object, not a {type(current).__name__}")
+        raise PartnerDataError(f"{path} must hold a JSON object, not a {type(current).__name__}")
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         staging.write_text(json.dumps({**current, **records}, indent=2, default=_json_value), encoding="utf-8")
         os.replace(staging, path)
     except OSError as exc:
-        raise ChannelUnavailable(f"cannot write {path}: {exc.strerror}") from None
+        raise PartnerUnavailable(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _json_value(value: Any) -> str:
@@ -196,7 +196,7 @@ async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult
     """The API key is set and the orders file can be read."""
     try:
         entries = await asyncio.to_thread(_read_orders_file, _settings(channel).orders_file)
-    except ChannelError as exc:
+    except PartnerError as exc:
         return ConnectionResult(False, str(exc))
     return ConnectionResult(True, f"Connected: {len(entries)} orders in the file")
 
@@ -207,7 +207,7 @@ async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None,
     not a valid order is rejected with its reason; the rest of the page goes on."""
     settings = _settings(channel)
     if cursor is not None and not cursor.isdigit():
-        raise ChannelDataError(f"unreadable sample download cursor: {cursor!r}")
+        raise PartnerDataError(f"unreadable sample download cursor: {cursor!r}")
     start = int(cursor or 0)
     entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
     chosen = entries[start : start + max(1, page_size)]
@@ -228,7 +228,7 @@ def orderdeck_map_status(channel: ChannelContext, order: ChannelOrder) -> Status
     try:
         return STATUSES[order.status]
     except KeyError:
-        raise ChannelDataError(f"unknown sample order status {order.status!r}") from None
+        raise PartnerDataError(f"unknown sample order status {order.status!r}") from None
 
 
 @hookimpl
