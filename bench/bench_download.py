@@ -22,7 +22,7 @@ Baselines measured in the same run:
 1. the floor: asyncpg COPY of the rows the pipeline wrote (``orders`` and ``order_item``,
    read back from the database, so exactly the same values) into the emptied tables, median of 3;
    a second COPY row adds the ledger and audit rows the pipeline wrote, for context;
-2. the download hook alone: ``orderdeck_download_orders`` called page after page from no cursor,
+2. the download hook alone: the connector's ``download_orders`` called page after page from no cursor,
    as ``download_channel`` calls it (HTTP, the plugin's paging and mapping), writing nothing;
 3. raw HTTP: the very requests the pipeline sent (from the sandbox's request log), replayed with
    one plain ``httpx.AsyncClient`` (keep-alive), reading the bodies; also with JSON decoding.
@@ -79,9 +79,8 @@ import uvicorn  # noqa: E402
 
 from orderdeck import db  # noqa: E402
 from orderdeck.models import Channel, SyncRun  # noqa: E402
-from orderdeck.plugins.manager import channel_hooks  # noqa: E402
 from orderdeck.services import channels  # noqa: E402
-from orderdeck.services.channels import channel_context  # noqa: E402
+from orderdeck.services.channels import channel_connection  # noqa: E402
 from orderdeck.services.sync import download_channel  # noqa: E402
 from orderdeck_woocommerce.sandbox import Fault, Sandbox, create_app  # noqa: E402
 
@@ -307,11 +306,11 @@ async def hook_only(channel_id: uuid.UUID) -> tuple[float, int, int]:
     """Seconds to page through the shop with the download hook alone (no database writes);
     (seconds, orders, pages)."""
     channel = await Channel.get(id=channel_id)
-    context, hooks = channel_context(channel), channel_hooks(channel.plugin)
+    hooks, context = channel_connection(channel)
     cursor, orders, pages = None, 0, 0
     with Clock() as clock:
         while True:
-            page = await hooks.orderdeck_download_orders(channel=context, cursor=cursor, page_size=PAGE_SIZE)
+            page = await hooks.download_orders(context, cursor=cursor, page_size=PAGE_SIZE)
             orders += len(page.orders) + len(page.rejected)
             pages += 1
             cursor = page.cursor
@@ -338,7 +337,7 @@ async def raw_http(shop: Shop, requests: list[dict[str, Any]], decode: bool) -> 
 # --- the profile ---------------------------------------------------------------------------
 
 WATCH = [
-    ("orderdeck_download_orders", "orderdeck_woocommerce", "download hook: HTTP + paging + mapping"),
+    ("download_orders", "orderdeck_woocommerce", "download hook: HTTP + paging + mapping"),
     ("_client", "orderdeck_woocommerce", "  _client: a new httpx.AsyncClient per call"),
     ("list_orders", "orderdeck_woocommerce", "  client.list_orders: request, response, JSON"),
     ("map_order", "orderdeck_woocommerce", "  mapping.map_order"),

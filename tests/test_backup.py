@@ -265,13 +265,13 @@ async def test_configured_keys_rotate_and_an_unreadable_secret_changes_nothing(d
     sealed_with_a = (await Channel.get(id=channel.id)).secrets
 
     keys(KEY_B, KEY_A)  # a new key first, the old one still opens what it sealed
-    assert channels.channel_context(await Channel.get(id=channel.id)).settings.consumer_secret.get_secret_value() == "cs_top_secret"
+    assert channels.channel_connection(await Channel.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
     assert await channels_needing_old_keys() == ["Web shop"]
     assert await reencrypt_secrets() == 1
     assert await channels_needing_old_keys() == []
 
     keys(KEY_B)  # the old key removed
-    assert channels.channel_context(await Channel.get(id=channel.id)).settings.consumer_secret.get_secret_value() == "cs_top_secret"
+    assert channels.channel_connection(await Channel.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
 
     await Channel.filter(id=channel.id).update(secrets=sealed_with_a)  # a secret no key in force opens
     with pytest.raises(UnreadableSecrets, match="Web shop"):
@@ -294,5 +294,5 @@ async def test_rotation_racing_secret_changes_loses_none_and_leaves_none_on_the_
     assert await channels_needing_old_keys() == []
     keys(KEY_B)
     for shop in shops:
-        context = channels.channel_context(await Channel.get(id=shop.id))
+        context = channels.channel_connection(await Channel.get(id=shop.id))[1]
         assert context.settings.consumer_secret.get_secret_value() == f"cs-{shop.name}-4", "no change lost"

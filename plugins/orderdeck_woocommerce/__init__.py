@@ -42,15 +42,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from orderdeck.plugins.connectors import ChannelConnector, Connection
 from orderdeck.plugins.dto import (
-    ChannelContext,
     ChannelOrder,
     ConnectionResult,
     DispatchNote,
     ItemResult,
     OrderPage,
-    PluginInfo,
-    PluginKind,
     StatusMapping,
     StockUpdate,
 )
@@ -99,17 +97,8 @@ class WooCommerceSettings(BaseModel):
         return value.strip()
 
 
-def _settings(channel: ChannelContext) -> WooCommerceSettings:
-    settings = channel.settings
-    if isinstance(settings, WooCommerceSettings):
-        return settings
-    if isinstance(settings, BaseModel):
-        settings = settings.model_dump()
-    return WooCommerceSettings.model_validate(settings)
-
-
-def _client(channel: ChannelContext) -> WooCommerceClient:
-    settings = _settings(channel)
+def _client(connection: Connection[WooCommerceSettings]) -> WooCommerceClient:
+    settings = connection.settings
     return WooCommerceClient(
         settings.url,
         settings.consumer_key,
@@ -118,36 +107,6 @@ def _client(channel: ChannelContext) -> WooCommerceClient:
         rate=settings.requests_per_second,
         timeout=settings.timeout_seconds,
     )
-
-
-@hookimpl
-def orderdeck_plugin_info() -> PluginInfo:
-    return PluginInfo(
-        name="woocommerce",
-        title="WooCommerce",
-        kind=PluginKind.CHANNEL,
-        version=__version__,
-        description="WooCommerce shops over the REST API v3: orders, stock levels and dispatch (tracking notes).",
-        source="WOOCOMMERCE",
-        settings=WooCommerceSettings,
-        stock_batch_size=MAX_BATCH,
-        dispatch_batch_size=20,
-    )
-
-
-@hookimpl
-async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult:
-    try:
-        async with _client(channel) as client:
-            page = await client.list_orders([], orderby="id", order="desc", per_page=1)
-    except PartnerAuthError as exc:
-        return ConnectionResult(False, f"WooCommerce refused the consumer key and secret: {exc}")
-    except (PartnerDataError, PartnerUnreadable) as exc:
-        return ConnectionResult(False, f"This does not answer as a WooCommerce REST API (v3): {exc}")
-    except PartnerError as exc:
-        return ConnectionResult(False, f"Could not reach the shop: {exc}")
-    count = f"{page.total} orders" if page.total >= 0 else "orders"
-    return ConnectionResult(True, f"Connected to WooCommerce: {count} visible.")
 
 
 # Downloading orders
@@ -221,58 +180,6 @@ async def _rest_of_second(client: WooCommerceClient, cursor: tuple[datetime, int
     raise PartnerUnavailable("WooCommerce orders kept changing while reading them; try again")
 
 
-@hookimpl
-async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None, page_size: int) -> OrderPage:
-    limit = max(1, page_size)
-    position = decode_cursor(cursor) if cursor else None
-    async with _client(channel) as client:
-        page = await client.list_orders(
-            mapping.DOWNLOAD_STATUSES,
-            modified_after=position[0] - timedelta(seconds=1) if position else None,
-            per_page=MAX_PER_PAGE,
-        )
-        horizon = _horizon(page.server_time)
-        fresh, held = _select(page.items, position, horizon)
-        more = page.has_next and not held
-        last = mapping.order_position(page.items[-1]) if page.items else None
-        if position is not None and more and len(fresh) < limit and last is not None and last[0] == position[0]:
-            # The whole answer is in the cursor's second and more follow: read the rest of that
-            # second by id, then what comes after it.
-            seen = max([position[1], *(mapping.order_id(item) or 0 for item in fresh)])
-            fresh += await _rest_of_second(client, (position[0], seen), limit - len(fresh))
-            if len(fresh) <= limit:
-                after = await client.list_orders(
-                    mapping.DOWNLOAD_STATUSES, modified_after=position[0], per_page=MAX_PER_PAGE
-                )
-                later, held = _select(after.items, None, horizon)
-                fresh += later
-                more = after.has_next and not held
-    chosen = fresh[:limit]
-    has_more = len(fresh) > limit or more
-
-    orders: list[ChannelOrder] = []
-    rejected: list[tuple[str, str]] = []
-    for raw in chosen:
-        try:
-            orders.append(mapping.map_order(raw))
-        except mapping.RejectedOrder as exc:
-            rejected.append((exc.reference, exc.reason))
-        found = mapping.order_position(raw)
-        if found is not None:
-            position = found
-    return OrderPage(
-        orders=orders,
-        cursor=encode_cursor(position) if position else cursor,
-        has_more=has_more and bool(chosen),
-        rejected=rejected,
-    )
-
-
-@hookimpl
-def orderdeck_map_status(channel: ChannelContext, order: ChannelOrder) -> StatusMapping:
-    return mapping.map_status(order.status)
-
-
 # Stock
 
 
@@ -315,34 +222,6 @@ async def _resolve_products(client: WooCommerceClient, updates: list[StockUpdate
             for update in by_sku[sku]:
                 resolved[update.listing_id] = outcome
     return resolved
-
-
-@hookimpl
-async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdate]) -> list[ItemResult]:
-    """Quantities below zero are published as 0. One batch call per 100 products; a product
-    WooCommerce refuses fails alone."""
-    outcome: dict[str, ItemResult] = {}
-    async with _client(channel) as client:
-        targets = await _resolve_products(client, updates)
-        ready = []
-        for update in updates:
-            target = targets[update.listing_id]
-            if isinstance(target, str):
-                outcome[update.listing_id] = ItemResult(update.listing_id, False, target)
-            else:
-                ready.append((update, target))
-        for start in range(0, len(ready), MAX_BATCH):
-            chunk = ready[start : start + MAX_BATCH]
-            try:
-                answers = await client.batch_update_stock([(pid, max(0, u.quantity)) for u, pid in chunk])
-            except PartnerDataError as exc:
-                for update, _ in chunk:
-                    outcome[update.listing_id] = ItemResult(update.listing_id, False, str(exc))
-                continue
-            for index, (update, product_id) in enumerate(chunk):
-                answer = answers[index] if index < len(answers) else None
-                outcome[update.listing_id] = _stock_result(update, product_id, answer)
-    return [outcome[update.listing_id] for update in updates]
 
 
 def _stock_result(update: StockUpdate, product_id: int, answer: dict[str, Any] | None) -> ItemResult:
@@ -396,11 +275,120 @@ async def _dispatch(client: WooCommerceClient, note: DispatchNote) -> ItemResult
     return ItemResult(note.dispatch_id, True)
 
 
+class WooCommerce(ChannelConnector):
+    """WooCommerce shops over the REST API v3: orders, stock levels and dispatch (tracking notes)."""
+
+    name = "woocommerce"
+    title = "WooCommerce"
+    version = __version__
+    description = "WooCommerce shops over the REST API v3: orders, stock levels and dispatch (tracking notes)."
+    settings = WooCommerceSettings
+    source = "WOOCOMMERCE"
+    stock_batch_size = MAX_BATCH
+    dispatch_batch_size = 20
+
+    async def test_connection(self, connection: Connection[WooCommerceSettings]) -> ConnectionResult:
+        """One order asked for: the key is accepted and the API answers as WooCommerce's."""
+        try:
+            async with _client(connection) as client:
+                page = await client.list_orders([], orderby="id", order="desc", per_page=1)
+        except PartnerAuthError as exc:
+            return ConnectionResult(False, f"WooCommerce refused the consumer key and secret: {exc}")
+        except (PartnerDataError, PartnerUnreadable) as exc:
+            return ConnectionResult(False, f"This does not answer as a WooCommerce REST API (v3): {exc}")
+        except PartnerError as exc:
+            return ConnectionResult(False, f"Could not reach the shop: {exc}")
+        count = f"{page.total} orders" if page.total >= 0 else "orders"
+        return ConnectionResult(True, f"Connected to WooCommerce: {count} visible.")
+
+    async def download_orders(self, connection: Connection[WooCommerceSettings], cursor: str | None, page_size: int) -> OrderPage:
+        """The next orders after the cursor (see the module docstring)."""
+        limit = max(1, page_size)
+        position = decode_cursor(cursor) if cursor else None
+        async with _client(connection) as client:
+            page = await client.list_orders(
+                mapping.DOWNLOAD_STATUSES,
+                modified_after=position[0] - timedelta(seconds=1) if position else None,
+                per_page=MAX_PER_PAGE,
+            )
+            horizon = _horizon(page.server_time)
+            fresh, held = _select(page.items, position, horizon)
+            more = page.has_next and not held
+            last = mapping.order_position(page.items[-1]) if page.items else None
+            if position is not None and more and len(fresh) < limit and last is not None and last[0] == position[0]:
+                # The whole answer is in the cursor's second and more follow: read the rest of that
+                # second by id, then what comes after it.
+                seen = max([position[1], *(mapping.order_id(item) or 0 for item in fresh)])
+                fresh += await _rest_of_second(client, (position[0], seen), limit - len(fresh))
+                if len(fresh) <= limit:
+                    after = await client.list_orders(
+                        mapping.DOWNLOAD_STATUSES, modified_after=position[0], per_page=MAX_PER_PAGE
+                    )
+                    later, held = _select(after.items, None, horizon)
+                    fresh += later
+                    more = after.has_next and not held
+        chosen = fresh[:limit]
+        has_more = len(fresh) > limit or more
+
+        orders: list[ChannelOrder] = []
+        rejected: list[tuple[str, str]] = []
+        for raw in chosen:
+            try:
+                orders.append(mapping.map_order(raw))
+            except mapping.RejectedOrder as exc:
+                rejected.append((exc.reference, exc.reason))
+            found = mapping.order_position(raw)
+            if found is not None:
+                position = found
+        return OrderPage(
+            orders=orders,
+            cursor=encode_cursor(position) if position else cursor,
+            has_more=has_more and bool(chosen),
+            rejected=rejected,
+        )
+
+    def map_status(self, connection: Connection[WooCommerceSettings], order: ChannelOrder) -> StatusMapping:
+        """WooCommerce's status names (``mapping.map_status``)."""
+        return mapping.map_status(order.status)
+
+    async def push_stock(self, connection: Connection[WooCommerceSettings], updates: list[StockUpdate]) -> list[ItemResult]:
+        """Quantities below zero are published as 0. One batch call per 100 products; a product
+            WooCommerce refuses fails alone."""
+        outcome: dict[str, ItemResult] = {}
+        async with _client(connection) as client:
+            targets = await _resolve_products(client, updates)
+            ready = []
+            for update in updates:
+                target = targets[update.listing_id]
+                if isinstance(target, str):
+                    outcome[update.listing_id] = ItemResult(update.listing_id, False, target)
+                else:
+                    ready.append((update, target))
+            for start in range(0, len(ready), MAX_BATCH):
+                chunk = ready[start : start + MAX_BATCH]
+                try:
+                    answers = await client.batch_update_stock([(pid, max(0, u.quantity)) for u, pid in chunk])
+                except PartnerDataError as exc:
+                    for update, _ in chunk:
+                        outcome[update.listing_id] = ItemResult(update.listing_id, False, str(exc))
+                    continue
+                for index, (update, product_id) in enumerate(chunk):
+                    answer = answers[index] if index < len(answers) else None
+                    outcome[update.listing_id] = _stock_result(update, product_id, answer)
+        return [outcome[update.listing_id] for update in updates]
+
+    async def send_dispatches(
+        self, connection: Connection[WooCommerceSettings], notes: list[DispatchNote]
+    ) -> list[ItemResult]:
+        """Per order: a customer note "Shipped with CARRIER, tracking NUMBER" (once), then status
+        completed. WooCommerce has no partial shipments: every dispatch completes its order. An
+        order WooCommerce refuses (unknown, cancelled) fails alone; auth, rate-limit and
+        availability errors end the call (retrying is safe: notes are not repeated)."""
+        async with _client(connection) as client:
+            return [await _dispatch(client, note) for note in notes]
+
+
 @hookimpl
-async def orderdeck_send_dispatches(channel: ChannelContext, notes: list[DispatchNote]) -> list[ItemResult]:
-    """Per order: a customer note "Shipped with CARRIER, tracking NUMBER" (once), then status
-    completed. WooCommerce has no partial shipments: every dispatch completes its order. An order
-    WooCommerce refuses (unknown, cancelled) fails alone; auth, rate-limit and availability
-    errors end the call (retrying is safe: notes are not repeated)."""
-    async with _client(channel) as client:
-        return [await _dispatch(client, note) for note in notes]
+def orderdeck_register_connectors() -> list[ChannelConnector]:
+    """The WooCommerce channel."""
+    return [WooCommerce()]

@@ -32,6 +32,7 @@ from orderdeck.graphql.live.execution import encode_message
 from orderdeck.graphql.schema import build_schema
 from orderdeck.http_limits import RequestLimits
 from orderdeck.models import ApiToken
+from orderdeck.plugins import manager as plugin_manager
 from orderdeck.ratelimit import rate_limiter
 from orderdeck.services import auth
 from orderdeck.services.locations import ensure_default_location
@@ -260,6 +261,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        plugin_manager.report_problems()
         await db.init_db(settings.database_url)
         await ensure_default_location()
         try:

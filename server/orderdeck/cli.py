@@ -14,8 +14,8 @@ import click
 
 from orderdeck import __version__, db
 from orderdeck.config import Settings, get_settings
-from orderdeck.models import ActorKind, SyncKind
-from orderdeck.services.failed_jobs import queue_of
+from orderdeck.services.work import WORK
+from orderdeck.models import ActorKind
 from orderdeck.services.context import Actor
 
 T = TypeVar("T")
@@ -99,7 +99,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=None, type=click.IntRange(1, 256),
               help="Jobs each process runs at once [default: ORDERDECK_WORKER_THREADS].")  # fmt: skip
-@click.option("--queue", "queues", multiple=True, type=click.Choice([queue_of(kind) for kind in SyncKind]),
+@click.option("--queue", "queues", multiple=True, type=click.Choice([work.queue for work in WORK.values()]),
               help="Consume only this queue (repeatable; default: all).")  # fmt: skip
 def worker(processes: int, threads: int | None, queues: tuple[str, ...]) -> None:
     """Run Dramatiq worker processes for the jobs (needs ORDERDECK_BROKER_URL)."""
@@ -287,6 +287,21 @@ def rotate_key(forget_old: bool) -> None:
     click.echo(_with_db(settings, forget if forget_old else rotate), err=True)
 
 
+@main.command()
+def plugins() -> None:
+    """List the installed connectors and what is wrong with any plugin (exit status 1 if anything is)."""
+    from orderdeck.plugins import manager
+
+    for connector in manager.connectors():
+        click.echo(f"{connector.name:<20} {connector.kind.value:<18} {connector.title} {connector.version} "
+                   f"(plugin {manager.loaded().origins[connector.name]})")  # fmt: skip
+    problems = manager.problems()
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+
+
 @main.command("export-schema")
 def export_schema() -> None:
     """Print the GraphQL schema (SDL); the repository's schema.graphql is this output."""
@@ -301,7 +316,7 @@ def export_schema() -> None:
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--seed-orders", default=0, show_default=True, type=click.IntRange(0), help="Random orders to start with.")
 def sandbox(name: str, host: str, port: int, seed_orders: int) -> None:
-    """Run plugin NAME's emulation of its channel's API (for tests and demos).
+    """Run connector NAME's emulation of its partner's API (for tests and demos).
 
     A plugin offers one as the module `<plugin package>.sandbox` with `create_app(**options)`.
     """
@@ -309,13 +324,13 @@ def sandbox(name: str, host: str, port: int, seed_orders: int) -> None:
 
     import uvicorn
 
-    from orderdeck.plugins.manager import get_plugin_manager
+    from orderdeck.plugins import manager
 
-    plugins = {impl().name: plugin for plugin in get_plugin_manager().get_plugins()
-               if (impl := getattr(plugin, "orderdeck_plugin_info", None))}  # fmt: skip
-    if name not in plugins:
-        raise click.ClickException(f"No installed plugin is called {name!r} (installed: {', '.join(sorted(plugins))})")
-    package = getattr(plugins[name], "__package__", None) or plugins[name].__name__
+    names = [connector.name for connector in manager.connectors()]
+    if name not in names:
+        raise click.ClickException(f"No installed connector is called {name!r} (installed: {', '.join(names)})")
+    plugin = manager.plugin_module(name)
+    package = getattr(plugin, "__package__", None) or plugin.__name__
     try:
         module = importlib.import_module(f"{package}.sandbox")
     except ModuleNotFoundError as exc:

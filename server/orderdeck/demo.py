@@ -18,7 +18,7 @@ Everything runs in the one ``orderdeck serve`` process, on the embedded default'
   again (the new shop knows no levels yet).
 - Then, for as long as the server runs, a few random orders go into a random shop every few
   seconds (through the shop's control API, ``POST /__sandbox/orders``) and both channels are
-  asked to download (``services.channels.request_sync``) a few seconds later: a channel's own
+  asked to download (``services.work.request_sync``) a few seconds later: a channel's own
   schedule is at least 60 seconds apart, too slow to watch. Stock running low gets a delivery.
 
 The demo keeps to its own SQLite file (DEMO_DATABASE_URL) unless ORDERDECK_DATABASE_URL is set,
@@ -293,7 +293,7 @@ async def _place(shop: DemoShop, count: int, rng: random.Random) -> None:
 
 async def _request(shop: DemoShop, kinds: set[SyncKind]) -> None:
     """Ask for the shop's channel to sync now (nothing when the channel was disabled or deleted)."""
-    from orderdeck.services.channels import request_sync
+    from orderdeck.services.work import request_sync
 
     if shop.channel_id is not None:
         try:

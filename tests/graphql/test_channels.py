@@ -96,7 +96,7 @@ async def test_an_update_merges_settings_and_keeps_the_secret(client, default_lo
     assert updated["channel"]["settings"]["requests_per_second"] == 2
     assert updated["channel"]["settings"]["consumer_key"] == "ck_live"
     assert updated["channel"]["secretsSet"] == ["consumer_secret"] and updated["channel"]["downloadUnpaid"]
-    context = channels.channel_context(await Channel.get(name="Web shop"))
+    context = channels.channel_connection(await Channel.get(name="Web shop"))[1]
     assert context.settings.consumer_secret.get_secret_value() == "cs_top_secret"
 
     disabled = await client.gql(f"mutation($id: ID!) {{ disableChannel(id: $id) {{ channel {{ enabled }} {ERRORS} }} }}",

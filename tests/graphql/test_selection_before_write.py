@@ -34,7 +34,8 @@ from orderdeck.graphql.schema import schema
 from orderdeck.models import Dispatch, DispatchState, Listing, Location, OrderItem, SyncKind
 from orderdeck.services import channels, listings, locations, order_notes, orders
 from orderdeck.services.context import Actor
-from orderdeck.services.failed_jobs import queue_of, record_failed_job
+from orderdeck.services.failed_jobs import record_failed_job
+from orderdeck.services.work import WORK
 from tests.services.helpers import make_item, make_order
 
 GRAPH: GraphQLSchema = schema._schema
@@ -161,7 +162,7 @@ async def world(actor: Actor, home: Location) -> dict[str, str]:
     await channels.set_channel_enabled(disabled.id, False, actor)
     listing = await listings.link_listing({"channel_id": channel.id, "channel_sku": "MUG-1", "sku": "MUG"}, actor)
     await Listing.filter(id=listing.id).update(push_due=False, due_since=None)  # as after a push: syncChannel marks it
-    await record_failed_job(actor="download_orders", queue=queue_of(SyncKind.DOWNLOAD), message_id="m-1",
+    await record_failed_job(actor="download_orders", queue=WORK[SyncKind.DOWNLOAD].queue, message_id="m-1",
                             args=[str(channel.id)], kwargs={}, error="boom")  # fmt: skip
     job = await db.fetch("SELECT id FROM failed_job", [])
     return {

@@ -8,7 +8,8 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from tests.services.helpers import make_item, make_order
-from orderdeck.jobs.scheduler import GRACE, tick
+from orderdeck.jobs.scheduler import tick
+from orderdeck.services.runs import SWEEP_GRACE as GRACE
 from orderdeck.models import Channel, Dispatch, DispatchState, Event, Listing, SyncKind
 from orderdeck.services import channels, claims, events, listings
 

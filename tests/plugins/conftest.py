@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orderdeck.plugins.dto import ChannelContext
-from orderdeck.plugins.manager import channel_hooks
+from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins.manager import channel_connector
 from orderdeck_woocommerce import WooCommerceSettings
 from orderdeck_woocommerce.sandbox import create_app
 from tests.plugins.support import RunningApp, serve
@@ -85,18 +85,18 @@ def control(sandbox: RunningApp) -> Iterator[Control]:
     control.http.close()
 
 
-def make_channel(url: str, *, key: str = KEY, secret: str = SECRET, rate: float = 50.0) -> ChannelContext:
+def make_channel(url: str, *, key: str = KEY, secret: str = SECRET, rate: float = 50.0) -> Connection[WooCommerceSettings]:
     settings = WooCommerceSettings(url=url, consumer_key=key, consumer_secret=secret, requests_per_second=rate)
-    return ChannelContext(channel_id="ch-1", name="Test shop", settings=settings)
+    return Connection(connection_id="ch-1", name="Test shop", settings=settings)
 
 
 @pytest.fixture
-def channel(sandbox: RunningApp) -> ChannelContext:
+def channel(sandbox: RunningApp) -> Connection[WooCommerceSettings]:
     """A WooCommerce channel configured for the sandbox (a generous rate, for test speed)."""
     return make_channel(sandbox.url)
 
 
 @pytest.fixture
-def hooks() -> Any:
-    """The WooCommerce plugin's channel hooks, as the sync engine calls them."""
-    return channel_hooks("woocommerce")
+def hooks() -> ChannelConnector:
+    """The WooCommerce connector, as the sync engine finds and calls it."""
+    return channel_connector("woocommerce")

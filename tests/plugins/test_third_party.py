@@ -19,17 +19,17 @@ import pytest
 
 from orderdeck.models import Channel, Order, OrderStatus, SyncIssue, SyncOutcome
 from orderdeck.plugins.dto import (
-    ChannelContext,
     ConnectionResult,
     DispatchLine,
     DispatchNote,
     ItemResult,
-    PluginKind,
     StatusMapping,
     StockUpdate,
 )
 from orderdeck.plugins.errors import PartnerDataError
-from orderdeck.plugins.manager import channel_hooks, get_plugin_manager, installed_plugins
+from orderdeck.plugins import manager
+from orderdeck.plugins.connectors import ChannelConnector, Connection, ConnectorKind
+from orderdeck.plugins.manager import channel_connector
 from orderdeck.services import channels, sync
 from tests.services.helpers import assert_stock_consistent, assert_unchanged_by, db_state, levels_of, make_item
 
@@ -63,17 +63,16 @@ def orders_file(tmp_path: Path) -> Path:
     return path
 
 
-def context(orders_file: Path, api_key: str = API_KEY) -> ChannelContext:
-    """A sample channel's context as orderdeck builds it: the plugin's own settings model."""
-    (info,) = [i for i in installed_plugins() if i.name == "sample"]
-    settings = info.settings.model_validate({"orders_file": str(orders_file), "api_key": api_key})
-    return ChannelContext(channel_id="ch-sample", name="Sample", settings=settings)
+def context(orders_file: Path, api_key: str = API_KEY) -> Connection[Any]:
+    """A sample channel's connection as orderdeck builds it: the connector's own settings model."""
+    settings = channel_connector("sample").settings.model_validate({"orders_file": str(orders_file), "api_key": api_key})
+    return Connection(connection_id="ch-sample", name="Sample", settings=settings)
 
 
 @pytest.fixture
-def sample_hooks() -> Any:
-    """The sample plugin's channel hooks, as the sync engine calls them."""
-    return channel_hooks("sample")
+def sample_hooks() -> ChannelConnector:
+    """The sample channel's connector, as the sync engine finds and calls it."""
+    return channel_connector("sample")
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -89,17 +88,16 @@ def test_the_installed_distribution_is_found_through_its_entry_point():
     assert [ep.name for ep in dist.entry_points if ep.group == "orderdeck"] == ["sample"]
 
     # The plugin manager loaded it from that distribution's entry point (nobody registered it by hand).
-    manager = get_plugin_manager()
-    loaded = {manager.get_name(plugin): dist_info.project_name for plugin, dist_info in manager.list_plugin_distinfo()}
-    assert loaded["sample"] == DISTRIBUTION
-    (info,) = [i for i in installed_plugins() if i.name == "sample"]
-    assert (info.kind, info.source, info.title) == (PluginKind.CHANNEL, "SAMPLE", "Sample (JSON file)")
+    plugins = manager.loaded()
+    assert (plugins.distributions["sample"], plugins.origins["sample"]) == (DISTRIBUTION, "sample")
+    info = channel_connector("sample")
+    assert (info.kind, info.source, info.title) == (ConnectorKind.CHANNEL, "SAMPLE", "Sample (JSON file)")
     assert set(info.settings.model_fields) == {"orders_file", "api_key"}
 
 
 def test_a_fresh_process_outside_the_source_tree_finds_it(tmp_path):
     """The installation makes it available, not the test run's sys.path."""
-    script = "from orderdeck.plugins.manager import installed_plugins; print([i.name for i in installed_plugins()])"
+    script = "from orderdeck.plugins.manager import connectors; print([c.name for c in connectors()])"
     done = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "'sample'" in done.stdout
@@ -117,7 +115,8 @@ def test_the_sample_plugin_imports_only_the_public_plugin_api():
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     core = {name for name in imported if name.split(".")[0] == "orderdeck"}
-    assert core == {"orderdeck.plugins.hookspecs", "orderdeck.plugins.dto", "orderdeck.plugins.errors"}
+    assert core == {"orderdeck.plugins.hookspecs", "orderdeck.plugins.connectors", "orderdeck.plugins.dto",
+                    "orderdeck.plugins.errors"}
     others = {name.split(".")[0] for name in imported - core}
     assert others - set(sys.stdlib_module_names) - {"__future__"} == {"pydantic"}
 
@@ -174,9 +173,9 @@ async def test_a_sample_channel_is_created_and_its_api_key_never_comes_back(clie
 
     # At rest the key is encrypted; the plugin gets it decrypted, as its own settings model.
     assert "sk_sample" not in (channel.secrets or "") and "sk_sample" not in json.dumps(channel.settings)
-    built = channels.channel_context(channel)
+    _, built = channels.channel_connection(channel)
     assert built.settings.api_key.get_secret_value() == "sk_sample_rotated"
-    connected = await sample_hooks.orderdeck_test_connection(channel=built)
+    connected = await sample_hooks.test_connection(built)
     assert connected == ConnectionResult(True, "Connected: 1 orders in the file")
 
 
@@ -286,46 +285,46 @@ async def test_an_unusable_orders_file_or_key_fails_the_download_run(orders_file
 
 async def test_test_connection_checks_the_file_and_the_key(sample_hooks, orders_file, tmp_path):
     write(orders_file, [entry("S-1"), entry("S-2")])
-    connected = await sample_hooks.orderdeck_test_connection(channel=context(orders_file))
+    connected = await sample_hooks.test_connection(context(orders_file))
     assert connected == ConnectionResult(True, "Connected: 2 orders in the file")
-    missing = await sample_hooks.orderdeck_test_connection(channel=context(tmp_path / "none.json"))
+    missing = await sample_hooks.test_connection(context(tmp_path / "none.json"))
     assert not missing.ok and "does not exist" in missing.message
     folder = tmp_path / "folder.json"
     folder.mkdir()
-    assert not (await sample_hooks.orderdeck_test_connection(channel=context(folder))).ok
-    keyless = await sample_hooks.orderdeck_test_connection(channel=context(orders_file, ""))
+    assert not (await sample_hooks.test_connection(context(folder))).ok
+    keyless = await sample_hooks.test_connection(context(orders_file, ""))
     assert not keyless.ok and "empty API key" in keyless.message
 
 
 async def test_downloads_page_by_offset_and_reject_unreadable_entries_alone(sample_hooks, orders_file):
     write(orders_file, [entry("S-1"), {"number": "S-2", "status": "lost"}, entry("S-3"), entry("S-4")])
     channel = context(orders_file)
-    first = await sample_hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=3)
+    first = await sample_hooks.download_orders(channel, cursor=None, page_size=3)
     assert [o.reference for o in first.orders] == ["S-1", "S-3"] and (first.cursor, first.has_more) == ("3", True)
     ((reference, reason),) = first.rejected
     assert reference == "S-2"
     assert reason.startswith("status: Input should be 'paid', 'unpaid', 'shipped' or 'cancelled'")
     assert "placed_at: Field required" in reason and "lines: Field required" in reason
-    second = await sample_hooks.orderdeck_download_orders(channel=channel, cursor="3", page_size=3)
+    second = await sample_hooks.download_orders(channel, cursor="3", page_size=3)
     assert [o.reference for o in second.orders] == ["S-4"] and (second.cursor, second.has_more) == ("4", False)
-    done = await sample_hooks.orderdeck_download_orders(channel=channel, cursor="4", page_size=3)
+    done = await sample_hooks.download_orders(channel, cursor="4", page_size=3)
     assert (done.orders, done.rejected, done.cursor, done.has_more) == ([], [], "4", False)
 
     order = first.orders[0]
     assert order.paid_at == order.received_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert (order.lines[0].line_id, order.lines[0].channel_sku, order.shipping_address.town) == ("1", "MUG", "Leeds")
     with pytest.raises(PartnerDataError, match="cursor"):
-        await sample_hooks.orderdeck_download_orders(channel=channel, cursor="page-2", page_size=3)
+        await sample_hooks.download_orders(channel, cursor="page-2", page_size=3)
     orders_file.write_text("[{")
     with pytest.raises(PartnerDataError, match="is not JSON"):
-        await sample_hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=3)
+        await sample_hooks.download_orders(channel, cursor=None, page_size=3)
 
 
 async def test_statuses_map_to_paid_shipped_and_cancelled(sample_hooks, orders_file):
     write(orders_file, [entry(status, status) for status in ("paid", "unpaid", "shipped", "cancelled")])
     channel = context(orders_file)
-    page = await sample_hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=10)
-    mapped = {o.status: sample_hooks.orderdeck_map_status(channel=channel, order=o) for o in page.orders}
+    page = await sample_hooks.download_orders(channel, cursor=None, page_size=10)
+    mapped = {o.status: sample_hooks.map_status(channel, order=o) for o in page.orders}
     assert mapped == {
         "paid": StatusMapping(paid=True), "unpaid": StatusMapping(paid=False),
         "shipped": StatusMapping(paid=True, shipped=True), "cancelled": StatusMapping(paid=False, cancelled=True),
@@ -336,12 +335,12 @@ async def test_statuses_map_to_paid_shipped_and_cancelled(sample_hooks, orders_f
 async def test_push_stock_writes_quantities_beside_the_orders_file(sample_hooks, orders_file):
     channel = context(orders_file)
     updates = [StockUpdate("l1", "MUG", 7), StockUpdate("l2", "", 3), StockUpdate("l3", "CAP", -2)]
-    results = await sample_hooks.orderdeck_push_stock(channel=channel, updates=updates)
+    results = await sample_hooks.push_stock(channel, updates=updates)
     assert results == [ItemResult("l1", True), ItemResult("l2", False, "the listing has no channel SKU"),
                        ItemResult("l3", True)]  # fmt: skip
     stock = orders_file.with_name("orders.stock.json")
     assert json.loads(stock.read_text()) == {"MUG": 7, "CAP": 0}
-    assert await sample_hooks.orderdeck_push_stock(channel=channel, updates=[StockUpdate("l1", "MUG", 4)]) == [
+    assert await sample_hooks.push_stock(channel, updates=[StockUpdate("l1", "MUG", 4)]) == [
         ItemResult("l1", True)]  # fmt: skip
     assert json.loads(stock.read_text()) == {"MUG": 4, "CAP": 0}
     assert sorted(p.name for p in orders_file.parent.iterdir()) == ["orders.json", "orders.stock.json"]
@@ -354,7 +353,7 @@ async def test_send_dispatches_records_each_once_and_fails_unknown_or_cancelled_
     notes = [DispatchNote("d1", "S-1", [DispatchLine("1", 1)], shipped, carrier="Royal Mail", tracking_number="RM1"),
              DispatchNote("d2", "S-2", [DispatchLine("1", 1)], shipped),
              DispatchNote("d3", "S-404", [DispatchLine("1", 1)], shipped)]  # fmt: skip
-    results = await sample_hooks.orderdeck_send_dispatches(channel=channel, notes=notes)
+    results = await sample_hooks.send_dispatches(channel, notes=notes)
     assert results == [ItemResult("d1", True), ItemResult("d2", False, "order S-2 is cancelled on the channel"),
                        ItemResult("d3", False, "order S-404 is not on the channel")]  # fmt: skip
     recorded = orders_file.with_name("orders.dispatches.json")
@@ -365,5 +364,5 @@ async def test_send_dispatches_records_each_once_and_fails_unknown_or_cancelled_
     assert first["d1"]["shipped_at"] == "2026-03-02T15:00:00+00:00"
 
     # A retried note replaces its own record.
-    assert await sample_hooks.orderdeck_send_dispatches(channel=channel, notes=notes[:1]) == [ItemResult("d1", True)]
+    assert await sample_hooks.send_dispatches(channel, notes=notes[:1]) == [ItemResult("d1", True)]
     assert json.loads(recorded.read_text()) == first

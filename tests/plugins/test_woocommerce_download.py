@@ -34,7 +34,7 @@ async def download_all(hooks, channel, cursor=None, page_size=100, max_pages=50)
     """Call the download hook until has_more is False; return (pages, last cursor)."""
     pages = []
     for _ in range(max_pages):
-        page = await hooks.orderdeck_download_orders(channel=channel, cursor=cursor, page_size=page_size)
+        page = await hooks.download_orders(channel, cursor=cursor, page_size=page_size)
         pages.append(page)
         cursor = page.cursor
         if not page.has_more:
@@ -65,7 +65,7 @@ async def test_250_orders_page_by_page_each_once_in_order(hooks, channel, contro
     assert all(not p.rejected for p in pages)
     assert len(control.requests()) == 3, "one request a page"
     # Nothing more: the cursor stays put.
-    again = await hooks.orderdeck_download_orders(channel=channel, cursor=cursor, page_size=100)
+    again = await hooks.download_orders(channel, cursor=cursor, page_size=100)
     assert again.orders == [] and again.cursor == cursor and not again.has_more
 
 
@@ -87,7 +87,7 @@ async def test_each_request_asks_for_the_downloaded_statuses_by_gmt_modification
 
 async def test_the_cursor_resumes_without_loss_or_duplicates_when_orders_change_in_between(hooks, channel, control):
     created = control.orders(*[{"date_modified_gmt": at(i // 5)} for i in range(250)])
-    first = await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=100)
+    first = await hooks.download_orders(channel, cursor=None, page_size=100)
     delivered = {o.reference for o in first.orders}
     assert len(delivered) == 100 and first.has_more
 
@@ -136,7 +136,7 @@ async def test_more_orders_in_one_second_than_a_page_holds(hooks, channel, contr
 async def test_recent_changes_wait_until_the_shop_clock_moves_on(hooks, channel, control):
     old = control.orders({"date_modified_gmt": at(0)})
     fresh = control.orders({})  # modified now
-    page = await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=100)
+    page = await hooks.download_orders(channel, cursor=None, page_size=100)
     assert [o.reference for o in page.orders] == [old[0]["number"]]
     assert not page.has_more, "held-back orders are for the next run"
     # It comes once the shop's clock (its Date header, which uvicorn updates once a second) has
@@ -145,7 +145,7 @@ async def test_recent_changes_wait_until_the_shop_clock_moves_on(hooks, channel,
     while True:
         await asyncio.sleep(0.25)
         waited += 0.25
-        page = await hooks.orderdeck_download_orders(channel=channel, cursor=cursor, page_size=100)
+        page = await hooks.download_orders(channel, cursor=cursor, page_size=100)
         if page.orders or waited > SETTLE_SECONDS + 5:
             break
     assert [o.reference for o in page.orders] == [fresh[0]["number"]]
@@ -159,7 +159,7 @@ async def test_bad_orders_are_rejected_with_reasons_and_the_rest_of_the_page_kep
     unknown_sku = control.orders({"defect": "unknown_sku", "date_modified_gmt": at(20)})[0]
     more_good = control.orders(*[{"date_modified_gmt": at(30 + i)} for i in range(2)])
 
-    page = await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=100)
+    page = await hooks.download_orders(channel, cursor=None, page_size=100)
 
     assert [o.reference for o in page.orders] == [o["number"] for o in [*good, unknown_sku, *more_good]]
     reasons = dict(page.rejected)
@@ -172,7 +172,7 @@ async def test_bad_orders_are_rejected_with_reasons_and_the_rest_of_the_page_kep
     mapped = next(o for o in page.orders if o.reference == unknown_sku["number"])
     assert any(line.channel_sku.startswith("UNKNOWN-") for line in mapped.lines)
     # Rejected orders are passed, not retried on every run.
-    again = await hooks.orderdeck_download_orders(channel=channel, cursor=page.cursor, page_size=100)
+    again = await hooks.download_orders(channel, cursor=page.cursor, page_size=100)
     assert again.orders == [] and again.rejected == []
 
 
@@ -187,25 +187,25 @@ async def test_a_page_that_is_not_a_json_list_raises_unreadable_which_is_retried
     control.orders(random=2)
     control.fault("malformed", count=1)
     with pytest.raises(PartnerUnreadable):
-        await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=10)
+        await hooks.download_orders(channel, cursor=None, page_size=10)
 
 
 async def test_download_with_a_wrong_secret_raises_auth_error(hooks, sandbox):
     with pytest.raises(PartnerAuthError):
-        await hooks.orderdeck_download_orders(channel=make_channel(sandbox.url, secret="nope"), cursor=None, page_size=10)
+        await hooks.download_orders(make_channel(sandbox.url, secret="nope"), cursor=None, page_size=10)
 
 
 async def test_an_unreadable_cursor_raises_data_error(hooks, channel):
     with pytest.raises(PartnerDataError, match="cursor"):
-        await hooks.orderdeck_download_orders(channel=channel, cursor="yesterday", page_size=10)
+        await hooks.download_orders(channel, cursor="yesterday", page_size=10)
 
 
 async def test_status_mapping(hooks, channel, control):
     created = {s: control.orders({"status": s, "date_modified_gmt": at(i)})[0]
                for i, s in enumerate(["processing", "on-hold", "pending", "completed", "cancelled", "refunded", "failed", "trash"])}  # fmt: skip
-    page = await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=100)
+    page = await hooks.download_orders(channel, cursor=None, page_size=100)
     assert [o.status for o in page.orders] == ["processing", "on-hold", "pending", "completed", "cancelled"]
-    mapped = {o.status: hooks.orderdeck_map_status(channel=channel, order=o) for o in page.orders}
+    mapped = {o.status: hooks.map_status(channel, order=o) for o in page.orders}
     assert mapped == {
         "processing": StatusMapping(paid=True),
         "on-hold": StatusMapping(paid=False),
@@ -216,9 +216,9 @@ async def test_status_mapping(hooks, channel, control):
     template = page.orders[0]
     for status in ["refunded", "failed", "trash"]:
         order = ChannelOrder(**{**template.__dict__, "status": status})
-        assert hooks.orderdeck_map_status(channel=channel, order=order) == StatusMapping(paid=False, cancelled=True)
+        assert hooks.map_status(channel, order=order) == StatusMapping(paid=False, cancelled=True)
     custom = ChannelOrder(**{**template.__dict__, "status": "awaiting-shipment"})
-    assert hooks.orderdeck_map_status(channel=channel, order=custom) == StatusMapping(paid=False)
+    assert hooks.map_status(channel, order=custom) == StatusMapping(paid=False)
     assert created["refunded"]["number"] not in {o.reference for o in page.orders}
 
 
@@ -235,7 +235,7 @@ async def test_an_order_maps_field_by_field(hooks, channel, control):
                      "postcode": "W1U 6QJ", "country": "GB"},
         "shipping_total": "4.99", "shipping_method": "Royal Mail Tracked 24", "payment_method_title": "PayPal",
     })[0]  # fmt: skip
-    page = await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=10)
+    page = await hooks.download_orders(channel, cursor=None, page_size=10)
     order = page.orders[0]
     assert order.reference == created["number"] == str(created["id"])
     assert order.external_reference == str(created["id"])
@@ -262,5 +262,5 @@ async def test_an_order_maps_field_by_field(hooks, channel, control):
 
 async def test_unpaid_orders_have_no_paid_date(hooks, channel, control):
     control.orders({"status": "on-hold", "date_modified_gmt": past(60)})
-    page = await hooks.orderdeck_download_orders(channel=channel, cursor=None, page_size=10)
+    page = await hooks.download_orders(channel, cursor=None, page_size=10)
     assert page.orders[0].paid_at is None

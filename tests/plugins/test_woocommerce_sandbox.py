@@ -242,4 +242,4 @@ def test_the_sandbox_command_serves_a_seeded_shop(tmp_path):
 
 def test_the_sandbox_command_refuses_an_unknown_plugin():
     result = subprocess.run([sys.executable, "-m", "orderdeck.cli", "sandbox", "nosuch"], capture_output=True, text=True)
-    assert result.returncode != 0 and "No installed plugin is called 'nosuch'" in result.stderr
+    assert result.returncode != 0 and "No installed connector is called 'nosuch'" in result.stderr

@@ -8,13 +8,13 @@ import pytest
 
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult, StockUpdate
 from orderdeck.plugins.errors import PartnerAuthError, PartnerUnavailable
-from orderdeck.plugins.manager import plugin_info
+from orderdeck.plugins.manager import channel_connector
 from orderdeck_woocommerce import WooCommerceSettings
 from tests.plugins.conftest import make_channel
 
 
-def test_plugin_info_describes_the_channel():
-    info = plugin_info("woocommerce")
+def test_the_connector_describes_the_channel():
+    info = channel_connector("woocommerce")
     assert (info.name, info.title, info.kind.value, info.source) == ("woocommerce", "WooCommerce", "CHANNEL", "WOOCOMMERCE")
     assert info.settings is WooCommerceSettings
     assert (info.stock_batch_size, info.dispatch_batch_size) == (100, 20)
@@ -33,25 +33,25 @@ def test_settings_are_validated():
 
 async def test_connection_ok(hooks, channel, control):
     control.orders(random=3)
-    result = await hooks.orderdeck_test_connection(channel=channel)
+    result = await hooks.test_connection(channel)
     assert result.ok, result.message
     assert "3 orders" in result.message
 
 
 async def test_connection_with_a_wrong_secret(hooks, sandbox):
-    result = await hooks.orderdeck_test_connection(channel=make_channel(sandbox.url, secret="cs_wrong"))
+    result = await hooks.test_connection(make_channel(sandbox.url, secret="cs_wrong"))
     assert not result.ok
     assert "refused" in result.message and "cannot list resources" in result.message
 
 
 async def test_connection_to_something_that_is_not_woocommerce(hooks, sandbox):
-    result = await hooks.orderdeck_test_connection(channel=make_channel(sandbox.url + "/not-a-shop"))
+    result = await hooks.test_connection(make_channel(sandbox.url + "/not-a-shop"))
     assert not result.ok and "WooCommerce REST API" in result.message
 
 
 async def test_connection_to_nothing(hooks):
     channel = make_channel("http://127.0.0.1:9")  # discard port: nothing listens
-    result = await hooks.orderdeck_test_connection(channel=channel)
+    result = await hooks.test_connection(channel)
     assert not result.ok and "Could not reach" in result.message
 
 
@@ -61,7 +61,7 @@ async def test_connection_to_nothing(hooks):
 async def test_push_stock_updates_products_by_id_and_by_sku(hooks, channel, control):
     red, blue, tee = control.product("MUG-RED"), control.product("MUG-BLUE"), control.product("TEE-S")
     control.clear_requests()
-    results = await hooks.orderdeck_push_stock(channel=channel, updates=[
+    results = await hooks.push_stock(channel, updates=[
         StockUpdate("l-1", "MUG-RED", 7, channel_reference=str(red["id"])),
         StockUpdate("l-2", "MUG-BLUE", 0),  # no product id: found by SKU
         StockUpdate("l-3", "TEE-S", -4, channel_reference=str(tee["id"])),  # below zero: published as 0
@@ -77,7 +77,7 @@ async def test_push_stock_updates_products_by_id_and_by_sku(hooks, channel, cont
 
 async def test_push_stock_reports_unknown_products_per_item(hooks, channel, control):
     control.products({"sku": "SIZE-M", "type": "variation", "parent_id": 1})
-    results = await hooks.orderdeck_push_stock(channel=channel, updates=[
+    results = await hooks.push_stock(channel, updates=[
         StockUpdate("l-1", "MUG-RED", 3),
         StockUpdate("l-2", "GONE", 3, channel_reference="999999"),  # WooCommerce refuses the id
         StockUpdate("l-3", "NO-SUCH-SKU", 3),
@@ -99,7 +99,7 @@ async def test_push_stock_of_a_full_batch_is_one_call(hooks, channel, control):
     products = control.products(*[{"sku": f"BULK-{i:03}", "stock_quantity": 1} for i in range(100)])
     control.clear_requests()
     updates = [StockUpdate(f"l-{i}", p["sku"], i, channel_reference=str(p["id"])) for i, p in enumerate(products)]
-    results = await hooks.orderdeck_push_stock(channel=channel, updates=updates)
+    results = await hooks.push_stock(channel, updates=updates)
     assert all(r.ok for r in results) and len(results) == 100
     assert len(control.requests()) == 1
     assert [control.product(f"BULK-{i:03}")["stock_quantity"] for i in (0, 57, 99)] == [0, 57, 99]
@@ -107,7 +107,7 @@ async def test_push_stock_of_a_full_batch_is_one_call(hooks, channel, control):
 
 async def test_push_stock_auth_failure_raises(hooks, sandbox):
     with pytest.raises(PartnerAuthError):
-        await hooks.orderdeck_push_stock(channel=make_channel(sandbox.url, secret="x"),
+        await hooks.push_stock(make_channel(sandbox.url, secret="x"),
                                          updates=[StockUpdate("l-1", "MUG-RED", 1, channel_reference="101")])  # fmt: skip
 
 
@@ -122,7 +122,7 @@ def note(order: dict, dispatch_id: str = "d-1", **extra) -> DispatchNote:
 
 async def test_send_dispatches_completes_orders_with_a_tracking_note(hooks, channel, control):
     first, second = control.orders({"status": "processing"}, {"status": "processing"})
-    results = await hooks.orderdeck_send_dispatches(channel=channel, notes=[
+    results = await hooks.send_dispatches(channel, notes=[
         note(first, "d-1"), note(second, "d-2", carrier="DPD", tracking_number="15501234"),
     ])  # fmt: skip
     assert results == [ItemResult("d-1", True), ItemResult("d-2", True)]
@@ -135,7 +135,7 @@ async def test_send_dispatches_completes_orders_with_a_tracking_note(hooks, chan
 async def test_a_failing_dispatch_does_not_fail_the_others(hooks, channel, control):
     good, cancelled = control.orders({"status": "processing"}, {"status": "cancelled"})
     missing = {**good, "id": 999999, "number": "999999"}
-    results = await hooks.orderdeck_send_dispatches(channel=channel, notes=[
+    results = await hooks.send_dispatches(channel, notes=[
         note(missing, "d-missing"), note(cancelled, "d-cancelled"), note(good, "d-good"),
         DispatchNote("d-noid", "SO-12", [], datetime.now(UTC)),
     ])  # fmt: skip
@@ -151,11 +151,11 @@ async def test_a_failing_dispatch_does_not_fail_the_others(hooks, channel, contr
 async def test_a_dispatch_without_the_order_id_uses_the_number_and_checks_it(hooks, channel, control):
     plain, renumbered = control.orders({}, {"number": "SO-7"})
     by_number = note(plain, "d-1", external_reference="")
-    results = await hooks.orderdeck_send_dispatches(channel=channel, notes=[by_number])
+    results = await hooks.send_dispatches(channel, notes=[by_number])
     assert results == [ItemResult("d-1", True)]
     # An order whose number is not its id cannot be found by number; the id check catches a wrong hit.
     wrong = DispatchNote("d-2", str(renumbered["id"] - 1), [], datetime.now(UTC), external_reference=str(renumbered["id"]))
-    assert not (await hooks.orderdeck_send_dispatches(channel=channel, notes=[wrong]))[0].ok
+    assert not (await hooks.send_dispatches(channel, notes=[wrong]))[0].ok
     assert control.order(renumbered["id"])["status"] != "completed"
 
 
@@ -163,15 +163,15 @@ async def test_a_retried_dispatch_does_not_repeat_the_note(hooks, channel, contr
     (order,) = control.orders({"status": "processing"})
     control.fault("server_error", count=10)  # the shop is down: the whole call fails, to be retried
     with pytest.raises(PartnerUnavailable):
-        await hooks.orderdeck_send_dispatches(channel=channel, notes=[note(order)])
+        await hooks.send_dispatches(channel, notes=[note(order)])
     control.http.delete("/faults")
     for _ in range(2):
-        assert (await hooks.orderdeck_send_dispatches(channel=channel, notes=[note(order)]))[0].ok
+        assert (await hooks.send_dispatches(channel, notes=[note(order)]))[0].ok
     state = control.order(order["id"])
     assert state["status"] == "completed" and len(state["notes"]) == 1
 
 
 async def test_a_note_without_carrier_or_tracking(hooks, channel, control):
     (order,) = control.orders({})
-    await hooks.orderdeck_send_dispatches(channel=channel, notes=[note(order, carrier="", tracking_number="")])
+    await hooks.send_dispatches(channel, notes=[note(order, carrier="", tracking_number="")])
     assert control.order(order["id"])["notes"][0]["note"] == "Shipped"

@@ -11,9 +11,9 @@ import httpx
 
 from orderdeck.models import Channel
 from orderdeck.plugins.dto import DispatchNote, ItemResult, StockUpdate
-from orderdeck.plugins.manager import channel_hooks
 from orderdeck.services import channels
 from orderdeck.services.context import Actor
+from orderdeck_woocommerce import WooCommerce
 from tests.plugins.support import RunningApp
 
 KEY, SECRET = "ck_shop", "cs_shop"
@@ -79,27 +79,31 @@ async def connect(shop: Shop, actor: Actor, stock_locations: list[uuid.UUID], *,
     }, actor)  # fmt: skip
 
 
-class HookSpy:
-    """The WooCommerce plugin's channel hooks, recording what each call was given; ``before`` (if
-    set) runs before each call is passed on, e.g. to change something while listings are claimed."""
+class HookSpy(WooCommerce):
+    """The WooCommerce connector, recording what each call was given; ``before`` (if set) runs
+    before each call is passed on, e.g. to change something while listings are claimed. Its batch
+    sizes may be changed on the instance. ``install`` makes a service module use it."""
 
     def __init__(self) -> None:
-        self.real = channel_hooks("woocommerce")
         self.stock_calls: list[list[StockUpdate]] = []
         self.dispatch_calls: list[list[DispatchNote]] = []
         self.before: Callable[[int], Awaitable[None]] | None = None
 
-    async def orderdeck_push_stock(self, channel: Any, updates: list[StockUpdate]) -> list[ItemResult]:
+    def install(self, monkeypatch: Any, service: Any) -> None:
+        """Have ``service`` (stock_push or dispatches) call this spy for every channel."""
+        monkeypatch.setattr(service, "channel_connection", lambda channel: (self, channels.channel_connection(channel)[1]))
+
+    async def push_stock(self, connection: Any, updates: list[StockUpdate]) -> list[ItemResult]:
         self.stock_calls.append(list(updates))
         if self.before is not None:
             await self.before(len(self.stock_calls))
-        return await self.real.orderdeck_push_stock(channel=channel, updates=updates)
+        return await super().push_stock(connection, updates)
 
-    async def orderdeck_send_dispatches(self, channel: Any, notes: list[DispatchNote]) -> list[ItemResult]:
+    async def send_dispatches(self, connection: Any, notes: list[DispatchNote]) -> list[ItemResult]:
         self.dispatch_calls.append(list(notes))
         if self.before is not None:
             await self.before(len(self.dispatch_calls))
-        return await self.real.orderdeck_send_dispatches(channel=channel, notes=notes)
+        return await super().send_dispatches(connection, notes)
 
     def pushed(self) -> dict[str, list[int]]:
         """Per channel SKU, the quantities sent, in order."""

@@ -29,7 +29,7 @@ async def test_a_channel_keeps_settings_and_only_an_encrypted_secret(default_loc
     rows = await db.fetch("SELECT settings, secrets FROM channel", [])
     assert "cs_top_secret" not in str(rows[0])
     assert "consumer_secret" not in str(rows[0]["settings"])
-    context = channels.channel_context(await Channel.get(id=channel.id))
+    context = channels.channel_connection(await Channel.get(id=channel.id))[1]
     assert context.settings.consumer_secret.get_secret_value() == "cs_top_secret"
     assert context.settings.url == "https://shop.example.com"
     assert channel.source == "WOOCOMMERCE" and channel.download_location_id == default_location.id
@@ -41,12 +41,12 @@ async def test_a_channel_keeps_settings_and_only_an_encrypted_secret(default_loc
 async def test_an_update_merges_settings_and_keeps_secrets_left_out(default_location, actor):
     channel = await make_channel(actor)
     await channels.update_channel(channel.id, {"settings": {"requests_per_second": 2}, "download_unpaid": True}, actor)
-    context = channels.channel_context(await Channel.get(id=channel.id))
+    context = channels.channel_connection(await Channel.get(id=channel.id))[1]
     assert context.settings.requests_per_second == 2
     assert context.settings.consumer_secret.get_secret_value() == "cs_top_secret"
 
     await channels.update_channel(channel.id, {"settings": {"consumer_secret": "cs_rotated"}}, actor)
-    context = channels.channel_context(await Channel.get(id=channel.id))
+    context = channels.channel_connection(await Channel.get(id=channel.id))[1]
     assert context.settings.consumer_secret.get_secret_value() == "cs_rotated"
     updates = await AuditEntry.filter(kind=AuditKind.CHANNEL_UPDATED).order_by("id")
     assert updates[0].after == {"settings": {**updates[0].before["settings"], "requests_per_second": 2.0},

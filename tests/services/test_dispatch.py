@@ -5,7 +5,6 @@ retries, channel failures, dead jobs and concurrent runs."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from orderdeck.models import (
     SyncRun,
 )
 from orderdeck.plugins.dto import DispatchLine
-from orderdeck.plugins.manager import plugin_info
 from orderdeck.services import channels, claims, dispatches, orders, sync
 from orderdeck.services.dispatches import MAX_ATTEMPTS
 from orderdeck.services.errors import ErrorCode
@@ -50,7 +48,7 @@ def shop() -> Iterator[Shop]:
 def spy(monkeypatch: pytest.MonkeyPatch) -> HookSpy:
     """Record every send_dispatches call the service makes (the calls still reach the sandbox)."""
     spy = HookSpy()
-    monkeypatch.setattr(dispatches, "channel_hooks", lambda plugin: spy)
+    spy.install(monkeypatch, dispatches)
     return spy
 
 
@@ -306,8 +304,7 @@ async def test_a_live_run_keeps_the_channel_a_dead_one_is_closed_and_its_notes_t
 
 
 async def test_concurrent_runs_send_each_note_once(shop, spy, channel, actor, postgres_only, monkeypatch):
-    info = dataclasses.replace(plugin_info("woocommerce"), dispatch_batch_size=3)  # many claims, to race
-    monkeypatch.setattr(dispatches, "plugin_info", lambda name: info)
+    spy.dispatch_batch_size = 3  # many claims, to race
     shipped = await ship(shop, channel, actor, count=30)
     shop.clear_requests()
 

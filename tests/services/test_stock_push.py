@@ -5,7 +5,6 @@ what channel failures, dead jobs and concurrent runs leave behind."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,6 @@ import pytest
 from orderdeck.config import get_settings
 from orderdeck.models import Listing, RunClaim, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.errors import PartnerRateLimited, PartnerUnavailable, PartnerUnreadable
-from orderdeck.plugins.manager import plugin_info
 from orderdeck.services import channels, claims, listings, locations, outbox, stock, stock_push
 from orderdeck.services.runs import backoff
 from orderdeck.services.stock_push import listed_quantity
@@ -39,7 +37,7 @@ def shop() -> Iterator[Shop]:
 def spy(monkeypatch: pytest.MonkeyPatch) -> HookSpy:
     """Record every push_stock call the service makes (the calls still reach the sandbox)."""
     spy = HookSpy()
-    monkeypatch.setattr(stock_push, "channel_hooks", lambda plugin: spy)
+    spy.install(monkeypatch, stock_push)
     return spy
 
 
@@ -180,8 +178,7 @@ async def test_ignore_sync_listings_are_never_sent(shop, spy, default_location, 
 
 
 async def test_listings_go_out_in_batches_of_the_plugins_size(shop, spy, default_location, actor, monkeypatch):
-    info = dataclasses.replace(plugin_info("woocommerce"), stock_batch_size=50)
-    monkeypatch.setattr(stock_push, "plugin_info", lambda name: info)
+    spy.stock_batch_size = 50
     channel = await connect(shop, actor, [default_location.id])
     skus = [f"SKU-{n:03}" for n in range(120)]
     shop.add_products(*skus)
@@ -203,8 +200,7 @@ async def test_listings_go_out_in_batches_of_the_plugins_size(shop, spy, default
 
 
 async def test_a_batch_needing_nothing_does_not_end_the_run(shop, spy, default_location, actor, monkeypatch):
-    info = dataclasses.replace(plugin_info("woocommerce"), stock_batch_size=2)
-    monkeypatch.setattr(stock_push, "plugin_info", lambda name: info)
+    spy.stock_batch_size = 2
     channel = await connect(shop, actor, [default_location.id])
     for sku in ("TEE", "CAP", "MUG", "CUP"):
         await make_item(sku, actor, level=10, location_id=default_location.id)
@@ -411,8 +407,7 @@ async def test_a_change_while_claimed_goes_out_in_the_next_batch(shop, spy, defa
 
 
 async def test_concurrent_runs_send_each_listing_once(shop, spy, default_location, actor, postgres_only, monkeypatch):
-    info = dataclasses.replace(plugin_info("woocommerce"), stock_batch_size=4)  # many claims, to race
-    monkeypatch.setattr(stock_push, "plugin_info", lambda name: info)
+    spy.stock_batch_size = 4  # many claims, to race
     channel = await connect(shop, actor, [default_location.id])
     skus = [f"SKU-{n:02}" for n in range(60)]
     shop.add_products(*skus)

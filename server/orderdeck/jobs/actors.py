@@ -1,4 +1,5 @@
-"""The jobs: thin, idempotent wrappers that run a channel's work through the services.
+"""The jobs: thin, idempotent wrappers that run a channel's work through the services, one for each
+kind of work the registry declares (services.work.WORK: its service, queue, time limit, retries).
 
 Each job does one kind of work for one channel and reads what to do from the database (the
 channel's cursor, its due listings, its pending dispatches), so a job delivered twice, or lost,
@@ -30,53 +31,44 @@ from orderdeck.config import get_settings
 from orderdeck.jobs.broker import broker  # noqa: F401 - installs the broker before the actors
 from orderdeck.models import SyncKind
 from orderdeck.plugins.errors import PartnerRateLimited
-from orderdeck.services import dispatches, outbox, stock_push, sync
-from orderdeck.services.failed_jobs import queue_of
+from orderdeck.services import outbox
+from orderdeck.services.work import WORK, Work
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MINUTE_MS = 60_000
-PUSH_TIME_LIMIT_MS = 4 * MINUTE_MS
-"""How long a stock or dispatch job may run (its claim, renewed by a heartbeat, holds meanwhile)."""
-
 
 async def _run(work: Awaitable[T]) -> T:
-    """Run a service call; a rate limit becomes a retry after the delay the channel asked for."""
+    """Run a service call; a rate limit becomes a retry after the delay the partner asked for."""
     try:
         return await work
     except PartnerRateLimited as exc:
         delay = max(int(exc.retry_after * 1000), get_settings().job_min_backoff_ms)
-        raise dramatiq.Retry(f"rate limited by the channel: {exc}", delay=delay) from exc
+        raise dramatiq.Retry(f"rate limited by the partner: {exc}", delay=delay) from exc
 
 
-@dramatiq.actor(queue_name=queue_of(SyncKind.DOWNLOAD), time_limit=30 * MINUTE_MS)
-async def download_orders(channel_id: str) -> None:
-    """Download the channel's new and changed orders (one download of a channel at a time)."""
-    await _run(sync.download_channel(uuid.UUID(channel_id)))
+def _actor(work: Work) -> dramatiq.Actor:
+    """The job doing ``work`` for one connection: its service, then (if the work asks for it)
+    the same job again, delayed until the work's next attempt."""
+
+    async def job(channel_id: str) -> None:
+        connection = uuid.UUID(channel_id)
+        run = await _run(work.run(connection))
+        due = await work.again_at(connection, run) if work.again_at is not None else None
+        if due is not None:
+            delay = max(0, int((due - datetime.now(timezone.utc)).total_seconds() * 1000))
+            ACTORS[work.kind].send_with_options(args=(channel_id,), delay=delay)
+
+    job.__name__ = job.__qualname__ = work.job
+    job.__doc__ = f"{work.kind.value} for one channel ({work.run.__module__}.{work.run.__name__})."
+    options: dict = {"queue_name": work.queue, "time_limit": int(work.time_limit.total_seconds() * 1000)}
+    if work.retries is not None:
+        options["max_retries"] = work.retries
+    return dramatiq.actor(job, actor_name=work.job, **options)
 
 
-@dramatiq.actor(queue_name=queue_of(SyncKind.STOCK_PUSH), time_limit=PUSH_TIME_LIMIT_MS)
-async def push_stock(channel_id: str) -> None:
-    """Publish the channel's due listings."""
-    await _run(stock_push.push_stock(uuid.UUID(channel_id)))
-
-
-@dramatiq.actor(queue_name=queue_of(SyncKind.DISPATCH), time_limit=PUSH_TIME_LIMIT_MS)
-async def send_dispatches(channel_id: str) -> None:
-    """Send the channel's pending dispatch notes; when some were refused, a job is sent, delayed,
-    for the earliest next attempt."""
-    channel = uuid.UUID(channel_id)
-    run = await _run(dispatches.send_dispatches(channel))
-    due = await dispatches.next_attempt(channel) if run is not None and run.failed else None
-    if due is not None:
-        delay = max(0, int((due - datetime.now(timezone.utc)).total_seconds() * 1000))
-        send_dispatches.send_with_options(args=(channel_id,), delay=delay)
-
-
-ACTORS = {SyncKind.DOWNLOAD: download_orders, SyncKind.STOCK_PUSH: push_stock, SyncKind.DISPATCH: send_dispatches}
-"""The job doing each kind of channel work."""
-
+ACTORS: dict[SyncKind, dramatiq.Actor] = {kind: _actor(work) for kind, work in WORK.items()}
+"""The job doing each kind of work (services.work.WORK)."""
 
 
 _sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orderdeck-job-sender")

@@ -13,9 +13,11 @@ from dramatiq.middleware import AsyncIO
 from orderdeck.config import get_settings
 from orderdeck.jobs import actors
 from orderdeck.jobs.broker import Database, broker
+from orderdeck.plugins import manager
 
 # Database after AsyncIO: it opens the connections once AsyncIO's "before" hook has started the
 # loop, and (Dramatiq calls "after" hooks in reverse order) closes them before AsyncIO stops it.
 broker.add_middleware(AsyncIO())
 broker.add_middleware(Database(get_settings().database_url))
 actors.start_sending()
+manager.report_problems()

@@ -1,4 +1,4 @@
-"""The data plugins see and return: plain, typed, documented dataclasses (the public plugin API).
+"""The data connectors see and return: plain, typed, documented dataclasses (the public plugin API).
 
 Plugins never import orderdeck's models or services; they receive and return these. Money is
 Decimal, dates are timezone-aware datetimes, ids orderdeck gives a plugin are opaque strings it
@@ -13,54 +13,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
-
-
-class PluginKind(str, Enum):
-    """What a plugin connects orderdeck to."""
-
-    CHANNEL = "CHANNEL"
-    FULFILMENT_CENTRE = "FULFILMENT_CENTRE"
-    OTHER = "OTHER"
-
-
-@dataclass(frozen=True)
-class PluginInfo:
-    """How a plugin describes itself.
-
-    name: a short unique identifier, e.g. "woocommerce" (what a channel's configuration names).
-    title: the human name, e.g. "WooCommerce".
-    source: the order source its orders get, e.g. "WOOCOMMERCE" (channels only).
-    settings: a pydantic model of the channel's settings; fields typed SecretStr are secrets
-        (encrypted at rest, never returned by the API).
-    stock_batch_size / dispatch_batch_size: the most updates one push_stock / send_dispatches call
-        takes (the channel's own limit).
-    """
-
-    name: str
-    title: str
-    kind: PluginKind
-    version: str = "0"
-    description: str = ""
-    source: str = ""
-    settings: type[BaseModel] | None = None
-    stock_batch_size: int = 50
-    dispatch_batch_size: int = 20
-
-
-@dataclass(frozen=True)
-class ChannelContext:
-    """The channel a hook is called for: its id and name, and its validated settings (secrets
-    decrypted, as the plugin's settings model)."""
-
-    channel_id: str
-    name: str
-    settings: Any
-
 
 @dataclass(frozen=True)
 class ConnectionResult:
-    """The outcome of testing a channel's connection."""
+    """The outcome of testing a connection: ok, or what is wrong."""
 
     ok: bool
     message: str
@@ -198,3 +154,124 @@ class ItemResult:
     id: str
     ok: bool
     error: str = ""
+
+
+# --- fulfilment centres ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FulfilmentOrderLine:
+    """A line of an order handed to a fulfilment centre.
+
+    fulfilment_sku: the item's SKU at the centre when it has its own ("" when it uses ``sku``).
+    """
+
+    line_id: str
+    sku: str
+    quantity: int
+    title: str = ""
+    fulfilment_sku: str = ""
+    unit_price: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class FulfilmentOrder:
+    """An order handed to a fulfilment centre to ship.
+
+    order_id: orderdeck's id (opaque); number and reference: what the centre reports back by.
+    fields: every exportable field of the order by name (as the location's export columns name
+        them), for connectors that write configurable columns.
+    """
+
+    order_id: str
+    number: int
+    reference: str
+    received_at: datetime
+    lines: list[FulfilmentOrderLine]
+    buyer_name: str = ""
+    email: str = ""
+    shipping_address: Address = field(default_factory=Address)
+    shipping_service: str = ""
+    currency: str = "GBP"
+    total: Decimal = Decimal(0)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What became of an export: where it went (the file name, or the centre's id of the
+    request) and the orders the centre refused, each by order id with the centre's message."""
+
+    reference: str
+    refused: list[ItemResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportedFile:
+    """A report read from a centre: its name (file name, or the URL asked) and the SHA-256 of its
+    content. orderdeck records both, so a report read again is never applied twice."""
+
+    name: str
+    content_hash: str
+
+
+class FulfilmentStatus(str, Enum):
+    """What a centre reports of an order: shipped (or complete), cancelled, or in error."""
+
+    SHIPPED = "SHIPPED"
+    COMPLETE = "COMPLETE"
+    CANCELLED = "CANCELLED"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row of a centre's report that could not be read: its row number (the header is row 1),
+    the column and why."""
+
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    """One order's status in a report, keyed by order number or (when 0) by reference; message:
+    the centre's own words (an error's text)."""
+
+    row: int
+    status: FulfilmentStatus
+    order_number: int = 0
+    reference: str = ""
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The order statuses of one report, and its rows that could not be read."""
+
+    file: ImportedFile
+    statuses: list[StatusLine]
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """A stock level a centre reports: the SKU (its own fulfilment SKU or orderdeck's) and the
+    quantity on hand (negative reported as 0 by orderdeck)."""
+
+    row: int
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockReport:
+    """The stock levels of one report, and its rows that could not be read."""
+
+    file: ImportedFile
+    levels: list[StockLine]
+    problems: list[RowProblem] = field(default_factory=list)

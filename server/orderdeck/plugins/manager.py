@@ -1,79 +1,186 @@
-"""Loading plugins (built-in and third-party alike, from the entry-point group "orderdeck") and
-calling a channel plugin's hooks for its own channels only."""
+"""Loading plugins (built-in and third-party alike, from the entry-point group "orderdeck"), checking
+their connectors against their kind's contract, and finding a connector by name.
+
+A plugin that cannot be loaded, implements hooks orderdeck does not know, or whose connectors break
+their contract is reported by name (``problems()``: logged at start-up, listed by ``orderdeck
+plugins``), never as a crash later: what is wrong is left out and the rest works.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
-from types import SimpleNamespace
-from typing import Any
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import TypeVar
 
 import pluggy
 
 from orderdeck.plugins import hookspecs
-from orderdeck.plugins.dto import PluginInfo
-
-ENTRY_POINT_GROUP = hookspecs.PROJECT
-CHANNEL_HOOKS = (
-    "orderdeck_test_connection",
-    "orderdeck_download_orders",
-    "orderdeck_map_status",
-    "orderdeck_push_stock",
-    "orderdeck_send_dispatches",
+from orderdeck.plugins.connectors import (
+    ChannelConnector,
+    Connector,
+    ConnectorKind,
+    FulfilmentConnector,
+    problems as contract_problems,
 )
 
+log = logging.getLogger(__name__)
 
-class UnknownPlugin(LookupError):
-    """No installed plugin has this name."""
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+C = TypeVar("C", bound=Connector)
+
+
+class UnknownConnector(LookupError):
+    """No installed connector of the kind asked for has this name."""
+
+    def __init__(self, name: str, kind: ConnectorKind, installed: list[str]) -> None:
+        super().__init__(name)
+        self.name, self.kind, self.installed = name, kind, installed
+
+    def __str__(self) -> str:
+        kind = self.kind.value.lower().replace("_", " ")
+        return f"No {kind} connector named {self.name} is installed (installed: {', '.join(self.installed) or 'none'})"
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """Something wrong with an installed plugin (or one of its connectors), by name."""
+
+    plugin: str
+    message: str
+    connector: str = ""
+
+    def __str__(self) -> str:
+        where = f"plugin {self.plugin}" + (f", connector {self.connector}" if self.connector else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Plugins:
+    """What loading found: the connectors that keep their contract, by name; the plugin each came
+    from (its entry-point name), that plugin's module and the distribution that installed it;
+    and every problem."""
+
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    distributions: dict[str, str] = field(default_factory=dict)
+    problems: list[PluginProblem] = field(default_factory=list)
 
 
 @cache
-def get_plugin_manager() -> pluggy.PluginManager:
-    """The process's plugin manager, with every installed plugin registered."""
+def loaded() -> Plugins:
+    """The process's plugins, loaded once (``reset()`` forgets them)."""
+    found = Plugins()
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    manager.check_pending()
-    return manager
-
-
-def _plugins_by_name() -> dict[str, tuple[object, PluginInfo]]:
-    manager = get_plugin_manager()
-    found = {}
-    for plugin in manager.get_plugins():
-        impl = getattr(plugin, "orderdeck_plugin_info", None)
-        if impl is not None:
-            info = impl()
-            found[info.name] = (plugin, info)
+    # orderdeck's own plugins first, then the others by name: a name two connectors claim stays
+    # with the one loaded first, so an installed package never shadows a built-in connector.
+    points = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: (_distribution(p) != "orderdeck", p.name))
+    for point in points:
+        if manager.has_plugin(point.name):
+            continue  # the same distribution seen twice on sys.path
+        try:
+            module = point.load()
+            manager.register(module, name=point.name)
+        except Exception as exc:  # an import error, or hooks pluggy refuses
+            found.problems.append(PluginProblem(point.name, f"cannot be loaded ({point.value}): "
+                                                            f"{type(exc).__name__}: {exc}"))  # fmt: skip
+            continue
+        found.modules[point.name] = module
+        found.distributions[point.name] = _distribution(point)
+    _unknown_hooks(manager, found)
+    for impl in manager.hook.orderdeck_register_connectors.get_hookimpls():
+        _register(impl.plugin_name, impl.function, found)
+    for name in found.modules.keys() - set(found.origins.values()) - {p.plugin for p in found.problems}:
+        found.problems.append(PluginProblem(name, "provides no connectors (implement orderdeck_register_connectors)"))
     return found
 
 
-def installed_plugins() -> list[PluginInfo]:
-    """What each registered plugin says of itself, by name."""
-    return [info for _, info in sorted(_plugins_by_name().values(), key=lambda pair: pair[1].name)]
+def _distribution(point: EntryPoint) -> str:
+    """The name of the distribution that installed an entry point ("" if unknown)."""
+    return point.dist.name if point.dist else ""
 
 
-def plugin_info(name: str) -> PluginInfo:
-    """The description of the plugin called ``name``."""
+def _unknown_hooks(manager: pluggy.PluginManager, found: Plugins) -> None:
+    """Report hooks a plugin implements that orderdeck does not define (a typo, or a hook of an
+    older orderdeck)."""
+    for name, caller in vars(manager.hook).items():
+        if isinstance(caller, pluggy.HookCaller) and not caller.has_spec():
+            for impl in caller.get_hookimpls():
+                found.problems.append(PluginProblem(impl.plugin_name, f"implements {name}, which orderdeck does not "
+                                                                      "define (see the README's plugin reference)"))  # fmt: skip
+
+
+def _register(plugin: str, register: object, found: Plugins) -> None:
+    """Add the connectors ``plugin``'s register hook returns, each checked against its contract."""
     try:
-        return _plugins_by_name()[name][1]
-    except KeyError:
-        raise UnknownPlugin(name) from None
+        returned = register()  # type: ignore[operator]
+        connectors = list(returned) if isinstance(returned, Iterable) and not isinstance(returned, str) else None
+    except Exception as exc:
+        found.problems.append(PluginProblem(plugin, f"orderdeck_register_connectors failed: {type(exc).__name__}: {exc}"))
+        return
+    if connectors is None:
+        found.problems.append(PluginProblem(plugin, "orderdeck_register_connectors must return a list of connectors"))
+        return
+    for connector in connectors:
+        name = getattr(connector, "name", None)
+        label = name if isinstance(name, str) else type(connector).__name__
+        wrong = contract_problems(connector)
+        if not wrong and name in found.connectors:
+            wrong = [f"the name {name} is taken by plugin {found.origins[name]}'s connector"]
+        if wrong:
+            found.problems.extend(PluginProblem(plugin, message, label) for message in wrong)
+            continue
+        found.connectors[name] = connector
+        found.origins[name] = plugin
 
 
-@cache
-def channel_hooks(name: str) -> Any:
-    """The channel hooks of the plugin called ``name`` (and of no other plugin), as attributes:
-    ``channel_hooks("woocommerce").orderdeck_download_orders(channel=..., cursor=..., page_size=...)``.
-    """
-    plugins = _plugins_by_name()
-    if name not in plugins:
-        raise UnknownPlugin(name)
-    others = [plugin for other, (plugin, _) in plugins.items() if other != name]
-    manager = get_plugin_manager()
-    return SimpleNamespace(**{hook: manager.subset_hook_caller(hook, remove_plugins=others) for hook in CHANNEL_HOOKS})
+def problems() -> list[PluginProblem]:
+    """Everything wrong with the installed plugins."""
+    return loaded().problems
+
+
+def report_problems() -> None:
+    """Log each plugin problem (at start-up)."""
+    for problem in problems():
+        log.warning("%s", problem)
+
+
+def connectors(kind: ConnectorKind | None = None) -> list[Connector]:
+    """The installed connectors (of ``kind``), by name."""
+    found = loaded().connectors
+    return [found[name] for name in sorted(found) if kind is None or found[name].kind == kind]
+
+
+def connector(name: str, base: type[C]) -> C:
+    """The installed connector called ``name``, of the kind whose base class is ``base``
+    (UnknownConnector if there is none)."""
+    found = loaded().connectors.get(name)
+    if not isinstance(found, base):
+        raise UnknownConnector(name, base.kind, [c.name for c in connectors(base.kind)])
+    return found
+
+
+def channel_connector(name: str) -> ChannelConnector:
+    """The installed channel connector called ``name``."""
+    return connector(name, ChannelConnector)
+
+
+def fulfilment_connector(name: str) -> FulfilmentConnector:
+    """The installed fulfilment connector called ``name``."""
+    return connector(name, FulfilmentConnector)
+
+
+def plugin_module(connector_name: str) -> ModuleType:
+    """The module of the plugin that provides the connector ``connector_name``."""
+    plugins = loaded()
+    return plugins.modules[plugins.origins[connector_name]]
 
 
 def reset() -> None:
-    """Forget loaded plugins (tests that install or register plugins call this)."""
-    get_plugin_manager.cache_clear()
-    channel_hooks.cache_clear()
+    """Forget loaded plugins (tests that install plugins call this)."""
+    loaded.cache_clear()

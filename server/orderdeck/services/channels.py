@@ -15,10 +15,11 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from orderdeck import crypto
-from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order, SyncKind
-from orderdeck.plugins.dto import ChannelContext, ConnectionResult, PluginInfo, PluginKind
+from orderdeck.models import AuditKind, AuditSubject, Channel, Location, Order
+from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins.dto import ConnectionResult
 from orderdeck.plugins.errors import PartnerError
-from orderdeck.plugins.manager import UnknownPlugin, channel_hooks, installed_plugins, plugin_info
+from orderdeck.plugins.manager import UnknownConnector, channel_connector
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, locked, transaction
@@ -61,16 +62,12 @@ class ChannelPatch(Strict):
     sync_interval_seconds: int | None = Field(None, ge=60, le=86_400)
 
 
-def _channel_plugin(name: str) -> PluginInfo:
+def _connector(name: str) -> ChannelConnector:
+    """The installed channel connector ``name``; a NOT_FOUND error naming the field "plugin"."""
     try:
-        info = plugin_info(name)
-    except UnknownPlugin:
-        names = ", ".join(i.name for i in installed_plugins() if i.kind == PluginKind.CHANNEL) or "none"
-        raise ServiceError.one(f"No channel plugin named {name} is installed (installed: {names})", "plugin",
-                               ErrorCode.NOT_FOUND) from None  # fmt: skip
-    if info.kind != PluginKind.CHANNEL or info.settings is None:
-        raise ServiceError.one(f"Plugin {name} is not a channel plugin", "plugin")
-    return info
+        return channel_connector(name)
+    except UnknownConnector as exc:
+        raise ServiceError.one(str(exc), "plugin", ErrorCode.NOT_FOUND) from None
 
 
 def secret_fields(model: type[BaseModel]) -> set[str]:
@@ -81,14 +78,13 @@ def secret_fields(model: type[BaseModel]) -> set[str]:
     }  # fmt: skip
 
 
-def _validated_settings(info: PluginInfo, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(public settings, secret settings) of ``raw``, checked by the plugin's settings model."""
-    assert info.settings is not None
+def _validated_settings(connector: ChannelConnector, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(public settings, secret settings) of ``raw``, checked by the connector's settings model."""
     try:
-        model = info.settings.model_validate(raw)
+        model = connector.settings.model_validate(raw)
     except ValidationError as exc:
         raise ServiceError.from_validation(exc, "settings") from None
-    secrets = secret_fields(info.settings)
+    secrets = secret_fields(connector.settings)
     public = model.model_dump(mode="json", exclude=secrets)
     hidden = {name: getattr(model, name).get_secret_value() for name in secrets if getattr(model, name) is not None}
     return public, hidden
@@ -98,17 +94,17 @@ def _stored_secrets(channel: Channel) -> dict[str, Any]:
     return crypto.decrypt(channel.secrets) if channel.secrets else {}
 
 
-def channel_context(channel: Channel) -> ChannelContext:
-    """What the channel's plugin is called with: its validated settings, secrets decrypted."""
-    info = _channel_plugin(channel.plugin)
-    assert info.settings is not None
-    settings = info.settings.model_validate({**channel.settings, **_stored_secrets(channel)})
-    return ChannelContext(channel_id=str(channel.id), name=channel.name, settings=settings)
+def channel_connection(channel: Channel) -> tuple[ChannelConnector, Connection[Any]]:
+    """The channel's connector, and the Connection its hooks are called with: the channel's
+    settings validated by the connector's model, secrets decrypted."""
+    connector = _connector(channel.plugin)
+    settings = connector.settings.model_validate({**channel.settings, **_stored_secrets(channel)})
+    return connector, Connection(connection_id=str(channel.id), name=channel.name, settings=settings)
 
 
-def _seal(channel: Channel, info: PluginInfo, raw: dict[str, Any]) -> list[str]:
+def _seal(channel: Channel, connector: ChannelConnector, raw: dict[str, Any]) -> list[str]:
     """Validate and store settings on ``channel``; return the names of the secrets set."""
-    public, hidden = _validated_settings(info, raw)
+    public, hidden = _validated_settings(connector, raw)
     try:
         sealed = crypto.encrypt(hidden) if hidden else None
     except crypto.SecretKeyMissing as exc:
@@ -149,18 +145,18 @@ def _duplicate(name: str) -> ServiceError:
 async def create_channel(data: ChannelInput | dict, actor: Actor) -> Channel:
     """Create a channel served by an installed channel plugin."""
     given = validated(ChannelInput, data)
-    info = _channel_plugin(given.plugin)
+    connector = _connector(given.plugin)
     async with transaction():
         if await Channel.filter(name=given.name).exists():
             raise _duplicate(given.name)
         download, stock = await _locations(given.download_location_id, given.stock_location_ids)
         channel = Channel(
-            name=given.name, plugin=info.name, source=info.source or info.name.upper(), enabled=given.enabled,
+            name=given.name, plugin=connector.name, source=connector.source, enabled=given.enabled,
             download_location_id=download.id, download_unpaid=given.download_unpaid,
             status_overrides={k: v.model_dump() for k, v in given.status_overrides.items()},
             sync_interval_seconds=given.sync_interval_seconds,
         )  # fmt: skip
-        secrets = _seal(channel, info, given.settings)
+        secrets = _seal(channel, connector, given.settings)
         await channel.save()
         if stock:
             await channel.stock_locations.add(*stock)
@@ -180,7 +176,7 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
         raise ServiceError([FieldError("cannot be null", name) for name in nulls])
     async with transaction():
         channel = await locked(Channel, channel_id, "Channel")
-        info = _channel_plugin(channel.plugin)
+        connector = _connector(channel.plugin)
         old_stock = list(await channel.stock_locations.all())
         before = _snapshot(channel, old_stock, sorted(_stored_secrets(channel)))
         if "name" in changes and changes["name"] != channel.name:
@@ -189,7 +185,7 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
             channel.name = changes["name"]
         secrets = before["secretsSet"]
         if "settings" in changes:
-            secrets = _seal(channel, info, {**channel.settings, **_stored_secrets(channel), **changes["settings"]})
+            secrets = _seal(channel, connector, {**channel.settings, **_stored_secrets(channel), **changes["settings"]})
         stock_ids = changes.get("stock_location_ids", [loc.id for loc in old_stock])
         download, stock = await _locations(changes.get("download_location_id", channel.download_location_id), stock_ids)
         channel.download_location_id = download.id
@@ -255,17 +251,25 @@ async def test_connection(channel_id: uuid.UUID) -> ConnectionResult:
     if channel is None:
         raise not_found("Channel", channel_id, "id")
     try:
-        hooks, context = channel_hooks(channel.plugin), channel_context(channel)
-    except (UnknownPlugin, ServiceError, ValueError, crypto.SecretKeyMissing, crypto.SecretUnreadable) as exc:
+        connector, connection = channel_connection(channel)
+    except (ServiceError, ValueError, crypto.SecretKeyMissing, crypto.SecretUnreadable) as exc:
         return ConnectionResult(False, f"The channel cannot be used as configured: {exc}")
     try:
         async with asyncio.timeout(CONNECTION_TEST_TIMEOUT):
-            result = await hooks.orderdeck_test_connection(channel=context)
+            result = await connector.test_connection(connection)
     except TimeoutError:
         return ConnectionResult(False, f"No answer within {CONNECTION_TEST_TIMEOUT:g} seconds")
     except PartnerError as exc:
         return ConnectionResult(False, f"{type(exc).__name__}: {exc}")
     return result or ConnectionResult(False, f"Plugin {channel.plugin} cannot test connections")
+
+
+def require_connector(channel: Channel) -> ChannelConnector:
+    """The channel's connector; refused (naming the field "id") when it is not installed."""
+    try:
+        return channel_connector(channel.plugin)
+    except UnknownConnector as exc:
+        raise ServiceError.one(f"Channel {channel.name} cannot work: {exc}", "id", ErrorCode.NOT_FOUND) from None
 
 
 def require_enabled(channel: Channel) -> None:
@@ -275,17 +279,4 @@ def require_enabled(channel: Channel) -> None:
                                ErrorCode.INVALID_TRANSITION)  # fmt: skip
 
 
-async def request_sync(channel_id: uuid.UUID, kinds: set[SyncKind]) -> Channel:
-    """Start the channel's download, stock push or dispatch now rather than at the next scheduled
-    time; refused for a disabled channel or one whose plugin is not installed. A stock push sends
-    every listing's quantity, changed or not (the channel's own figure may have been edited)."""
-    async with transaction():
-        channel = await locked(Channel, channel_id, "Channel")
-        require_enabled(channel)
-        _channel_plugin(channel.plugin)
-        if SyncKind.STOCK_PUSH in kinds:
-            await outbox.channel_changed(channel.id, resend=True)
-        outbox.wake(SyncKind.DOWNLOAD, [channel.id] if SyncKind.DOWNLOAD in kinds else [])
-        outbox.wake(SyncKind.DISPATCH, [channel.id] if SyncKind.DISPATCH in kinds else [])
-    return channel
 test_connection.__test__ = False  # a service, not a pytest test

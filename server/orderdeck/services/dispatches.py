@@ -25,16 +25,15 @@ from tortoise.expressions import Q
 from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
 from orderdeck.plugins.errors import PartnerError
-from orderdeck.plugins.manager import channel_hooks, plugin_info
-from orderdeck.services import outbox
+from orderdeck.services import claims, outbox
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.channels import channel_context
+from orderdeck.services.channels import channel_connection
 from orderdeck.services.context import Actor, save_fields, transaction
 from orderdeck.services.errors import ErrorCode, validated
 from orderdeck.services.order_inputs import OrderIds
 from orderdeck.services.claims import Claim
 from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
-from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, outbound_run, retry_after
+from orderdeck.services.runs import RETRYABLE, SWEEP_GRACE, Issue, RunLog, backoff, outbound_run, retry_after
 from orderdeck.services.sync import sync_actor
 
 MAX_ATTEMPTS = 5
@@ -147,16 +146,15 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
 
 
 async def _send(log: RunLog, channel: Channel, max_batches: int) -> None:
-    size = plugin_info(channel.plugin).dispatch_batch_size
-    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    connector, connection = channel_connection(channel)
+    size = connector.dispatch_batch_size
     for _ in range(max_batches):
         claimed = await _claim(log.claim, size)
         if not claimed:
             return
         run = await log.start()
         try:
-            results = {r.id: r for r in await hooks.orderdeck_send_dispatches(channel=context,
-                                                                              notes=[c.note for c in claimed])}
+            results = {r.id: r for r in await connector.send_dispatches(connection, [c.note for c in claimed])}
         except PartnerError as exc:
             log.error, reason = exc, f"{type(exc).__name__}: {exc}"
             results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
@@ -168,6 +166,24 @@ async def _send(log: RunLog, channel: Channel, max_batches: int) -> None:
         await log.progress(await _record(log, channel, claimed, results, error))
         if log.error is not None:
             return
+
+
+async def forgotten(now: datetime) -> set[uuid.UUID]:
+    """The scheduler's sweep: channels (no live dispatch run) with pending dispatch notes overdue
+    by SWEEP_GRACE, or left
+    claimed by a run that died (at once); their next attempt is stamped now, so the next sweep
+    waits SWEEP_GRACE again."""
+    ready = Q(state=DispatchState.PENDING) & (
+        (Q(claimed_at__isnull=True) & Q(created_at__lt=now - SWEEP_GRACE)
+         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - SWEEP_GRACE)))
+        | Q(claimed_at__isnull=False)  # no live run holds the channel (below): left by a dead one
+    )  # fmt: skip
+    busy = await claims.live_channels(SyncKind.DISPATCH)
+    found = [(d, c) for d, c in await Dispatch.filter(ready).values_list("id", "order__channel_id") if c not in busy]
+    if found:
+        await Dispatch.filter(id__in=[dispatch for dispatch, _ in found], claimed_at__isnull=True).update(
+            next_attempt_at=now)  # fmt: skip
+    return {channel for _, channel in found}
 
 
 async def next_attempt(channel_id: uuid.UUID) -> datetime | None:

@@ -1,7 +1,7 @@
 """Jobs that failed for good: recorded with their error, retried on a user's request.
 
-Every orderdeck job does one kind of a channel's work (download, stock push, dispatch; its queue
-is named after the kind) and takes the channel's id, so retrying a failed job asks for that work
+Every orderdeck job does one kind of a channel's work (services.work: download, stock push,
+dispatch; its queue is named after the kind) and takes the channel's id, so retrying a failed job asks for that work
 again. Nothing is lost meanwhile: the work itself waits in the database (cursor, due listings,
 pending dispatches).
 """
@@ -12,17 +12,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from orderdeck.models import AuditKind, AuditSubject, Channel, FailedJob, SyncKind
+from orderdeck.models import AuditKind, AuditSubject, Channel, FailedJob
 from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import require_enabled
 from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError
-
-
-def queue_of(kind: SyncKind) -> str:
-    """The queue of a kind of channel work: "download", "stock_push", "dispatch"."""
-    return kind.value.lower()
+from orderdeck.services.work import by_queue
 
 
 def _channel_of(args: list[Any]) -> uuid.UUID | None:
@@ -50,8 +46,8 @@ async def retry_failed_job(job_id: uuid.UUID, actor: Actor) -> FailedJob:
         if job.retried_at is not None:
             raise ServiceError.one(f"This job was already retried at {job.retried_at.isoformat()}", "id",
                                    ErrorCode.INVALID_TRANSITION)  # fmt: skip
-        kinds = {queue_of(kind): kind for kind in SyncKind}
-        if job.queue not in kinds or job.channel_id is None:
+        work = by_queue(job.queue)
+        if work is None or job.channel_id is None:
             raise ServiceError.one(f"A {job.actor} job cannot be retried from here", "id", ErrorCode.INVALID_TRANSITION)
         channel = await Channel.get(id=job.channel_id)
         require_enabled(channel)
@@ -61,5 +57,5 @@ async def retry_failed_job(job_id: uuid.UUID, actor: Actor) -> FailedJob:
         audit.add(AuditKind.JOB_RETRIED, AuditSubject.CHANNEL, channel.id, channel.name,
                   before={"actor": job.actor, "error": job.error[:500]})  # fmt: skip
         await audit.write()
-        outbox.wake(kinds[job.queue], [channel.id])
+        outbox.wake(work.kind, [channel.id])
     return job

@@ -29,6 +29,9 @@ from orderdeck.services.events import SyncPhase
 Issue = tuple[str, str, str]
 """(reference, kind, message): an order (or listing) a run skipped or failed, and why."""
 
+SWEEP_GRACE = timedelta(seconds=30)
+"""How long due outbound work may wait for its own job before the scheduler's sweep sends another."""
+
 RETRYABLE = (PartnerRateLimited, PartnerUnavailable)
 """Plugin errors a later attempt may overcome (PartnerUnreadable is a PartnerUnavailable)."""
 

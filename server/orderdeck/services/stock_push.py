@@ -27,11 +27,11 @@ from tortoise.expressions import Q
 from orderdeck.models import Channel, Listing, StockLevel, SubmitStatus, SyncKind, SyncRun
 from orderdeck.plugins.dto import ItemResult, StockUpdate
 from orderdeck.plugins.errors import PartnerError
-from orderdeck.plugins.manager import channel_hooks, plugin_info
-from orderdeck.services.channels import channel_context
+from orderdeck.services.channels import channel_connection
 from orderdeck.services.claims import Claim
 from orderdeck.services.context import save_fields, transaction
-from orderdeck.services.runs import RETRYABLE, Issue, RunLog, backoff, outbound_run, retry_after
+from orderdeck.services import claims
+from orderdeck.services.runs import RETRYABLE, SWEEP_GRACE, Issue, RunLog, backoff, outbound_run, retry_after
 
 def listed_quantity(listing: Listing, available: int) -> int:
     """What the channel is told of a listing when ``available`` units are available to it."""
@@ -183,8 +183,8 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
 
 
 async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
-    size = plugin_info(channel.plugin).stock_batch_size
-    hooks, context = channel_hooks(channel.plugin), channel_context(channel)
+    connector, connection = channel_connection(channel)
+    size = connector.stock_batch_size
     for _ in range(max_batches):
         batch = await _claim(log.claim, channel, size)
         if not batch.to_send:
@@ -196,7 +196,7 @@ async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
                                channel_reference=listing.channel_reference)
                    for listing, quantity in batch.to_send.values()]  # fmt: skip
         try:
-            results = await hooks.orderdeck_push_stock(channel=context, updates=updates)
+            results = await connector.push_stock(connection, updates)
         except PartnerError as exc:
             log.error = exc
             await log.progress(await _release(log.claim, batch, exc, run))
@@ -206,3 +206,19 @@ async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
             raise
         run.pages += 1
         await log.progress(await _record(log.claim, batch, results, run))
+
+
+async def forgotten(now: datetime) -> set[uuid.UUID]:
+    """The scheduler's sweep: channels (no live stock run) with listings whose next attempt has
+    come, due for longer than SWEEP_GRACE, or left claimed by a run that died (at once: its claim is known dead). The due ones are
+    stamped (next attempt now, due since now), so the job takes them and the next sweep waits
+    SWEEP_GRACE again."""
+    waiting = Q(push_due=True, push_claimed_at__isnull=True) & (
+        Q(next_push_at__lte=now) | Q(next_push_at__isnull=True, due_since__lt=now - SWEEP_GRACE))
+    overdue = waiting | Q(push_claimed_at__isnull=False)  # no live run holds the channel: left by a dead one
+    busy = await claims.live_channels(SyncKind.STOCK_PUSH)
+    found = set(await Listing.filter(overdue).exclude(channel_id__in=busy).order_by("channel_id").distinct()
+                .values_list("channel_id", flat=True))  # fmt: skip
+    if found:
+        await Listing.filter(waiting, channel_id__in=found).update(next_push_at=None, due_since=now)
+    return found

@@ -24,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tortoise.expressions import Q
 
 from orderdeck.models import (
     ActorKind,
@@ -37,12 +40,12 @@ from orderdeck.models import (
     SyncKind,
     SyncRun,
 )
-from orderdeck.plugins.dto import ChannelContext, ChannelOrder, OrderPage, StatusMapping
-from orderdeck.plugins.manager import channel_hooks
+from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins.dto import ChannelOrder, OrderPage, StatusMapping
 from orderdeck.services import claims, outbox
 from orderdeck.services import orders as order_service
 from orderdeck.services.audit import AuditLog
-from orderdeck.services.channels import channel_context
+from orderdeck.services.channels import channel_connection
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ServiceError, validated
 from orderdeck.services.claims import Claim
@@ -76,13 +79,15 @@ class PageCounts:
             setattr(run, name, getattr(run, name) + getattr(self, name))
 
 
-def status_of(channel: Channel, context: ChannelContext, order: ChannelOrder) -> StatusMapping:
-    """What the order's channel status means: the channel's override, else the plugin's mapping
-    (``context`` is the channel's, built once per page: it decrypts the secrets)."""
+def status_of(
+    channel: Channel, connector: ChannelConnector, connection: Connection[Any], order: ChannelOrder
+) -> StatusMapping:
+    """What the order's channel status means: the channel's override, else the connector's
+    mapping (``connection`` is the channel's, built once per page: it decrypts the secrets)."""
     override = channel.status_overrides.get(order.status)
     if override is not None:
         return StatusMapping(**override)
-    return channel_hooks(channel.plugin).orderdeck_map_status(channel=context, order=order)
+    return connector.map_status(connection, order)
 
 
 def order_input(channel: Channel, order: ChannelOrder, paid: bool) -> dict:
@@ -114,7 +119,7 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
             await claim.renew()
         channel = await Channel.filter(id=channel_id).select_for_update().get()
         actor = sync_actor(channel)
-        context = channel_context(channel)
+        connector, connection = channel_connection(channel)
         latest: dict[str, ChannelOrder] = {}
         for order in page.orders:
             if order.reference in latest:
@@ -123,7 +128,7 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
         known = {o.reference: o for o in await Order.filter(channel_id=channel.id, reference__in=list(latest))}
         new_inputs, paid_now, cancelled_now = [], [], []
         for reference, order in latest.items():
-            mapping = status_of(channel, context, order)
+            mapping = status_of(channel, connector, connection, order)
             existing = known.get(reference)
             if existing is not None:
                 change = _update_for(existing, mapping)
@@ -188,6 +193,19 @@ async def _flag_cancelled(found: list[Order], actor: Actor) -> None:
 # --- download runs ---------------------------------------------------------------------------
 
 
+async def due_downloads(now: datetime) -> set[uuid.UUID]:
+    """The scheduler's schedule: enabled channels whose sync interval has passed, each taken by
+    moving its next download time on in one atomic UPDATE, so several schedulers send one job."""
+    due = Q(next_download_at__isnull=True) | Q(next_download_at__lte=now)
+    taken = set()
+    for channel in await Channel.filter(due, enabled=True):
+        moved = await Channel.filter(due, id=channel.id).update(
+            next_download_at=now + timedelta(seconds=channel.sync_interval_seconds))  # fmt: skip
+        if moved:
+            taken.add(channel.id)
+    return taken
+
+
 async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_pages: int = 100) -> SyncRun | None:
     """Download a channel's new and changed orders, page by page, into a SyncRun of the log.
 
@@ -207,13 +225,10 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
             return None
         async with recording(claim) as log:
             run = await log.start()
-            hooks = channel_hooks(channel.plugin)
-            context = channel_context(channel)
+            connector, connection = channel_connection(channel)
 
             def ask(cursor: str | None) -> asyncio.Future[OrderPage]:
-                return asyncio.ensure_future(
-                    hooks.orderdeck_download_orders(channel=context, cursor=cursor, page_size=page_size)
-                )
+                return asyncio.ensure_future(connector.download_orders(connection, cursor, page_size))
 
             asked, ahead = ask(channel.download_cursor), True
             try:

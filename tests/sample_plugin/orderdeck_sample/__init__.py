@@ -2,7 +2,7 @@
 orderdeck plugin, installed like any package (``pip install -e tests/sample_plugin``) and found
 through its entry point ``[project.entry-points.orderdeck] sample = "orderdeck_sample"``.
 
-It imports only orderdeck's public plugin API (``orderdeck.plugins.hookspecs``, ``.dto`` and
+It imports only orderdeck's public plugin API (``orderdeck.plugins.hookspecs``, ``.connectors``, ``.dto`` and
 ``.errors``), pydantic (which orderdeck brings) and the standard library.
 
 The channel
@@ -39,17 +39,15 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from orderdeck.plugins.connectors import ChannelConnector, Connection
 from orderdeck.plugins.dto import (
     Address,
-    ChannelContext,
     ChannelOrder,
     ChannelOrderLine,
     ConnectionResult,
     DispatchNote,
     ItemResult,
     OrderPage,
-    PluginInfo,
-    PluginKind,
     StatusMapping,
     StockUpdate,
 )
@@ -117,10 +115,10 @@ class SampleOrder(BaseModel):
         )  # fmt: skip
 
 
-def _settings(channel: ChannelContext) -> SampleSettings:
+def _settings(connection: Connection[SampleSettings]) -> SampleSettings:
     """The channel's settings (orderdeck hands them over validated, secrets decrypted), with a
     usable API key: an empty one is refused as a real channel would refuse bad credentials."""
-    settings: SampleSettings = channel.settings
+    settings = connection.settings
     if not settings.api_key.get_secret_value().strip():
         raise PartnerAuthError("the sample channel refuses an empty API key")
     return settings
@@ -175,98 +173,99 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'order'}: {e['msg']}" for e in exc.errors())
 
 
-@hookimpl
-def orderdeck_plugin_info() -> PluginInfo:
-    """The sample channel: its name (what channels are configured with), source and settings."""
-    return PluginInfo(
-        name="sample",
-        title="Sample (JSON file)",
-        kind=PluginKind.CHANNEL,
-        version=__version__,
-        description="A channel whose orders come from a JSON file on disk: the example for plugin authors.",
-        source="SAMPLE",
-        settings=SampleSettings,
-        stock_batch_size=100,
-        dispatch_batch_size=50,
-    )
+class SampleChannel(ChannelConnector):
+    """A channel whose orders come from a JSON file on disk (see the module docstring)."""
 
+    name = "sample"  # what channels are configured with
+    title = "Sample (JSON file)"
+    version = __version__
+    description = "A channel whose orders come from a JSON file on disk: the example for plugin authors."
+    settings = SampleSettings
+    source = "SAMPLE"
+    stock_batch_size = 100
+    dispatch_batch_size = 50
 
-@hookimpl
-async def orderdeck_test_connection(channel: ChannelContext) -> ConnectionResult:
-    """The API key is set and the orders file can be read."""
-    try:
-        entries = await asyncio.to_thread(_read_orders_file, _settings(channel).orders_file)
-    except PartnerError as exc:
-        return ConnectionResult(False, str(exc))
-    return ConnectionResult(True, f"Connected: {len(entries)} orders in the file")
-
-
-@hookimpl
-async def orderdeck_download_orders(channel: ChannelContext, cursor: str | None, page_size: int) -> OrderPage:
-    """At most ``page_size`` entries after ``cursor`` (an offset into the file). An entry that is
-    not a valid order is rejected with its reason; the rest of the page goes on."""
-    settings = _settings(channel)
-    if cursor is not None and not cursor.isdigit():
-        raise PartnerDataError(f"unreadable sample download cursor: {cursor!r}")
-    start = int(cursor or 0)
-    entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
-    chosen = entries[start : start + max(1, page_size)]
-    orders: list[ChannelOrder] = []
-    rejected: list[tuple[str, str]] = []
-    for entry in chosen:
+    async def test_connection(self, connection: Connection[SampleSettings]) -> ConnectionResult:
+        """The API key is set and the orders file can be read."""
         try:
-            orders.append(SampleOrder.model_validate(entry).to_channel_order())
-        except ValidationError as exc:
-            rejected.append((_reference_of(entry), _reason(exc)))
-    end = start + len(chosen)
-    return OrderPage(orders=orders, cursor=str(end), has_more=end < len(entries), rejected=rejected)
+            entries = await asyncio.to_thread(_read_orders_file, _settings(connection).orders_file)
+        except PartnerError as exc:
+            return ConnectionResult(False, str(exc))
+        return ConnectionResult(True, f"Connected: {len(entries)} orders in the file")
+
+
+    async def download_orders(
+        self, connection: Connection[SampleSettings], cursor: str | None, page_size: int
+    ) -> OrderPage:
+        """At most ``page_size`` entries after ``cursor`` (an offset into the file). An entry that is
+        not a valid order is rejected with its reason; the rest of the page goes on."""
+        settings = _settings(connection)
+        if cursor is not None and not cursor.isdigit():
+            raise PartnerDataError(f"unreadable sample download cursor: {cursor!r}")
+        start = int(cursor or 0)
+        entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
+        chosen = entries[start : start + max(1, page_size)]
+        orders: list[ChannelOrder] = []
+        rejected: list[tuple[str, str]] = []
+        for entry in chosen:
+            try:
+                orders.append(SampleOrder.model_validate(entry).to_channel_order())
+            except ValidationError as exc:
+                rejected.append((_reference_of(entry), _reason(exc)))
+        end = start + len(chosen)
+        return OrderPage(orders=orders, cursor=str(end), has_more=end < len(entries), rejected=rejected)
+
+
+    def map_status(self, connection: Connection[SampleSettings], order: ChannelOrder) -> StatusMapping:
+        """paid, unpaid, shipped (paid too) and cancelled; downloads reject any other status."""
+        try:
+            return STATUSES[order.status]
+        except KeyError:
+            raise PartnerDataError(f"unknown sample order status {order.status!r}") from None
+
+
+    async def push_stock(self, connection: Connection[SampleSettings], updates: list[StockUpdate]) -> list[ItemResult]:
+        """Write each quantity (below zero: 0) under its channel SKU in ``orders.stock.json``; an
+        update without a channel SKU fails alone."""
+        settings = _settings(connection)
+        levels: dict[str, int] = {}
+        results = []
+        for update in updates:
+            if update.channel_sku:
+                levels[update.channel_sku] = max(0, update.quantity)
+                results.append(ItemResult(update.listing_id, True))
+            else:
+                results.append(ItemResult(update.listing_id, False, "the listing has no channel SKU"))
+        if levels:
+            await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".stock.json"), levels)
+        return results
+
+
+    async def send_dispatches(
+        self, connection: Connection[SampleSettings], notes: list[DispatchNote]
+    ) -> list[ItemResult]:
+        """Record each dispatch under its id in ``orders.dispatches.json`` (a retried note replaces its
+        own record, never adds another). A note for an order the file does not hold, or holds as
+        cancelled (its latest entry), fails alone."""
+        settings = _settings(connection)
+        entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
+        statuses = {_reference_of(entry): entry.get("status") for entry in entries if _reference_of(entry)}
+        records: dict[str, Any] = {}
+        results = []
+        for note in notes:
+            status = statuses.get(note.order_reference)
+            if status is None or status == "cancelled":
+                problem = "is not on the channel" if status is None else "is cancelled on the channel"
+                results.append(ItemResult(note.dispatch_id, False, f"order {note.order_reference} {problem}"))
+            else:
+                records[note.dispatch_id] = asdict(note)
+                results.append(ItemResult(note.dispatch_id, True))
+        if records:
+            await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".dispatches.json"), records)
+        return results
 
 
 @hookimpl
-def orderdeck_map_status(channel: ChannelContext, order: ChannelOrder) -> StatusMapping:
-    """paid, unpaid, shipped (paid too) and cancelled; downloads reject any other status."""
-    try:
-        return STATUSES[order.status]
-    except KeyError:
-        raise PartnerDataError(f"unknown sample order status {order.status!r}") from None
-
-
-@hookimpl
-async def orderdeck_push_stock(channel: ChannelContext, updates: list[StockUpdate]) -> list[ItemResult]:
-    """Write each quantity (below zero: 0) under its channel SKU in ``orders.stock.json``; an
-    update without a channel SKU fails alone."""
-    settings = _settings(channel)
-    levels: dict[str, int] = {}
-    results = []
-    for update in updates:
-        if update.channel_sku:
-            levels[update.channel_sku] = max(0, update.quantity)
-            results.append(ItemResult(update.listing_id, True))
-        else:
-            results.append(ItemResult(update.listing_id, False, "the listing has no channel SKU"))
-    if levels:
-        await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".stock.json"), levels)
-    return results
-
-
-@hookimpl
-async def orderdeck_send_dispatches(channel: ChannelContext, notes: list[DispatchNote]) -> list[ItemResult]:
-    """Record each dispatch under its id in ``orders.dispatches.json`` (a retried note replaces its
-    own record, never adds another). A note for an order the file does not hold, or holds as
-    cancelled (its latest entry), fails alone."""
-    settings = _settings(channel)
-    entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
-    statuses = {_reference_of(entry): entry.get("status") for entry in entries if _reference_of(entry)}
-    records: dict[str, Any] = {}
-    results = []
-    for note in notes:
-        status = statuses.get(note.order_reference)
-        if status is None or status == "cancelled":
-            problem = "is not on the channel" if status is None else "is cancelled on the channel"
-            results.append(ItemResult(note.dispatch_id, False, f"order {note.order_reference} {problem}"))
-        else:
-            records[note.dispatch_id] = asdict(note)
-            results.append(ItemResult(note.dispatch_id, True))
-    if records:
-        await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".dispatches.json"), records)
-    return results
+def orderdeck_register_connectors() -> list[ChannelConnector]:
+    """This plugin's one connector: the sample channel."""
+    return [SampleChannel()]

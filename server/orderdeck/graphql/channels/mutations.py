@@ -7,6 +7,8 @@ errors naming the input field (settings errors as settings.<name>), and nothing 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from orderdeck import models
@@ -18,12 +20,12 @@ from orderdeck.graphql.channels.inputs import (
     channel_fields,
     listing_fields,
 )
-from orderdeck.graphql.channels.types import Channel, FailedJob, Listing
+from orderdeck.graphql.channels.types import Channel, FailedJob, Listing, SyncKind
 from orderdeck.graphql.common import UserError, attempt, decode_id, encode_id, given
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.permissions import MANAGE_CHANNELS, MANAGE_STOCK
 from orderdeck.plugins.dto import ConnectionResult
-from orderdeck.services import channels, failed_jobs, listings
+from orderdeck.services import channels, failed_jobs, listings, work
 from orderdeck.services.errors import ServiceError
 
 
@@ -143,27 +145,28 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=MANAGE_CHANNELS,
-        description="Start an enabled channel's work now rather than at its next scheduled time: download new "
-        "orders (`download`), send every listing's quantity again, changed or not "
-        "(`stockPush`), send pending dispatch notes (`dispatch`). The work runs in the background: follow it in "
-        "`syncRuns`.",
+        description="Start an enabled channel's work now rather than when next due: `kinds` lists which "
+        "(DOWNLOAD: new orders; STOCK_PUSH: every listing's quantity again, changed or not; DISPATCH: pending "
+        "dispatch notes). The work runs in the background: follow it in `syncRuns`.",
     )
     async def sync_channel(
         self,
         info: Info,
         id: strawberry.ID,
-        download: bool | None = True,
-        stock_push: bool | None = False,
-        dispatch: bool | None = False,
+        kinds: list[SyncKind] | None = None,
+        download: Annotated[bool | None, strawberry.argument(deprecation_reason="Use kinds: [DOWNLOAD].")] = True,
+        stock_push: Annotated[bool | None, strawberry.argument(deprecation_reason="Use kinds: [STOCK_PUSH].")] = False,
+        dispatch: Annotated[bool | None, strawberry.argument(deprecation_reason="Use kinds: [DISPATCH].")] = False,
     ) -> ChannelPayload:
         async def sync() -> models.Channel:
-            # null means the default, as everywhere outside patches: download yes, the others no
-            asked = {models.SyncKind.DOWNLOAD: download is not False, models.SyncKind.STOCK_PUSH: bool(stock_push),
-                     models.SyncKind.DISPATCH: bool(dispatch)}  # fmt: skip
-            kinds = {kind for kind, wanted in asked.items() if wanted}
-            if not kinds:
-                raise ServiceError.one("Ask for at least one of download, stockPush and dispatch", "download")
-            return await channels.request_sync(decode_id(id, "Channel", "id"), kinds)
+            asked = kinds
+            if asked is None:  # the older booleans; null means the default: download yes, the others no
+                wanted = {models.SyncKind.DOWNLOAD: download is not False, models.SyncKind.STOCK_PUSH: bool(stock_push),
+                          models.SyncKind.DISPATCH: bool(dispatch)}  # fmt: skip
+                asked = [kind for kind, yes in wanted.items() if yes]
+            if not asked:
+                raise ServiceError.one("Ask for at least one kind of work", "kinds" if kinds is not None else "download")
+            return await work.request_sync(decode_id(id, "Channel", "id"), asked)
 
         channel, errors = await attempt(sync)
         return ChannelPayload(channel=channel, errors=errors)  # type: ignore[arg-type]

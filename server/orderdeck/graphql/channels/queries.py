@@ -7,12 +7,20 @@ from tortoise.queryset import QuerySet
 
 from orderdeck import models
 from orderdeck.graphql.channels.inputs import FailedJobFilter, ListingFilter, SyncRunFilter
-from orderdeck.graphql.channels.types import Channel, ChannelPlugin, FailedJob, Listing, SyncRun
+from orderdeck.graphql.channels.types import (
+    Channel,
+    ChannelPlugin,
+    Connector,
+    ConnectorKind,
+    FailedJob,
+    Listing,
+    PluginProblem,
+    SyncRun,
+)
 from orderdeck.graphql.common import query_id
 from orderdeck.graphql.pagination import Connection, paginate
 from orderdeck.graphql.permissions import READ
-from orderdeck.plugins.dto import PluginKind
-from orderdeck.plugins.manager import installed_plugins
+from orderdeck.plugins import manager
 
 
 def listings(where: ListingFilter | None) -> QuerySet[models.Listing]:
@@ -61,9 +69,24 @@ def failed_jobs(where: FailedJobFilter | None) -> QuerySet[models.FailedJob]:
 
 @strawberry.type
 class Query:
-    @strawberry.field(permission_classes=READ, description="The installed channel plugins, by name.")
+    @strawberry.field(
+        permission_classes=READ, description="The installed channel plugins, by name.",
+        deprecation_reason="Use connectors(kind: CHANNEL): every kind of connector, as one type.",
+    )  # fmt: skip
     def channel_plugins(self) -> list[ChannelPlugin]:
-        return [info for info in installed_plugins() if info.kind == PluginKind.CHANNEL and info.settings]  # type: ignore[misc]
+        return manager.connectors(ConnectorKind.CHANNEL)  # type: ignore[return-value]
+
+    @strawberry.field(permission_classes=READ, description="The installed connectors (of one kind), by name.")
+    def connectors(self, kind: ConnectorKind | None = None) -> list[Connector]:
+        return manager.connectors(kind)  # type: ignore[return-value]
+
+    @strawberry.field(
+        permission_classes=READ,
+        description="What is wrong with installed plugins (a plugin that cannot load, a connector that breaks "
+        "its kind's contract): those are left out. Empty when all is well.",
+    )
+    def plugin_problems(self) -> list[PluginProblem]:
+        return manager.problems()  # type: ignore[return-value]
 
     @strawberry.field(permission_classes=READ, description="Every channel, by name.")
     async def channels(self) -> list[Channel]:

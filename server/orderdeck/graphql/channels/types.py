@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from pydantic import BaseModel
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
@@ -26,7 +27,7 @@ from orderdeck.graphql.locations.loaders import location_by_id
 from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.stock.loaders import stock_item_by_id
 from orderdeck.graphql.stock.types import StockItem
-from orderdeck.plugins.dto import PluginKind as _PluginKind
+from orderdeck.plugins.connectors import ConnectorKind as _ConnectorKind
 from orderdeck.services.channels import secret_fields
 
 SubmitStatus = strawberry.enum(
@@ -34,7 +35,7 @@ SubmitStatus = strawberry.enum(
 )
 SyncKind = strawberry.enum(models.SyncKind, name="SyncKind", description="What a sync run does.")
 SyncOutcome = strawberry.enum(models.SyncOutcome, name="SyncOutcome", description="How a sync run ended.")
-PluginKind = strawberry.enum(_PluginKind, name="PluginKind", description="What a plugin connects to.")
+ConnectorKind = strawberry.enum(_ConnectorKind, name="ConnectorKind", description="What a connector connects to.")
 
 NESTED_DEFAULT = 20
 
@@ -245,11 +246,39 @@ class FailedJob:
     )  # fmt: skip
 
 
+def settings_schema(model: type[BaseModel]) -> JSON:
+    """The JSON schema of a connector's settings model, its secrets marked writeOnly."""
+    schema = model.model_json_schema()
+    for name in secret_fields(model):
+        schema["properties"][name]["writeOnly"] = True
+    return schema
+
+
+@strawberry.type(description="An installed connector: what it connects to and the settings a connection of it takes.")
+class Connector:
+    name: str = strawberry.field(description="What connections name as their connector, e.g. woocommerce.")
+    title: str = strawberry.field(description="A human name, e.g. WooCommerce.")
+    kind: ConnectorKind = strawberry.field(description="What it connects to.")
+    version: str = strawberry.field(description="The installed version.")
+    description: str = strawberry.field(description="What it does.")
+
+    @strawberry.field(description="The order source a channel connector's orders get; null for other kinds.")
+    def source(self) -> str | None:
+        return getattr(self, "source", None)
+
+    @strawberry.field(
+        description="The JSON schema of a connection's settings; secret fields have format \"password\" and "
+        "writeOnly true (they are never returned)."
+    )
+    def settings_schema(self) -> JSON:
+        return settings_schema(self.settings)  # type: ignore[attr-defined]
+
+
 @strawberry.type(description="An installed channel plugin and the settings a channel of it takes.")
 class ChannelPlugin:
     name: str = strawberry.field(description="What channels name as their plugin, e.g. woocommerce.")
     title: str = strawberry.field(description="A human name, e.g. WooCommerce.")
-    kind: PluginKind = strawberry.field(description="What it connects to.")
+    kind: ConnectorKind = strawberry.field(description="What it connects to.")
     version: str = strawberry.field(description="The installed version.")
     description: str = strawberry.field(description="What it does.")
     source: str = strawberry.field(description="The order source its channels' orders get.")
@@ -259,8 +288,11 @@ class ChannelPlugin:
         "writeOnly true (they are never returned)."
     )
     def settings_schema(self) -> JSON:
-        model = self.settings  # type: ignore[attr-defined]
-        schema = model.model_json_schema()
-        for name in secret_fields(model):
-            schema["properties"][name]["writeOnly"] = True
-        return schema
+        return settings_schema(self.settings)  # type: ignore[attr-defined]
+
+
+@strawberry.type(description="Something wrong with an installed plugin: the plugin is left out, or the connector named.")
+class PluginProblem:
+    plugin: str = strawberry.field(description="The plugin's entry-point name.")
+    connector: str = strawberry.field(description="The connector concerned; empty when the whole plugin is.")
+    message: str = strawberry.field(description="What is wrong.")
