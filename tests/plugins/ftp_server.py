@@ -65,8 +65,8 @@ def serve_ftp(
         running.log.append((cmd, arg.replace(str(root), "").lstrip("/") if cmd != "PASS" else "***"))
         handler.pre_process_command(self, line, cmd, arg)
 
-    serving = type("SandboxFtpHandler", (handler,), {"authorizer": authorizer, "pre_process_command": record,
-                                                      "timeout": 30, **options})  # fmt: skip
+    attributes = {"authorizer": authorizer, "pre_process_command": record, "timeout": 30, "auth_failed_timeout": 0.1}
+    serving = type("SandboxFtpHandler", (handler,), attributes | options)
     server = FTPServer(("127.0.0.1", 0), serving, ioloop=IOLoop())
     running.port = server.socket.getsockname()[1]
     stop = threading.Event()
@@ -106,7 +106,9 @@ def self_signed_certificate(folder: Path) -> tuple[Path, str]:
         .sign(key, hashes.SHA256())
     )
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     path = folder / "ftp-server.pem"
     path.write_text(pem + private.decode())
     return path, pem

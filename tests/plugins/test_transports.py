@@ -96,7 +96,8 @@ async def test_list_download_move_delete(ftp: RunningFtp) -> None:
         after = await transport.list()
 
     assert [(f.path, f.name, f.size) for f in files] == [
-        ("out/status-1.csv", "status-1.csv", 10), ("out/status-2.csv", "status-2.csv", 20), ("out/stock.CSV", "stock.CSV", 9),
+        ("out/status-1.csv", "status-1.csv", 10), ("out/status-2.csv", "status-2.csv", 20),
+        ("out/stock.CSV", "stock.CSV", 9),
     ], "files only, by name"  # fmt: skip
     assert files[0].modified == datetime(2026, 1, 1, tzinfo=UTC)
     assert [f.name for f in statuses] == ["status-1.csv", "status-2.csv"]
