@@ -282,6 +282,11 @@ async def test_an_untrusted_certificate_is_an_auth_error(ftps: tuple[RunningFtp,
         await FtpTransport(ftp_settings(server, tls=True)).connect()
 
 
+def test_a_trusted_certificate_must_be_pem() -> None:
+    with pytest.raises(ValueError, match="PEM"):
+        FtpSettings(host="127.0.0.1", username=USER, password=PASSWORD, trusted_certificate="not a certificate")
+
+
 async def test_tls_asked_of_a_server_without_it_is_an_auth_error(ftp: RunningFtp) -> None:
     with pytest.raises(PartnerAuthError, match="refuses explicit TLS"):
         await FtpTransport(ftp_settings(ftp, tls=True)).connect()

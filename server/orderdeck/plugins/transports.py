@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from orderdeck.plugins.errors import (
     PartnerAuthError,
@@ -127,6 +127,16 @@ class FtpSettings(BaseModel):
     download_folder: str = Field("", description="Where the partner leaves files for us")
     archive_folder: str | None = Field(None, description="Where read files are moved; none = delete them")
     max_file_bytes: int = Field(50 * 2**20, gt=0, description="Largest file downloaded")
+
+    @field_validator("trusted_certificate")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ssl.create_default_context(cadata=value)
+            except (ssl.SSLError, ValueError):
+                raise ValueError("must be a certificate in PEM form (-----BEGIN CERTIFICATE-----...)") from None
+        return value or None
 
 
 class _FtpTls(ftplib.FTP_TLS):
