@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 
 @functools.cache
-def _default_tls() -> ssl.SSLContext:
+def default_tls() -> ssl.SSLContext:
     """One TLS context with the system's CA certificates, shared by every client of the process."""
     return ssl.create_default_context(cafile=certifi.where())
 
@@ -115,7 +115,7 @@ class PartnerHttp:
         self.max_wait = max_wait
         self.rate_header = rate_header
         if client_options.get("verify", True) is True:
-            client_options["verify"] = _default_tls()  # loading the CA bundle costs ~40 ms a client
+            client_options["verify"] = default_tls()  # loading the CA bundle costs ~40 ms a client
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, **client_options)
 
     async def __aenter__(self) -> PartnerHttp:

@@ -63,7 +63,7 @@ from orderdeck.plugins.errors import (
     PartnerUnavailable,
     PartnerUnreadable,
 )
-from orderdeck.plugins.toolkit import PartnerHttp, _default_tls
+from orderdeck.plugins.toolkit import PartnerHttp, default_tls
 
 T = TypeVar("T")
 
@@ -323,7 +323,7 @@ class FtpTransport:
         ftp: ftplib.FTP
         if s.tls:
             trusted = s.trusted_certificate
-            context = ssl.create_default_context(cadata=trusted) if trusted else _default_tls()
+            context = ssl.create_default_context(cadata=trusted) if trusted else default_tls()
             ftp = _FtpTls(context=context, timeout=s.timeout_seconds)
         else:
             ftp = ftplib.FTP(timeout=s.timeout_seconds)
