@@ -140,32 +140,34 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
     the notes' own next attempts, not the job's retries, pace them.
     """
     return await outbound_run(
-        channel_id, SyncKind.DISPATCH, lambda log, channel: _send(log, channel, max_batches),
+        channel_id, SyncKind.DISPATCH, Dispatching,
         lambda: Dispatch.filter(claimable(datetime.now(timezone.utc)), order__channel_id=channel_id).exists(),
+        max_batches=max_batches,
     )  # fmt: skip
 
 
-async def _send(log: RunLog, channel: Channel, max_batches: int) -> None:
-    connector, connection = channel_connection(channel)
-    size = connector.dispatch_batch_size
-    for _ in range(max_batches):
-        claimed = await _claim(log.claim, size)
-        if not claimed:
-            return
-        run = await log.start()
-        try:
-            results = {r.id: r for r in await connector.send_dispatches(connection, [c.note for c in claimed])}
-        except PartnerError as exc:
-            log.error, reason = exc, f"{type(exc).__name__}: {exc}"
-            results = {str(c.dispatch.id): ItemResult(str(c.dispatch.id), False, reason) for c in claimed}
-        except BaseException:
-            await Dispatch.filter(id__in=[c.dispatch.id for c in claimed]).update(claimed_at=None)
-            raise
-        run.pages += 1
-        error = log.error if isinstance(log.error, PartnerError) else None
-        await log.progress(await _record(log, channel, claimed, results, error))
-        if log.error is not None:
-            return
+class Dispatching:
+    """A dispatch run's steps (services.runs.Outbound): pending dispatch notes out to the channel."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.connector, self.connection = channel_connection(channel)
+
+    async def claim(self, claim: Claim) -> list[Claimed] | None:
+        return await _claim(claim, self.connector.dispatch_batch_size) or None
+
+    async def send(self, batch: list[Claimed]) -> list[ItemResult]:
+        return await self.connector.send_dispatches(self.connection, [c.note for c in batch])
+
+    async def record(self, log: RunLog, batch: list[Claimed], results: list[ItemResult] | None,
+                     error: PartnerError | None) -> list[Issue]:  # fmt: skip
+        if error is not None:  # the batch failed as a whole: an attempt of each note
+            reason = f"{type(error).__name__}: {error}"
+            results = [ItemResult(str(c.dispatch.id), False, reason) for c in batch]
+        return await _record(log, self.channel, batch, {r.id: r for r in results or []}, error)
+
+    async def release(self, claim: Claim, batch: list[Claimed], error: BaseException) -> None:
+        await Dispatch.filter(id__in=[c.dispatch.id for c in batch]).update(claimed_at=None)
 
 
 async def forgotten(now: datetime) -> set[uuid.UUID]:

@@ -17,14 +17,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, TypeVar
 
 from orderdeck.config import get_settings
 from orderdeck.models import Channel, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.plugins.dto import ItemResult
 from orderdeck.plugins.errors import PartnerError, PartnerRateLimited, PartnerUnavailable
 from orderdeck.services import claims, events, outbox
 from orderdeck.services.claims import Claim, ClaimLost
 from orderdeck.services.context import transaction
 from orderdeck.services.events import SyncPhase
+
+B = TypeVar("B")
 
 Issue = tuple[str, str, str]
 """(reference, kind, message): an order (or listing) a run skipped or failed, and why."""
@@ -129,16 +133,46 @@ async def recording(claim: Claim) -> AsyncIterator[RunLog]:
                 pass
 
 
+class Outbound(Protocol[B]):
+    """The steps of one kind of outbound work (stock push, dispatch), which ``outbound_run``
+    repeats: claim a batch of due items under the run's claim, hand it to the connector, record
+    each item's result. Every write renews the run's claim in its transaction, so a run that
+    outlived its claim records nothing over the run that took it over."""
+
+    async def claim(self, claim: Claim) -> B | None:
+        """Claim the next batch (None: nothing is left; an empty batch: nothing to send in this
+        one, claim again)."""
+        ...
+
+    async def send(self, batch: B) -> list[ItemResult]:
+        """Hand the batch to the connector: one result per item."""
+        ...
+
+    async def record(self, log: RunLog, batch: B, results: list[ItemResult] | None,
+                     error: PartnerError | None) -> list[Issue]:  # fmt: skip
+        """Record each item's result (``results``), or the connector's error for the whole batch
+        (``error``, see the retry rule), and release the claimed items; the run's issues."""
+        ...
+
+    async def release(self, claim: Claim, batch: B, error: BaseException) -> None:
+        """Leave the batch's items as they were (a bug or a cancelled job stopped the send)."""
+        ...
+
+
 async def outbound_run(
     channel_id: uuid.UUID,
     kind: SyncKind,
-    work: Callable[[RunLog, Channel], Awaitable[None]],
+    steps: Callable[[Channel], Outbound[Any]],
     still_due: Callable[[], Awaitable[bool]],
+    *,
+    max_batches: int = 100,
 ) -> SyncRun | None:
-    """One run of a channel's outbound work (stock push, dispatch): ``work`` under the channel's
-    claim of ``kind``, recorded in the run log; then, if ``still_due`` finds work that became due
-    while the claim was held, another run is woken. None, logging nothing, when the channel is
-    disabled or another run holds the claim."""
+    """One run of a channel's outbound work: batch after batch of ``steps(channel)`` under the
+    channel's claim of ``kind``, recorded in the run log, until nothing is due, ``max_batches``
+    were sent, or the connector failed a whole batch (that error ends the run FAILED; the items'
+    own next attempts pace the retries). Then, if ``still_due`` finds work that became due while
+    the claim was held, another run is woken. None, logging nothing, when the channel is disabled,
+    another run holds the claim, or nothing needed sending."""
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None or not channel.enabled:
         return None
@@ -146,7 +180,26 @@ async def outbound_run(
         if claim is None:
             return None
         async with recording(claim) as log:
-            await work(log, channel)
+            outbound = steps(channel)
+            for _ in range(max_batches):
+                batch = await outbound.claim(claim)
+                if batch is None:
+                    break
+                if not batch:
+                    continue
+                run = await log.start()
+                results, error = None, None
+                try:
+                    results = await outbound.send(batch)
+                except PartnerError as exc:
+                    error = log.error = exc
+                except BaseException as exc:
+                    await outbound.release(claim, batch, exc)
+                    raise
+                run.pages += 1
+                await log.progress(await outbound.record(log, batch, results, error))
+                if error is not None:
+                    break
     if await still_due():
         outbox.wake(kind, [channel_id])
     return log.run

@@ -51,6 +51,9 @@ class Batch:
     to_send: dict[uuid.UUID, tuple[Listing, int]] = field(default_factory=dict)
     unchanged: int = 0
 
+    def __len__(self) -> int:
+        return len(self.to_send)
+
 
 def claimable(now: datetime) -> Q:
     """Listings the run holding the channel's claim takes at ``now``: due and past their next
@@ -134,7 +137,7 @@ _OUTCOME_FIELDS = ["push_claimed_at", "submitted_at", "submitted_quantity", "sub
                    "push_attempts", "next_push_at"]  # fmt: skip
 
 
-async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRun) -> list[Issue]:
+async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRun | None) -> list[Issue]:
     """A batch the channel did not take, as a whole. A passing failure (RETRYABLE) leaves each
     listing due, RETRYING at its next attempt (backoff by its failures in a row); refused
     credentials or data leave them FAILED until a change; anything else (a bug, a cancelled job)
@@ -150,7 +153,7 @@ async def _release(claim: Claim, batch: Batch, error: BaseException, run: SyncRu
         elif isinstance(error, PartnerError):
             listing.submit_status, listing.submit_error, listing.submitted_at = SubmitStatus.FAILED, reason, now
             listing.push_attempts, listing.next_push_at = 0, None
-    if isinstance(error, PartnerError):
+    if isinstance(error, PartnerError) and run is not None:
         run.failed += len(listings)
         if isinstance(error, RETRYABLE):
             run.retrying += len(listings)
@@ -177,35 +180,38 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
     the module docstring); it is not raised: the listings' next attempts pace the retries.
     """
     return await outbound_run(
-        channel_id, SyncKind.STOCK_PUSH, lambda log, channel: _push(log, channel, max_batches),
+        channel_id, SyncKind.STOCK_PUSH, StockPush,
         lambda: Listing.filter(claimable(datetime.now(timezone.utc)), channel_id=channel_id).exists(),
+        max_batches=max_batches,
     )  # fmt: skip
 
 
-async def _push(log: RunLog, channel: Channel, max_batches: int) -> None:
-    connector, connection = channel_connection(channel)
-    size = connector.stock_batch_size
-    for _ in range(max_batches):
-        batch = await _claim(log.claim, channel, size)
-        if not batch.to_send:
-            if batch.unchanged:
-                continue
-            return
-        run = await log.start()
+class StockPush:
+    """A stock push's steps (services.runs.Outbound): due listings out to the channel."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.connector, self.connection = channel_connection(channel)
+
+    async def claim(self, claim: Claim) -> Batch | None:
+        batch = await _claim(claim, self.channel, self.connector.stock_batch_size)
+        return batch if batch.to_send or batch.unchanged else None
+
+    async def send(self, batch: Batch) -> list[ItemResult]:
         updates = [StockUpdate(listing_id=str(listing.id), channel_sku=listing.channel_sku, quantity=quantity,
                                channel_reference=listing.channel_reference)
                    for listing, quantity in batch.to_send.values()]  # fmt: skip
-        try:
-            results = await connector.push_stock(connection, updates)
-        except PartnerError as exc:
-            log.error = exc
-            await log.progress(await _release(log.claim, batch, exc, run))
-            return
-        except BaseException as exc:
-            await _release(log.claim, batch, exc, run)
-            raise
-        run.pages += 1
-        await log.progress(await _record(log.claim, batch, results, run))
+        return await self.connector.push_stock(self.connection, updates)
+
+    async def record(self, log: RunLog, batch: Batch, results: list[ItemResult] | None,
+                     error: PartnerError | None) -> list[Issue]:  # fmt: skip
+        run = await log.start()
+        if error is not None:
+            return await _release(log.claim, batch, error, run)
+        return await _record(log.claim, batch, results or [], run)
+
+    async def release(self, claim: Claim, batch: Batch, error: BaseException) -> None:
+        await _release(claim, batch, error, None)
 
 
 async def forgotten(now: datetime) -> set[uuid.UUID]:
