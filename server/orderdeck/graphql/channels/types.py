@@ -275,20 +275,8 @@ class Connector:
 
 
 @strawberry.type(description="An installed channel plugin and the settings a channel of it takes.")
-class ChannelPlugin:
-    name: str = strawberry.field(description="What channels name as their plugin, e.g. woocommerce.")
-    title: str = strawberry.field(description="A human name, e.g. WooCommerce.")
-    kind: ConnectorKind = strawberry.field(description="What it connects to.")
-    version: str = strawberry.field(description="The installed version.")
-    description: str = strawberry.field(description="What it does.")
-    source: str = strawberry.field(description="The order source its channels' orders get.")
-
-    @strawberry.field(
-        description="The JSON schema of a channel's settings; secret fields have format \"password\" and "
-        "writeOnly true (they are never returned)."
-    )
-    def settings_schema(self) -> JSON:
-        return settings_schema(self.settings)  # type: ignore[attr-defined]
+class ChannelPlugin(Connector):
+    source: str = strawberry.field(description="The order source its channels' orders get.")  # type: ignore[assignment]
 
 
 @strawberry.type(description="Something wrong with an installed plugin: the plugin is left out, or the connector named.")
