@@ -46,7 +46,7 @@ from common import (  # noqa: E402
 )
 
 from orderdeck import db  # noqa: E402
-from orderdeck.services.order_inputs import line_amounts  # noqa: E402
+from orderdeck.services.orders.inputs import line_amounts  # noqa: E402
 from orderdeck.services.orders import create_direct_order, create_orders  # noqa: E402
 
 COPY_REPEATS = 3

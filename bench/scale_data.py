@@ -44,7 +44,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from orderdeck.services.order_inputs import line_amounts
+from orderdeck.services.orders.inputs import line_amounts
 
 SKUS = 1000
 LINES = 3

@@ -25,7 +25,7 @@ from orderdeck.models import __all__ as model_names
 from orderdeck import models
 from orderdeck.models import Order
 from orderdeck.services.allocation import AllocationState, allocation_of
-from orderdeck.services.orders import next_numbers
+from orderdeck.services.orders.common import next_numbers
 from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
 from tests.services.allocation_oracle import assert_allocation_matches_oracle
 

@@ -32,7 +32,8 @@ from orderdeck.graphql.arguments import CheckArguments, IntRange, checked, rules
 from orderdeck.graphql.common import encode_id
 from orderdeck.graphql.schema import schema
 from orderdeck.models import Dispatch, DispatchState, Listing, Location, OrderItem, SyncKind
-from orderdeck.services import channels, listings, locations, order_notes, orders
+from orderdeck.services import channels, listings, locations, orders
+from orderdeck.services.orders import notes as order_notes
 from orderdeck.services.context import Actor
 from orderdeck.services.failed_jobs import record_failed_job
 from orderdeck.services.work import WORK

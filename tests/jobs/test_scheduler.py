@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 from tests.services.helpers import make_item, make_order
 from orderdeck.jobs.scheduler import tick
 from orderdeck.services.runs import SWEEP_GRACE as GRACE
+from orderdeck.events.store import last_id
 from orderdeck.models import Channel, Dispatch, DispatchState, Event, Listing, SyncKind
-from orderdeck.services import channels, claims, events, listings
+from orderdeck.services import channels, claims, listings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
@@ -98,7 +99,7 @@ async def test_disabled_channels_are_not_swept(default_location, actor):
 async def test_the_tick_deletes_events_older_than_the_retention_window(default_location, actor):
     for sku in ("MUG", "CUP", "CAP"):
         await make_item(sku, actor, level=5, location_id=default_location.id)  # a stock event each
-    newest = await events.last_id()
+    newest = await last_id()
     assert newest >= 3
     kept_from = datetime.now(timezone.utc)
     await Event.filter(id__lt=newest).update(created_at=kept_from - timedelta(hours=25))  # older than 24 h
@@ -107,4 +108,4 @@ async def test_the_tick_deletes_events_older_than_the_retention_window(default_l
 
     assert pruned == newest - 1
     assert await Event.all().values_list("id", flat=True) == [newest]
-    assert await events.last_id() == newest  # numbering goes on from there
+    assert await last_id() == newest  # numbering goes on from there

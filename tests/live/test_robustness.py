@@ -168,11 +168,11 @@ async def test_a_subscriber_arriving_while_the_idle_hub_looks_up_the_newest_id_m
     items: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An idle hub only notes the newest id; one who subscribes meanwhile is offered what follows."""
-    from orderdeck.services import events as recorded
+    from orderdeck.events import hub as hub_module
 
     hub = events.Hub(events.Bus())  # not started: this test alone runs its catch-up
-    hub.last_id = await recorded.last_id()
-    newest = recorded.last_id
+    hub.last_id = await events.last_id()
+    newest = events.last_id
     async with contextlib.AsyncExitStack() as stack:
         arrived: list[events.Subscription] = []
 
@@ -181,6 +181,6 @@ async def test_a_subscriber_arriving_while_the_idle_hub_looks_up_the_newest_id_m
             await bump(items)  # 100 events, committed after it subscribed
             return await newest()
 
-        monkeypatch.setattr(recorded, "last_id", newest_while_one_subscribes)
+        monkeypatch.setattr(hub_module, "last_id", newest_while_one_subscribes)
         await hub.catch_up()
         assert len(arrived[0].buffer) == 100

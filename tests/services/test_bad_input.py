@@ -11,7 +11,8 @@ import pytest
 
 from tests.services.helpers import assert_unchanged_by, db_state, make_item, make_order, refused
 from orderdeck.models import Order, OrderState, OrderStatus
-from orderdeck.services import locations, order_notes, orders, stock
+from orderdeck.services import locations, orders, stock
+from orderdeck.services.orders import notes as order_notes
 from orderdeck.services.errors import ErrorCode
 
 VALID = {"items": [{"sku": "A", "quantity": 1, "unit_price": "2.00"}]}

@@ -24,7 +24,7 @@ from orderdeck.models import (
 )
 from orderdeck.services import orders
 from orderdeck.services.bulk import insert_rows
-from orderdeck.services.order_intake import tag_row
+from orderdeck.services.orders.intake import tag_row
 from orderdeck.services.context import transaction
 
 

@@ -32,6 +32,8 @@ from orderdeck.models import (
 )
 from orderdeck.services import locations, orders, stock
 from orderdeck.services.context import transaction
+from orderdeck.services.orders import create
+from orderdeck.services.orders.common import next_numbers
 from orderdeck.services.errors import ErrorCode, ServiceError
 
 TIMEOUT = 120
@@ -183,7 +185,7 @@ async def test_a_duplicate_only_the_unique_index_catches_is_still_a_duplicate(de
     async def no_early_check(*args: object) -> None:
         return None
 
-    monkeypatch.setattr(orders, "_refuse_existing_references", no_early_check)
+    monkeypatch.setattr(create, "_refuse_existing_references", no_early_check)
     with pytest.raises(ServiceError) as info:
         await make_order(actor, ("A", 1), reference="WEB-1")
 
@@ -273,7 +275,7 @@ async def test_order_numbers_do_not_wait_for_another_creation_to_commit(postgres
     await make_item("N", actor, level=5, location_id=default_location.id)
     with pytest.raises(ZeroDivisionError):
         async with transaction():  # a creation that has taken its numbers and not committed yet
-            first = await orders.next_numbers(10)
+            first = await next_numbers(10)
             other = await asyncio.wait_for(make_order(actor, ("N", 1)), 10)  # own transaction, own connection
             assert other.number == first + 10
             1 / 0  # then rolls back

@@ -6,7 +6,8 @@ import uuid
 
 from tests.services.helpers import audit_kinds, make_item, make_order, refused
 from orderdeck.models import AuditEntry, AuditKind, Location, OrderItem, StockLevel
-from orderdeck.services import locations, orders, returns, stock
+from orderdeck.services import locations, orders, stock
+from orderdeck.services.orders import returns
 from orderdeck.services.errors import ErrorCode
 
 

@@ -30,7 +30,8 @@ from orderdeck.models import (
     OrderTag,
     StockLedgerEntry,
 )
-from orderdeck.services import locations, order_notes, orders, stock
+from orderdeck.services import locations, orders, stock
+from orderdeck.services.orders import notes as order_notes
 from orderdeck.services.errors import ErrorCode, ServiceError
 
 

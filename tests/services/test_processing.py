@@ -18,7 +18,8 @@ from tests.services.helpers import (
     reload,
 )
 from orderdeck.models import AuditEntry, AuditKind, Dispatch, DispatchState, Order, OrderState, OrderStatus
-from orderdeck.services import locations, order_notes, orders
+from orderdeck.services import locations, orders
+from orderdeck.services.orders import notes as order_notes
 from orderdeck.services.errors import ErrorCode, ServiceError
 
 

@@ -28,7 +28,8 @@ from orderdeck.models import (
     OrderStatus,
     StockLedgerEntry,
 )
-from orderdeck.services import locations, orders, returns
+from orderdeck.services import locations, orders
+from orderdeck.services.orders import returns
 from orderdeck.services.errors import ErrorCode
 
 

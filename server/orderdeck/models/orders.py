@@ -187,7 +187,7 @@ class OrderTag(Model):
     A tag carries a copy of its order's state and sort keys (TAGGED_ORDER_KEYS), so that a page of
     the orders with a tag, in any sort, is read from this table's indexes: about a page, however
     many orders have carried the tag. The writes that change those columns of an order copy them
-    (services.orders.copy_keys_to_tags); the tests check they agree after racing writes
+    (services.orders.common.copy_keys_to_tags); the tests check they agree after racing writes
     (tests/services/test_concurrency.py) and that a tagged list pages as the whole list does.
     """
 

@@ -30,9 +30,9 @@ from orderdeck.services.audit import AuditLog
 from orderdeck.services.channels import channel_connection
 from orderdeck.services.context import Actor, save_fields, transaction
 from orderdeck.services.errors import ErrorCode, validated
-from orderdeck.services.order_inputs import OrderIds
+from orderdeck.services.orders.inputs import OrderIds
 from orderdeck.services.claims import Claim
-from orderdeck.services.orders import BatchResult, OrderFailure, lock_orders
+from orderdeck.services.orders.common import BatchResult, OrderFailure, lock_orders
 from orderdeck.services.runs import RETRYABLE, SWEEP_GRACE, Issue, RunLog, backoff, outbound_run, retry_after
 from orderdeck.services.sync import sync_actor
 

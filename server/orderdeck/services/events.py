@@ -18,12 +18,10 @@ from typing import Any
 
 from orderdeck import db
 from orderdeck.models import AuditKind, Counter, Event, EventTopic, Order, StockItem, StockLevel, SyncRun
+from orderdeck.events.store import COUNTER
+from orderdeck.events.transports import current_bus
 from orderdeck.services.bulk import insert_rows
 from orderdeck.services.context import after_commit, before_commit
-
-COUNTER = "event"
-"""The counter row numbering events."""
-
 
 class OrderEventKind(str, Enum):
     """What happened to an order, as subscribers see it."""
@@ -169,12 +167,6 @@ async def next_ids(count: int) -> int:
     return int(rows[0]["value"])
 
 
-async def last_id() -> int:
-    """The id of the newest committed event (0 before the first)."""
-    value = await Counter.filter(name=COUNTER).values_list("value", flat=True)
-    return int(value[0]) if value else 0
-
-
 async def prune(before: datetime) -> int:
     """Delete the events committed before ``before`` (the retention window's start); how many."""
     return await Event.filter(created_at__lt=before).delete()
@@ -182,8 +174,6 @@ async def prune(before: datetime) -> int:
 
 async def _flush(items: list[tuple]) -> None:
     """Build, number, write and announce the transaction's events (just before it commits)."""
-    from orderdeck import events as bus
-
     by_topic: dict[EventTopic, list[tuple]] = {}
     for item in items:
         by_topic.setdefault(item[0], []).append(item)
@@ -200,6 +190,6 @@ async def _flush(items: list[tuple]) -> None:
         {"id": first + i, "topic": topic, "kind": kind, "data": data, "created_at": now}
         for i, (topic, kind, data) in enumerate(records)
     ])  # fmt: skip
-    current = bus.current_bus()
+    current = current_bus()
     await current.announce(last)
     after_commit(lambda: current.committed(last))

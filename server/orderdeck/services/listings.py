@@ -18,7 +18,7 @@ from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, locked, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, not_found, validated
 from orderdeck.services.fields import MAX_LEVEL, Strict, text
-from orderdeck.services.orders import lock_orders
+from orderdeck.services.orders.common import lock_orders
 from orderdeck.services.stock import StockChange, apply_stock_changes
 
 

@@ -50,7 +50,7 @@ from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ServiceError, validated
 from orderdeck.services.claims import Claim
 from orderdeck.services.runs import recording
-from orderdeck.services.order_inputs import OrderInput
+from orderdeck.services.orders.inputs import OrderInput
 
 
 def sync_actor(channel: Channel) -> Actor:

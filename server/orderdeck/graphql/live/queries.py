@@ -6,7 +6,7 @@ import strawberry
 
 from orderdeck.graphql.live.types import EventId
 from orderdeck.graphql.permissions import READ
-from orderdeck.services.events import last_id
+from orderdeck.events.store import last_id
 
 
 @strawberry.type

@@ -1,6 +1,6 @@
 """GraphQL input types of the orders area, and their conversion to the services' inputs.
 
-Each input converts to the snake_case dict the service validates (orderdeck.services.order_inputs).
+Each input converts to the snake_case dict the service validates (orderdeck.services.orders.inputs).
 Fields left out are left out of the dict too, and so are nulls but in OrderPatchInput (see
 orderdeck.graphql.common.given): the service's defaults apply on create, unchanged fields stay
 unchanged on edit, and null clears a field on edit. Global ids are decoded here; a malformed id

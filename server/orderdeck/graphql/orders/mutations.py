@@ -31,9 +31,9 @@ from orderdeck.graphql.orders.inputs import (
 from orderdeck.graphql.orders.types import ExtendedProperty, Order, OrderNote, OrderReturn, OrderStatus
 from orderdeck.graphql.permissions import CANCEL_ORDERS, CREATE_ORDERS, EDIT_ORDERS, PROCESS_ORDERS
 from orderdeck.services import dispatches
-from orderdeck.services import order_notes as note_service
+from orderdeck.services.orders import notes as note_service
 from orderdeck.services import orders as service
-from orderdeck.services import returns as return_service
+from orderdeck.services.orders import returns as return_service
 from orderdeck.services.context import MAX_BATCH, Actor
 from orderdeck.services.errors import ErrorCode as ServiceErrorCode
 from orderdeck.services.errors import ServiceError

@@ -19,8 +19,8 @@ from orderdeck.models import (
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, validated
-from orderdeck.services.order_inputs import LineQuantity, ResendInput, ReturnInput
-from orderdeck.services.orders import (
+from orderdeck.services.orders.inputs import LineQuantity, ResendInput, ReturnInput
+from orderdeck.services.orders.common import (
     allocation_changes,
     lines_by_order,
     lock_order,

@@ -1,6 +1,6 @@
 """Order intake: the rows of new orders, built as plain dicts for services.bulk.
 
-create_orders (services/orders.py) validates, locks and numbers a batch, then builds every row it
+create_orders (services/orders/create.py) validates, locks and numbers a batch, then builds every row it
 writes here (orders, lines, tags, notes, properties and the allocations they need) without a model
 object per row: building Tortoise models cost more than writing the rows.
 """
@@ -18,7 +18,7 @@ from orderdeck.models import TAGGED_ORDER_KEYS, Location, OrderState, OrderStatu
 from orderdeck.services.context import Actor
 from orderdeck.services.errors import ServiceError
 from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT
-from orderdeck.services.order_inputs import ItemInput, OrderInput, line_amounts
+from orderdeck.services.orders.inputs import ItemInput, OrderInput, line_amounts
 from orderdeck.services.stock import StockChange
 
 ZERO = Decimal(0)

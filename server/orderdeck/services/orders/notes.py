@@ -9,8 +9,8 @@ from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import not_found, validated
 from orderdeck.services.fields import clean_text
-from orderdeck.services.order_inputs import NoteInput, PropertyInput
-from orderdeck.services.orders import lock_order
+from orderdeck.services.orders.inputs import NoteInput, PropertyInput
+from orderdeck.services.orders.common import lock_order
 
 
 async def add_note(order_id: uuid.UUID, data: NoteInput | dict, actor: Actor) -> OrderNote:
