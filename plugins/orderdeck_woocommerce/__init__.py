@@ -106,6 +106,7 @@ def _client(connection: Connection[WooCommerceSettings]) -> WooCommerceClient:
         verify_tls=settings.verify_tls,
         rate=settings.requests_per_second,
         timeout=settings.timeout_seconds,
+        limit_key=connection.connection_id,  # one budget per shop, shared by every call and worker
     )
 
 

@@ -1,14 +1,17 @@
-"""Requests per minute per API token: a token bucket, in Redis when one is configured (shared by every
-API process), in the process otherwise.
+"""Token buckets, in Redis when one is configured (shared by every process), in the process
+otherwise: requests per minute per API token (``rate_limiter``), and requests to each partner per
+connection and operation (``partner_limiter``, used by the plugin toolkit's PartnerHttp).
 
 A bucket holds up to ``burst`` requests and refills at ``per_minute / 60`` a second; a request takes
-one, or is refused with the seconds until one is back (sent as Retry-After).
+one, or is refused with the seconds until one is back (sent as Retry-After, or waited out).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +37,7 @@ return tostring(wait)
 class Rate:
     """``per_minute`` requests a minute on average, ``burst`` at once."""
 
-    per_minute: int
+    per_minute: float
     burst: int
 
     @property
@@ -45,8 +48,9 @@ class Rate:
 class RateLimiter(Protocol):
     rate: Rate
 
-    async def take(self, key: str) -> float:
-        """Take one request from ``key``'s bucket: 0 if allowed, else the seconds to wait."""
+    async def take(self, key: str, rate: Rate | None = None) -> float:
+        """Take one request from ``key``'s bucket (of ``rate``, else the limiter's): 0 if allowed,
+        else the seconds to wait."""
         ...
 
     async def close(self) -> None: ...
@@ -58,20 +62,21 @@ class MemoryRateLimiter:
     def __init__(self, rate: Rate) -> None:
         self.rate = rate
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()  # no await inside: shared by every thread's event loop
 
-    async def take(self, key: str) -> float:
-        async with self._lock:
+    async def take(self, key: str, rate: Rate | None = None) -> float:
+        rate = rate or self.rate
+        with self._lock:
             now = time.monotonic()
-            tokens, at = self._buckets.get(key, (float(self.rate.burst), now))
-            tokens = min(self.rate.burst, tokens + (now - at) * self.rate.per_second)
+            tokens, at = self._buckets.get(key, (float(rate.burst), now))
+            tokens = min(rate.burst, tokens + (now - at) * rate.per_second)
             wait = 0.0
             if tokens >= 1:
                 tokens -= 1
             else:
-                wait = (1 - tokens) / self.rate.per_second
+                wait = (1 - tokens) / rate.per_second
             self._buckets[key] = (tokens, now)
-            if len(self._buckets) > 10_000:  # forget full buckets of tokens gone quiet
+            if len(self._buckets) > 10_000:  # forget full buckets of keys gone quiet
                 self._forget_full(now)
             return wait
 
@@ -94,8 +99,9 @@ class RedisRateLimiter:
         self._redis = Redis.from_url(url)
         self._take = self._redis.register_script(_TAKE)
 
-    async def take(self, key: str) -> float:
-        wait = await self._take(keys=[self.prefix + key], args=[self.rate.per_second, self.rate.burst])
+    async def take(self, key: str, rate: Rate | None = None) -> float:
+        rate = rate or self.rate
+        wait = await self._take(keys=[self.prefix + key], args=[rate.per_second, rate.burst])
         return float(wait)
 
     async def close(self) -> None:
@@ -124,3 +130,26 @@ def rate_limiter(settings: Settings) -> RateLimiter | None:
     if url is None:
         return MemoryRateLimiter(rate)
     return RedisRateLimiter(rate, url, settings.broker_namespace)
+
+
+_partners: dict[str, RateLimiter] = {}
+_partners_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RateLimiter] = weakref.WeakKeyDictionary()
+PARTNER_DEFAULT = Rate(per_minute=300, burst=10)
+"""The rate of a partner bucket whose caller gives none."""
+
+
+def partner_limiter() -> RateLimiter:
+    """The limiter of requests to partners, keyed by connection and operation (the caller gives
+    each bucket's rate): in Redis when one is configured, so every process (API, workers) shares
+    a partner's budget; else in this process, shared by its threads. Redis clients are bound to
+    their event loop: one limiter per loop."""
+    from orderdeck.config import get_settings
+
+    settings = get_settings()
+    url = redis_url_for(settings)
+    if url is None:
+        return _partners.setdefault("memory", MemoryRateLimiter(PARTNER_DEFAULT))
+    loop = asyncio.get_running_loop()
+    if loop not in _partners_by_loop:
+        _partners_by_loop[loop] = RedisRateLimiter(PARTNER_DEFAULT, url, settings.broker_namespace)
+    return _partners_by_loop[loop]

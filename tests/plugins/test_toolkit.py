@@ -124,3 +124,53 @@ async def test_token_bucket_paces_requests(sandbox, control):
     # Never more than rate + burst requests within any one second.
     busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
     assert busiest <= rate + 1
+
+
+async def test_clients_of_one_key_share_its_budget_and_other_keys_do_not(sandbox, control):
+    """Each hook call makes its own client: with the connection's limit_key, they share one bucket
+    (a shop's rate holds across calls and jobs); another connection has its own."""
+    import asyncio
+
+    async def burst(key: str, count: int) -> None:
+        async with http(sandbox, rate=5.0, burst=1, limit_key=key) as client:
+            for _ in range(count):
+                await client.request("GET", "/orders", params={"per_page": 1})
+
+    started = time.monotonic()
+    await asyncio.gather(burst("shop-a", 3), burst("shop-a", 3))  # 6 requests, one budget of 5/s
+    shared = time.monotonic() - started
+    started = time.monotonic()
+    await asyncio.gather(burst("shop-b", 3), burst("shop-c", 3))  # two budgets
+    apart = time.monotonic() - started
+    assert shared >= 0.9 and apart < shared * 0.8, (shared, apart)
+
+
+async def test_an_operation_has_its_own_rate(sandbox, control):
+    async with http(sandbox, rate=100.0, burst=100, limit_key="shop-d", operation_rates={"orders": (4.0, 1)}) as client:
+        started = time.monotonic()
+        for _ in range(3):
+            await client.request("GET", "/orders", operation="orders")
+        slow = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(3):
+            await client.request("GET", "/products")
+        fast = time.monotonic() - started
+    assert slow >= 0.45 and fast < 0.4, (slow, fast)
+
+
+async def test_with_redis_the_budget_is_shared_by_every_process(monkeypatch):
+    """The partner limiter lives in Redis when one is configured: two limiters (as two worker
+    processes would hold) draw from one bucket."""
+    from orderdeck.config import get_settings
+    from orderdeck.ratelimit import Rate, RedisRateLimiter, partner_limiter
+
+    monkeypatch.setattr(get_settings(), "rate_limit_store", "redis://127.0.0.1:6379/15")
+    first = partner_limiter()
+    assert isinstance(first, RedisRateLimiter)
+    second = RedisRateLimiter(first.rate, "redis://127.0.0.1:6379/15", get_settings().broker_namespace)
+    key, rate = f"partner:test-{time.monotonic_ns()}", Rate(per_minute=60, burst=2)
+    try:
+        waits = [await limiter.take(key, rate) for limiter in (first, second, first, second)]
+    finally:
+        await second.close()
+    assert waits[:2] == [0.0, 0.0] and all(wait > 0 for wait in waits[2:]), waits

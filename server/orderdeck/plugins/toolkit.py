@@ -1,11 +1,16 @@
 """Client plumbing every channel plugin shares: one HTTP client with rate limiting, retries and
 typed errors, so no plugin re-implements them.
 
-    http = PartnerHttp("https://shop.example/wp-json/wc/v3", auth=("ck", "cs"), rate=5, burst=10)
+    http = PartnerHttp("https://shop.example/wp-json/wc/v3", auth=("ck", "cs"), rate=5, burst=10,
+                       limit_key=connection.connection_id)
     response = await http.request("GET", "/orders", params={"page": 1})
     orders = http.json(response, list)
 
-- A token bucket spaces requests to ``rate`` per second with bursts of ``burst``.
+- A token bucket spaces requests to ``rate`` per second with bursts of ``burst``. With a
+  ``limit_key`` (e.g. the connection's id) the bucket is shared by every client of that key, in
+  every process when Redis is configured (``orderdeck.ratelimit.partner_limiter``), so a
+  partner's budget holds across calls, jobs and workers; ``request(..., operation=...)`` gives an
+  operation its own bucket (``operation_rates`` sets its rate).
 - 429: waits for Retry-After (or the bucket's pace) and tries again, up to ``max_wait`` seconds in
   all; past that raises PartnerRateLimited(retry_after) for the job to retry later. A rate header
   (e.g. Amazon's x-amzn-RateLimit-Limit) re-tunes the bucket to what the channel announces.
@@ -20,12 +25,13 @@ import asyncio
 import functools
 import json
 import ssl
-import time
+import uuid
 from typing import Any, TypeVar
 
 import certifi
 import httpx
 
+from orderdeck.ratelimit import Rate, partner_limiter
 from orderdeck.plugins.errors import (
     PartnerAuthError,
     PartnerDataError,
@@ -41,34 +47,6 @@ T = TypeVar("T")
 def default_tls() -> ssl.SSLContext:
     """One TLS context with the system's CA certificates, shared by every client of the process."""
     return ssl.create_default_context(cafile=certifi.where())
-
-
-class TokenBucket:
-    """At most ``rate`` acquisitions per second on average, ``burst`` at once."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.updated = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    def retune(self, rate: float) -> None:
-        """Follow a rate the channel announces."""
-        if rate > 0:
-            self.rate = rate
-
-    async def acquire(self) -> None:
-        """Wait until a request may be sent."""
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
@@ -108,9 +86,13 @@ class PartnerHttp:
         retries: int = 2,
         max_wait: float = 30.0,
         rate_header: str | None = None,
+        limit_key: str | None = None,
+        operation_rates: dict[str, tuple[float, int]] | None = None,
         **client_options: Any,
     ) -> None:
-        self.bucket = TokenBucket(rate, burst)
+        self.rate = Rate(rate * 60, burst)
+        self.operation_rates = {op: Rate(r * 60, b) for op, (r, b) in (operation_rates or {}).items()}
+        self.limit_key = f"partner:{limit_key}" if limit_key else f"client:{uuid.uuid4().hex}"
         self.retries = retries
         self.max_wait = max_wait
         self.rate_header = rate_header
@@ -128,11 +110,19 @@ class PartnerHttp:
         """Close the connections."""
         await self.client.aclose()
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _pace(self, operation: str) -> None:
+        """Wait until the bucket of this client's key (and ``operation``) lets a request go."""
+        key = f"{self.limit_key}:{operation}" if operation else self.limit_key
+        rate = self.operation_rates.get(operation, self.rate)
+        limiter = partner_limiter()
+        while (wait := await limiter.take(key, rate)) > 0:
+            await asyncio.sleep(wait)
+
+    async def request(self, method: str, url: str, *, operation: str = "", **kwargs: Any) -> httpx.Response:
         """Send a request, pacing, retrying and raising typed errors as the module says."""
         waited, attempt = 0.0, 0
         while True:
-            await self.bucket.acquire()
+            await self._pace(operation)
             try:
                 response = await self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -143,7 +133,7 @@ class PartnerHttp:
                 continue
             self._follow_rate(response)
             if response.status_code == 429:
-                pause = _retry_after(response, 1 / self.bucket.rate)
+                pause = _retry_after(response, 1 / self.rate.per_second)
                 if waited + pause > self.max_wait:
                     raise PartnerRateLimited(f"{method} {url}: rate limited by the channel", retry_after=pause)
                 waited += pause
@@ -162,11 +152,14 @@ class PartnerHttp:
             return response
 
     def _follow_rate(self, response: httpx.Response) -> None:
+        """Follow the rate the partner announces (requests a second) in its rate header."""
         if self.rate_header and self.rate_header in response.headers:
             try:
-                self.bucket.retune(float(response.headers[self.rate_header]))
+                announced = float(response.headers[self.rate_header])
             except ValueError:
-                pass
+                return
+            if announced > 0:
+                self.rate = Rate(announced * 60, self.rate.burst)
 
     @staticmethod
     def json(response: httpx.Response, expected: type[T]) -> T:
