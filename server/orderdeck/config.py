@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(100, ge=1, le=1_000_000, description="Requests a token may send at once above its pace.")
     rate_limit_store: str = Field(
         "auto",
-        description="Where the rate limit's buckets live: auto (the Redis of the event bus or the broker when one is "
-        "configured, else memory), memory (each API process counts alone), or redis://host:port/db.",
+        description="Where the rate limits' buckets live (the API's per token, and the partners' per connection and "
+        "operation): auto (the Redis of the event bus or the broker when one is configured, else memory), memory "
+        "(each process counts alone), or redis://host:port/db.",
     )
     max_body_bytes: int = Field(
         2_000_000, ge=1000, le=1_000_000_000,
