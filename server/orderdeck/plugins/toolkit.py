@@ -1,5 +1,5 @@
-"""Client plumbing every channel plugin shares: one HTTP client with rate limiting, retries and
-typed errors, so no plugin re-implements them.
+"""Client plumbing every connector shares: one HTTP client with rate limiting, retries (tenacity)
+and typed errors, so no plugin re-implements them.
 
     http = PartnerHttp("https://shop.example/wp-json/wc/v3", auth=("ck", "cs"), rate=5, burst=10,
                        limit_key=connection.connection_id)
@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import certifi
 import httpx
+from tenacity import AsyncRetrying, RetryCallState
 
 from orderdeck.ratelimit import Rate, partner_limiter
 from orderdeck.plugins.errors import (
@@ -71,6 +72,30 @@ def _message(response: httpx.Response) -> str:
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             return str(errors[0].get("message") or errors[0].get("longMessage") or errors[0])[:300]
     return json.dumps(body)[:300]
+
+
+class _RetryPolicy:
+    """Which failed attempts of one request are tried again, and after how long (tenacity's retry
+    and wait): a 429 after its Retry-After while the waits stay within ``max_wait``; a passing
+    failure (timeout, connection, 5xx) ``retries`` times with exponential backoff; nothing else."""
+
+    def __init__(self, retries: int, max_wait: float) -> None:
+        self.retries, self.max_wait = retries, max_wait
+        self.failures, self.waited = 0, 0.0
+
+    def again(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, PartnerRateLimited):
+            return self.waited + error.retry_after <= self.max_wait
+        return isinstance(error, PartnerUnavailable) and self.failures < self.retries
+
+    def pause(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, PartnerRateLimited):
+            self.waited += error.retry_after
+            return error.retry_after
+        self.failures += 1
+        return min(2**self.failures * 0.25, 5.0)
 
 
 class PartnerHttp:
@@ -120,36 +145,31 @@ class PartnerHttp:
 
     async def request(self, method: str, url: str, *, operation: str = "", **kwargs: Any) -> httpx.Response:
         """Send a request, pacing, retrying and raising typed errors as the module says."""
-        waited, attempt = 0.0, 0
-        while True:
-            await self._pace(operation)
-            try:
-                response = await self.client.request(method, url, **kwargs)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt >= self.retries:
-                    raise PartnerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
-                attempt += 1
-                await asyncio.sleep(min(2**attempt * 0.25, 5))
-                continue
-            self._follow_rate(response)
-            if response.status_code == 429:
-                pause = _retry_after(response, 1 / self.rate.per_second)
-                if waited + pause > self.max_wait:
-                    raise PartnerRateLimited(f"{method} {url}: rate limited by the channel", retry_after=pause)
-                waited += pause
-                await asyncio.sleep(pause)
-                continue
-            if response.status_code >= 500:
-                if attempt >= self.retries:
-                    raise PartnerUnavailable(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
-                attempt += 1
-                await asyncio.sleep(min(2**attempt * 0.25, 5))
-                continue
-            if response.status_code in (401, 403):
-                raise PartnerAuthError(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
-            if response.status_code >= 400:
-                raise PartnerDataError(f"{method} {url}: HTTP {response.status_code}: {_message(response)}")
-            return response
+        policy = _RetryPolicy(self.retries, self.max_wait)
+        async for attempt in AsyncRetrying(retry=policy.again, wait=policy.pause, reraise=True):
+            with attempt:
+                return await self._attempt(method, url, operation, kwargs)
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+
+    async def _attempt(self, method: str, url: str, operation: str, kwargs: dict[str, Any]) -> httpx.Response:
+        """One paced attempt; the partner's answer, or the typed error it amounts to."""
+        await self._pace(operation)
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise PartnerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        self._follow_rate(response)
+        status = response.status_code
+        if status == 429:
+            pause = _retry_after(response, 1 / self.rate.per_second)
+            raise PartnerRateLimited(f"{method} {url}: rate limited by the partner", retry_after=pause)
+        if status >= 500:
+            raise PartnerUnavailable(f"{method} {url}: HTTP {status}: {_message(response)}")
+        if status in (401, 403):
+            raise PartnerAuthError(f"{method} {url}: HTTP {status}: {_message(response)}")
+        if status >= 400:
+            raise PartnerDataError(f"{method} {url}: HTTP {status}: {_message(response)}")
+        return response
 
     def _follow_rate(self, response: httpx.Response) -> None:
         """Follow the rate the partner announces (requests a second) in its rate header."""
