@@ -44,7 +44,11 @@ published as 0; send_dispatches is idempotent (the same note twice tells the buy
 note for an unknown order fails alone; and under the sandbox's faults every hook raises the typed
 error orderdeck retries by (500 and a dropped connection: PartnerUnavailable; a malformed body:
 PartnerUnreadable; a long 429: PartnerRateLimited) while a short 429 is waited out, and works
-again once the partner is well. Needs pytest-asyncio.
+again once the partner is well; whichever of a hook's requests fails, the hook raises (no failure
+mid-way is turned into a result), and a dispatch sent again after one still tells the buyer once.
+
+Needs pytest-asyncio. For pytest's detailed assertion messages, call
+``pytest.register_assert_rewrite("orderdeck.plugins.testing")`` in a conftest.py before importing it.
 """
 
 from __future__ import annotations
@@ -329,6 +333,32 @@ class ChannelContract:
             assert raised.value.retry_after > 0
         sandbox.control_call("DELETE", "/faults")
         await call(sandbox.connection())
+
+    @pytest.mark.parametrize("hook", HOOKS)
+    @pytest.mark.parametrize(("kind", "options", "error"), FAULTS[2:])
+    async def test_whichever_request_fails_the_call_raises(self, connector, sandbox, hook, kind, options, error):
+        """The fault starts at the call's first request, then its second... until the call ends
+        before it: a hook must not turn a failure mid-way into a result (only the faults that are
+        not retried, to keep the sweep quick)."""
+        call = await self.arranged_call(hook, connector, sandbox)
+        for after in range(50):
+            sandbox.control_call("DELETE", "/requests")
+            sandbox.control_call("POST", "/faults", json={"kind": kind, "count": 50, "after": after, **options})
+            try:
+                await call(sandbox.connection())
+            except PartnerError as exc:
+                assert isinstance(exc, error), f"{kind} at request {after + 1}: {type(exc).__name__}: {exc}"
+            else:
+                made = len(sandbox.control_call("GET", "/requests"))
+                assert made <= after, f"{hook} answered although its request {after + 1} failed ({kind})"
+                break
+            finally:
+                sandbox.control_call("DELETE", "/faults")
+        else:
+            raise AssertionError(f"{hook} never ended without the fault")
+        if hook == "send_dispatches":
+            told = [m for m in sandbox.buyer_messages("CT-2001") if "TRK-CT-2001" in m]
+            assert len(told) == 1, "a dispatch sent again after a failure tells the buyer once"
 
     async def test_a_short_rate_limit_is_waited_out(self, connector, sandbox):
         sandbox.list_product(SKUS[0], 50)
