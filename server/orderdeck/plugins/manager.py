@@ -2,8 +2,8 @@
 their connectors against their kind's contract and their sandboxes, and finding either by name.
 
 A plugin that cannot be loaded, implements hooks orderdeck does not know, or whose connectors or
-sandboxes break their contract is reported by name (``problems()``: logged at start-up, listed by ``orderdeck
-plugins``), never as a crash later: what is wrong is left out and the rest works.
+sandboxes break their contract is reported by name (``problems()``: logged at start-up, listed by
+``orderdeck plugins``), never as a crash later: what is wrong is left out and the rest works.
 """
 
 from __future__ import annotations

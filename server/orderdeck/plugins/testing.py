@@ -190,7 +190,8 @@ class ChannelContract:
                 return orders, cursor, pages
         raise AssertionError("the download never ended (has_more stayed True)")
 
-    async def downloaded(self, connector: ChannelConnector, sandbox: ChannelSandboxAdapter, reference: str) -> ChannelOrder:
+    async def downloaded(self, connector: ChannelConnector, sandbox: ChannelSandboxAdapter,
+                         reference: str) -> ChannelOrder:  # fmt: skip
         """The order ``reference`` as a first download reads it."""
         orders, _, _ = await self.download_all(connector, sandbox.connection())
         return next(order for order in orders if order.reference == reference)
@@ -313,7 +314,8 @@ class ChannelContract:
         order = await self.downloaded(connector, sandbox, "CT-1501")
         good = self.note(order, "dispatch-good", "TRK-CT-1501")
         unknown = DispatchNote(dispatch_id="dispatch-unknown", order_reference="CT-NO-SUCH-ORDER", lines=[],
-                               shipped_at=datetime.now(UTC), tracking_number="TRK-NONE", external_reference="987654")  # fmt: skip
+                               shipped_at=datetime.now(UTC), tracking_number="TRK-NONE",
+                               external_reference="987654")  # fmt: skip
         results = {r.id: r for r in await connector.send_dispatches(sandbox.connection(), [unknown, good])}
         assert set(results) == {"dispatch-good", "dispatch-unknown"}
         assert results["dispatch-good"].ok and not results["dispatch-unknown"].ok and results["dispatch-unknown"].error

@@ -23,6 +23,7 @@ The base every emulator is built on (the plumbing, so no emulator writes its own
 
 A complete emulator of a made-up shop API::
 
+    from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route

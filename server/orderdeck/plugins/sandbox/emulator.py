@@ -176,8 +176,7 @@ def sandbox_app(emulator: Emulator, api: Sequence[BaseRoute], *, control: Sequen
     ones. ``app.state.sandbox`` is the emulator; ``app.state.banner`` what ``orderdeck sandbox``
     prints on start (credentials, what the shop holds)."""
 
-    async def unmatched(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+    async def unmatched(request: Request, exc: HTTPException) -> Response:
         return emulator.unmatched(request, exc.status_code, exc.detail)
 
     app = Starlette(routes=[*api, *control, *_control_routes(emulator)],
