@@ -82,7 +82,7 @@ from orderdeck.models import Channel, SyncRun  # noqa: E402
 from orderdeck.services import channels  # noqa: E402
 from orderdeck.services.channels import channel_connection  # noqa: E402
 from orderdeck.services.sync import download_channel  # noqa: E402
-from orderdeck_woocommerce.sandbox import Fault, Sandbox, create_app  # noqa: E402
+from orderdeck_woocommerce.sandbox import Fault, Shop as SandboxShop, create_app  # noqa: E402
 
 KEY, SECRET = "ck_bench", "cs_bench"
 PAGE_SIZE = 100
@@ -99,7 +99,7 @@ class Shop:
     """A WooCommerce sandbox app served on loopback: its URL, and its in-memory state."""
 
     url: str
-    sandbox: Sandbox
+    sandbox: SandboxShop
     server: uvicorn.Server
 
 

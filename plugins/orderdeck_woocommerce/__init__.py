@@ -2,7 +2,8 @@
 
 Registered in pyproject.toml as ``[project.entry-points.orderdeck] woocommerce =
 "orderdeck_woocommerce"``; this module holds the hook implementations, ``client`` the API calls,
-``mapping`` the translation to orderdeck's DTOs and ``sandbox`` an emulated shop.
+``mapping`` the translation to orderdeck's DTOs and ``sandbox`` an emulated shop (offered through
+``orderdeck_register_sandboxes``).
 
 Download cursor
 ---------------
@@ -60,8 +61,10 @@ from orderdeck.plugins.errors import (
     PartnerUnreadable,
 )
 from orderdeck.plugins.hookspecs import hookimpl
+from orderdeck.plugins.sandbox import Sandbox
 from orderdeck_woocommerce import mapping
 from orderdeck_woocommerce.client import MAX_BATCH, MAX_PER_PAGE, WooCommerceClient, gmt
+from orderdeck_woocommerce.sandbox import SANDBOX
 
 __version__ = "0.1.0"
 
@@ -393,3 +396,9 @@ class WooCommerce(ChannelConnector):
 def orderdeck_register_connectors() -> list[ChannelConnector]:
     """The WooCommerce channel."""
     return [WooCommerce()]
+
+
+@hookimpl
+def orderdeck_register_sandboxes() -> list[Sandbox]:
+    """The emulated WooCommerce shop (``orderdeck sandbox woocommerce``, the demo, the tests)."""
+    return [SANDBOX]

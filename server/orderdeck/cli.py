@@ -316,30 +316,27 @@ def export_schema() -> None:
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--seed-orders", default=0, show_default=True, type=click.IntRange(0), help="Random orders to start with.")
 def sandbox(name: str, host: str, port: int, seed_orders: int) -> None:
-    """Run connector NAME's emulation of its partner's API (for tests and demos).
-
-    A plugin offers one as the module `<plugin package>.sandbox` with `create_app(**options)`.
-    """
-    import importlib
+    """Run the sandbox of connector NAME: an emulation of its partner's API, with state (for tests
+    and demos). Plugins offer sandboxes through the orderdeck_register_sandboxes hook."""
+    import inspect
 
     import uvicorn
 
     from orderdeck.plugins import manager
 
-    names = [connector.name for connector in manager.connectors()]
-    if name not in names:
-        raise click.ClickException(f"No installed connector is called {name!r} (installed: {', '.join(names)})")
-    plugin = manager.plugin_module(name)
-    package = getattr(plugin, "__package__", None) or plugin.__name__
     try:
-        module = importlib.import_module(f"{package}.sandbox")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{package}.sandbox":
-            raise
-        raise click.ClickException(f"Plugin {name!r} has no sandbox ({package}.sandbox)") from None
-    app = module.create_app(seed_orders=seed_orders)
-    banner = getattr(app.state, "banner", "")
-    click.echo(f"{banner}\n{name} sandbox on http://{host}:{port}" if banner else f"{name} sandbox on http://{host}:{port}")
+        offered = manager.sandbox(name)
+    except manager.UnknownSandbox as exc:
+        raise click.ClickException(str(exc)) from None
+    options: dict[str, int] = {}
+    if seed_orders:
+        parameters = inspect.signature(offered.create_app).parameters
+        if "seed_orders" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            raise click.ClickException(f"The {name} sandbox takes no --seed-orders")
+        options["seed_orders"] = seed_orders
+    app = offered.create_app(**options)
+    banner = getattr(app.state, "banner", "") or f"{offered.title} sandbox. {offered.description}"
+    click.echo(f"{banner}\n{name} sandbox on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

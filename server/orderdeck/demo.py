@@ -2,8 +2,8 @@
 
 Everything runs in the one ``orderdeck serve`` process, on the embedded default's in-process jobs:
 
-- Two emulated WooCommerce shops (the plugin's sandbox, ``orderdeck_woocommerce.sandbox``),
-  "Demo Shop North" and "Demo Shop South", mounted into the app under ``/demo/north/`` and
+- Two emulated WooCommerce shops (the sandbox the plugin offers for the connector DEMO_CONNECTOR,
+  found through the plugin manager by name), "Demo Shop North" and "Demo Shop South", mounted into the app under ``/demo/north/`` and
   ``/demo/south/``. Mounted rather than served on ports of their own because that is the simplest
   thing that cannot go wrong: one port to choose (``--port``) and nothing else to bind or find free,
   the shops start and stop with the server, and a restart on another port only moves them along.
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 DEMO_DATABASE_URL = "sqlite://orderdeck-demo.sqlite3"
 """The demo's own database (a file in the working folder), unless ORDERDECK_DATABASE_URL is set."""
+DEMO_CONNECTOR = "woocommerce"
+"""The connector the demo shows: its channels are configured with it, its shops are its sandbox."""
 DEMO_ACTOR = Actor("demo", ActorKind.SYSTEM)
 """The actor recorded for what the demo sets up and restocks."""
 
@@ -129,6 +131,12 @@ def demo_app(host: str, port: int, workers: int) -> Callable[[], Starlette]:
         raise click.ClickException("The demo runs in one process: leave out --workers")
     if not settings.is_sqlite and settings.secret_key is None:
         raise click.ClickException("The demo's channels store API secrets: set ORDERDECK_SECRET_KEY (32+ characters)")
+    from orderdeck.plugins import manager
+
+    try:
+        manager.sandbox(DEMO_CONNECTOR)
+    except manager.UnknownSandbox as exc:
+        raise click.ClickException(f"The demo runs {DEMO_CONNECTOR} sandbox shops: {exc}") from None
     address = Address(host, port)
     return lambda: create_app(address, settings)
 
@@ -153,13 +161,13 @@ class DemoShop:
     """A sandbox shop mounted at /demo/<slug>, and its channel once configured."""
 
     def __init__(self, spec: ShopSpec, address: Address) -> None:
-        from orderdeck_woocommerce.sandbox import create_app as create_sandbox
+        from orderdeck.plugins import manager
 
         self.spec = spec
         self.path = f"/demo/{spec.slug}"
         self.url = address.base_url + self.path
-        self.app = create_sandbox(skus=[p.sku for p in PRODUCTS], key=spec.consumer_key,
-                                  secret=spec.consumer_secret)  # fmt: skip
+        self.app = manager.sandbox(DEMO_CONNECTOR).create_app(skus=[p.sku for p in PRODUCTS], key=spec.consumer_key,
+                                                              secret=spec.consumer_secret)  # fmt: skip
         # The control API is called in-process: it needs no network and works before the server listens.
         self.control = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://shop")
         self.channel_id: uuid.UUID | None = None
@@ -323,7 +331,7 @@ async def configure(shops: list[DemoShop]) -> None:
         channel = await Channel.get_or_none(name=shop.spec.name)
         if channel is None:
             channel = await channels.create_channel({
-                "name": shop.spec.name, "plugin": "woocommerce", "settings": settings,
+                "name": shop.spec.name, "plugin": DEMO_CONNECTOR, "settings": settings,
                 "download_location_id": location.id, "stock_location_ids": [location.id],
                 "sync_interval_seconds": 60,
             }, DEMO_ACTOR)  # fmt: skip

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+pytest.register_assert_rewrite("orderdeck.plugins.testing")  # the contract suite's assertions, explained
+
 from orderdeck.plugins.connectors import ChannelConnector, Connection
 from orderdeck.plugins.manager import channel_connector
 from orderdeck_woocommerce import WooCommerceSettings

@@ -1,9 +1,9 @@
 """Loading plugins (built-in and third-party alike, from the entry-point group "orderdeck"), checking
-their connectors against their kind's contract, and finding a connector by name.
+their connectors against their kind's contract and their sandboxes, and finding either by name.
 
-A plugin that cannot be loaded, implements hooks orderdeck does not know, or whose connectors break
-their contract is reported by name (``problems()``: logged at start-up, listed by ``orderdeck
-plugins``), never as a crash later: what is wrong is left out and the rest works.
+A plugin that cannot be loaded, implements hooks orderdeck does not know, or whose connectors or
+sandboxes break their contract is reported by name (``problems()``: logged at start-up, listed by
+``orderdeck plugins``), never as a crash later: what is wrong is left out and the rest works.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from orderdeck.plugins.connectors import (
     FulfilmentConnector,
     problems as contract_problems,
 )
+from orderdeck.plugins.sandbox import Sandbox, problems as sandbox_problems
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,20 @@ class UnknownConnector(LookupError):
         return f"No {kind} connector named {self.name} is installed (installed: {', '.join(self.installed) or 'none'})"
 
 
+class UnknownSandbox(LookupError):
+    """No installed plugin offers a sandbox of this name."""
+
+    def __init__(self, name: str, connectors: list[str], sandboxes: list[str]) -> None:
+        super().__init__(name)
+        self.name, self.connectors, self.sandboxes = name, connectors, sandboxes
+
+    def __str__(self) -> str:
+        offered = f"sandboxes: {', '.join(self.sandboxes) or 'none'}"
+        if self.name in self.connectors:
+            return f"The {self.name} connector offers no sandbox ({offered})"
+        return f"No installed connector is called {self.name!r} ({offered})"
+
+
 @dataclass(frozen=True)
 class PluginProblem:
     """Something wrong with an installed plugin (or one of its connectors), by name."""
@@ -62,10 +77,11 @@ class PluginProblem:
 class Plugins:
     """What loading found: the connectors that keep their contract, by name; the plugin each came
     from (its entry-point name), that plugin's module and the distribution that installed it;
-    and every problem."""
+    the sandboxes, by the name of the connector they emulate; and every problem."""
 
     connectors: dict[str, Connector] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
     modules: dict[str, ModuleType] = field(default_factory=dict)
     distributions: dict[str, str] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
@@ -95,6 +111,8 @@ def loaded() -> Plugins:
     _unknown_hooks(manager, found)
     for impl in manager.hook.orderdeck_register_connectors.get_hookimpls():
         _register(impl.plugin_name, impl.function, found)
+    for impl in manager.hook.orderdeck_register_sandboxes.get_hookimpls():
+        _register_sandboxes(impl.plugin_name, impl.function, found)
     for name in found.modules.keys() - set(found.origins.values()) - {p.plugin for p in found.problems}:
         found.problems.append(PluginProblem(name, "provides no connectors (implement orderdeck_register_connectors)"))
     return found
@@ -115,18 +133,23 @@ def _unknown_hooks(manager: pluggy.PluginManager, found: Plugins) -> None:
                                                                       "define (see the README's plugin reference)"))  # fmt: skip
 
 
-def _register(plugin: str, register: object, found: Plugins) -> None:
-    """Add the connectors ``plugin``'s register hook returns, each checked against its contract."""
+def _returned(plugin: str, register: object, what: str, found: Plugins) -> list[object]:
+    """What ``plugin``'s ``orderdeck_register_<what>`` hook returns, as a list (empty, and the
+    problem reported, when it fails or returns something else)."""
     try:
         returned = register()  # type: ignore[operator]
-        connectors = list(returned) if isinstance(returned, Iterable) and not isinstance(returned, str) else None
+        if isinstance(returned, Iterable) and not isinstance(returned, str):
+            return list(returned)
     except Exception as exc:
-        found.problems.append(PluginProblem(plugin, f"orderdeck_register_connectors failed: {type(exc).__name__}: {exc}"))
-        return
-    if connectors is None:
-        found.problems.append(PluginProblem(plugin, "orderdeck_register_connectors must return a list of connectors"))
-        return
-    for connector in connectors:
+        found.problems.append(PluginProblem(plugin, f"orderdeck_register_{what} failed: {type(exc).__name__}: {exc}"))
+        return []
+    found.problems.append(PluginProblem(plugin, f"orderdeck_register_{what} must return a list of {what}"))
+    return []
+
+
+def _register(plugin: str, register: object, found: Plugins) -> None:
+    """Add the connectors ``plugin``'s register hook returns, each checked against its contract."""
+    for connector in _returned(plugin, register, "connectors", found):
         name = getattr(connector, "name", None)
         label = name if isinstance(name, str) else type(connector).__name__
         wrong = contract_problems(connector)
@@ -137,6 +160,22 @@ def _register(plugin: str, register: object, found: Plugins) -> None:
             continue
         found.connectors[name] = connector
         found.origins[name] = plugin
+
+
+def _register_sandboxes(plugin: str, register: object, found: Plugins) -> None:
+    """Add the sandboxes ``plugin`` offers, each checked and named after one of its connectors."""
+    for sandbox in _returned(plugin, register, "sandboxes", found):
+        name = getattr(sandbox, "name", None)
+        label = name if isinstance(name, str) else type(sandbox).__name__
+        wrong = sandbox_problems(sandbox)
+        if not wrong and found.origins.get(name) != plugin:
+            wrong = [f"names no connector of plugin {plugin} (a sandbox is named after the connector it emulates)"]
+        if not wrong and name in found.sandboxes:
+            wrong = ["is offered twice"]
+        if wrong:
+            found.problems.extend(PluginProblem(plugin, f"sandbox {label}: {message}") for message in wrong)
+            continue
+        found.sandboxes[name] = sandbox  # type: ignore[index]
 
 
 def problems() -> list[PluginProblem]:
@@ -175,10 +214,18 @@ def fulfilment_connector(name: str) -> FulfilmentConnector:
     return connector(name, FulfilmentConnector)
 
 
-def plugin_module(connector_name: str) -> ModuleType:
-    """The module of the plugin that provides the connector ``connector_name``."""
-    plugins = loaded()
-    return plugins.modules[plugins.origins[connector_name]]
+def sandboxes() -> list[Sandbox]:
+    """The sandboxes installed plugins offer, by name."""
+    found = loaded().sandboxes
+    return [found[name] for name in sorted(found)]
+
+
+def sandbox(name: str) -> Sandbox:
+    """The sandbox of the connector called ``name`` (UnknownSandbox if no plugin offers one)."""
+    found = loaded().sandboxes.get(name)
+    if found is None:
+        raise UnknownSandbox(name, sorted(loaded().connectors), [s.name for s in sandboxes()])
+    return found
 
 
 def reset() -> None:
