@@ -44,10 +44,8 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import gc  # noqa: E402
 import random  # noqa: E402
-import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter as Tally  # noqa: E402
@@ -80,6 +78,7 @@ import uvicorn  # noqa: E402
 from orderdeck import db  # noqa: E402
 from orderdeck.models import Channel, SyncRun  # noqa: E402
 from orderdeck.services import channels  # noqa: E402
+from orderdeck.plugins.sandbox.serving import serve  # noqa: E402
 from orderdeck.services.channels import channel_connection  # noqa: E402
 from orderdeck.services.sync import download_channel  # noqa: E402
 from orderdeck_woocommerce.sandbox import Fault, Shop as SandboxShop, create_app  # noqa: E402
@@ -105,35 +104,13 @@ class Shop:
 
 @contextmanager
 def serve_shop(app: Any, host: str = "127.0.0.1") -> Iterator[Shop]:
-    """Serve a sandbox app with uvicorn in a background thread (its own event loop) on a free
-    port of ``host`` until the block ends (as tests/plugins/support.py does; benchmarks do not
-    import from tests/)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            timeout_graceful_shutdown=5)  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError(f"the sandbox did not start on {host}:{port}")
-        time.sleep(0.01)
-    try:
+    """Serve a sandbox app on a free loopback port (the toolkit's ``serve``) until the block ends."""
+    with serve(app, host) as running:
         # The app may be wrapped (ASGI middleware): the sandbox is on the innermost app's state.
         inner = app
         while not hasattr(getattr(inner, "state", None), "sandbox"):
             inner = inner.app
-        yield Shop(f"http://{host}:{port}", inner.state.sandbox, server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+        yield Shop(running.url, inner.state.sandbox, running.server)
 
 
 def gmt(moment: datetime) -> str:
