@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -16,11 +18,33 @@ import pytest
 ORDERDECK = [sys.executable, "-m", "orderdeck.cli"]
 
 
+PORTS_PER_PROCESS = 500
+"""Each test process's own block of ports, below the kernel's ephemeral range (32768-60999 on
+Linux), where bind(0) and outgoing connections never land."""
+_port_block = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 25
+_next_ports = itertools.cycle(
+    range(20_000 + _port_block * PORTS_PER_PROCESS, 20_000 + (_port_block + 1) * PORTS_PER_PROCESS)
+)
+for _ in range(random.randrange(PORTS_PER_PROCESS)):  # apart from another run's worker of the same number
+    next(_next_ports)
+
+
 def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on loopback right now, for a server the test starts (often in another process,
+    which binds it a moment later).
+
+    A port the kernel picks (bind to port 0) could be taken meanwhile by another xdist worker's
+    server, or by any outgoing connection. This one comes from the test process's own block
+    (PYTEST_XDIST_WORKER gw<n>: block n), which nothing else hands out, and is checked free."""
+    for _ in range(PORTS_PER_PROCESS):
+        port = next(_next_ports)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # in use (or lingering after a test's server stopped)
+                continue
+            return port
+    raise RuntimeError(f"no free port left in this test process's block of {PORTS_PER_PROCESS}")
 
 
 @dataclass

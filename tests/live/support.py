@@ -95,6 +95,12 @@ async def eventually(check: Callable[[], Awaitable[T] | T], timeout: float = 10.
         await asyncio.sleep(0.02)
 
 
+async def subscribed(hub: events.Hub, count: int) -> None:
+    """Wait until the hub serves ``count`` subscriptions: from then on each gets every new event
+    (a fixed pause before publishing races a busy machine, and is slower)."""
+    await eventually(lambda: hub.subscribers == count)
+
+
 class Collector:
     """Runs a subscription in the background and keeps what it delivers."""
 

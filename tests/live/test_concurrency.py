@@ -11,7 +11,7 @@ from orderdeck.models import Counter, Event, EventTopic, Location, Order, StockL
 from orderdeck.services import orders, stock
 from orderdeck.services.context import Actor, transaction
 from tests.live.conftest import MUGS_IN_STOCK
-from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, commit_elsewhere, live_server
+from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, commit_elsewhere, live_server, subscribed
 
 ACTOR = Actor("tester")
 IN_PROCESS, ROLLED_BACK, ADJUSTMENTS, PER_WORKER, WORKERS = 40, 15, 20, 10, 2
@@ -48,7 +48,7 @@ async def test_concurrent_commits_and_rollbacks_keep_ids_gapless_and_in_commit_o
         async with live.connect() as client:
             order_feed = Collector(client, ORDER_EVENTS)
             stock_feed = Collector(client, STOCK_LEVELS)
-            await asyncio.sleep(0.3)  # subscribed
+            await subscribed(live.hub, 2)
             work = [
                 *(place(mugs) for _ in range(IN_PROCESS)),
                 *(place_and_roll_back(mugs) for _ in range(ROLLED_BACK)),

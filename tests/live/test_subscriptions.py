@@ -17,7 +17,7 @@ from orderdeck.services import orders, stock
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ServiceError
 from orderdeck.services.locations import create_location
-from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, LiveServer, live_server
+from tests.live.support import ORDER_EVENTS, STOCK_LEVELS, Collector, LiveServer, live_server, subscribed
 
 ACTOR = Actor("tester")
 
@@ -53,7 +53,7 @@ async def test_order_events_follow_an_orders_life(live: LiveServer, warehouse) -
     default, other = warehouse
     async with live.connect() as client:
         feed = Collector(client, ORDER_EVENTS)
-        await asyncio.sleep(0.2)  # subscribed
+        await subscribed(live.hub, 1)
         order_id = await new_order(default)
         await orders.add_tags([order_id], ["gift"], ACTOR)
         await orders.move_orders([order_id], other.id, ACTOR)
@@ -80,7 +80,7 @@ async def test_filters_by_location_and_kind(live: LiveServer, warehouse) -> None
     async with live.connect() as client:
         annex = Collector(client, ORDER_EVENTS, {"filter": {"locationIds": [gid("Location", other.id)]}})
         created = Collector(client, ORDER_EVENTS, {"filter": {"kinds": ["CREATED"]}})
-        await asyncio.sleep(0.2)
+        await subscribed(live.hub, 2)
         first = await new_order(default)
         second = await new_order(other)
         await orders.move_orders([first], other.id, ACTOR)  # a move matches its old and new location
@@ -102,7 +102,7 @@ async def test_stock_levels_carry_level_allocated_available(live: LiveServer, wa
     async with live.connect() as client:
         feed = Collector(client, STOCK_LEVELS, {"filter": {"itemIds": [gid("StockItem", mug.id)],
                                                            "locationIds": [gid("Location", default.id)]}})  # fmt: skip
-        await asyncio.sleep(0.2)
+        await subscribed(live.hub, 1)
         await new_order(default, "CAP", 1)  # another item: filtered out
         order_id = await new_order(default, "MUG", 3)
         await stock.set_minimum_level("MUG", default.id, 48, ACTOR)
@@ -125,7 +125,7 @@ async def test_rolled_back_work_publishes_nothing(live: LiveServer, warehouse) -
     before = (await live.gql("{ lastEventId }"))["lastEventId"]
     async with live.connect() as client:
         feed = Collector(client, ORDER_EVENTS)
-        await asyncio.sleep(0.2)
+        await subscribed(live.hub, 1)
         with pytest.raises(RuntimeError):
             async with transaction():
                 await new_order(default)  # commits only with the outer transaction
@@ -146,7 +146,7 @@ async def test_resume_after_the_last_seen_id(live: LiveServer, warehouse) -> Non
     default, _ = warehouse
     async with live.connect() as client:
         feed = Collector(client, ORDER_EVENTS)
-        await asyncio.sleep(0.2)
+        await subscribed(live.hub, 1)
         await new_order(default)
         (seen,) = await feed.wait_for(1)
         await feed.stop()
@@ -196,7 +196,7 @@ async def test_bad_arguments_are_refused_clearly(live: LiveServer, warehouse) ->
             await negative.wait_for(1)
         # the connection is still good
         ok = Collector(client, ORDER_EVENTS)
-        await asyncio.sleep(0.2)
+        await subscribed(live.hub, 1)
         await new_order(warehouse[0])
         await ok.wait_for(1)
         await ok.stop()

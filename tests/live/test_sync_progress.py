@@ -11,7 +11,7 @@ import pytest
 
 from orderdeck.graphql.common import encode_id
 from orderdeck.services import sync
-from tests.live.support import SYNC_PROGRESS, Collector, LiveServer, live_server
+from tests.live.support import SYNC_PROGRESS, Collector, LiveServer, live_server, subscribed
 from tests.services.test_download import place, shop, woo_channel  # noqa: F401 - the shop fixture
 
 
@@ -28,7 +28,7 @@ async def test_a_download_reports_its_progress(live: LiveServer, shop, default_l
     async with live.connect() as client:
         progress = Collector(client, SYNC_PROGRESS, {"filter": {"channelIds": [channel_id], "kinds": ["DOWNLOAD"]}})
         elsewhere = Collector(client, SYNC_PROGRESS, {"filter": {"channelIds": [encode_id("Channel", uuid.uuid4())]}})
-        await asyncio.sleep(0.2)
+        await subscribed(live.hub, 2)
         run = await sync.download_channel(channel.id, page_size=2)
         assert run is not None
         finished = await _until_finished(progress)

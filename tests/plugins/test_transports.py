@@ -29,6 +29,7 @@ from orderdeck.plugins.errors import (
 from orderdeck.plugins.transports import FtpSettings, FtpTransport, PartnerFile, UrlSettings, UrlTransport
 from tests.plugins.ftp_server import PASSWORD, USER, RunningFtp, self_signed_certificate, serve_ftp
 from tests.plugins.support import serve
+from tests.support import free_port
 
 FOLDERS = ("in", "out", "archive")
 
@@ -46,13 +47,6 @@ def ftp(tmp_path: Path) -> Iterator[RunningFtp]:
     """A plain FTP server with in/, out/ and archive/ folders."""
     with serve_ftp(tmp_path / "home", folders=FOLDERS) as server:
         yield server
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- FTP: the operations
