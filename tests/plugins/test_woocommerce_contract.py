@@ -38,6 +38,12 @@ class WooCommerceAdapter(ChannelSandboxAdapter):
                 "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines]}  # fmt: skip
         self.control_call("POST", "/orders", json={"orders": [spec]})
 
+    def change_order(self, reference: str, state: str) -> None:
+        self.modified += timedelta(seconds=1)
+        order = next(o for o in self.control_call("GET", "/state")["orders"] if o["number"] == reference)
+        self.control_call("PATCH", f"/orders/{order['id']}",
+                          json={"status": STATUSES[state], "date_modified_gmt": self.modified.isoformat()})
+
     def list_product(self, sku: str, quantity: int) -> str:
         self.control_call("POST", "/products", json={"products": [{"sku": sku, "stock_quantity": quantity}]})
         return ""  # the connector finds products by SKU

@@ -21,6 +21,9 @@ the request log) goes through the control API every sandbox shares (``orderdeck.
             self.control_call("POST", "/orders", json={"number": reference, "status": STATES[state],
                                                        "lines": [{"sku": s, "qty": q} for s, q in lines]})
 
+        def change_order(self, reference, state):
+            self.control_call("PATCH", f"/orders/{reference}", json={"status": STATES[state]})
+
         def list_product(self, sku, quantity):
             return str(self.control_call("POST", "/products", json={"sku": sku, "stock": quantity})["id"])
 
@@ -37,7 +40,8 @@ the request log) goes through the control API every sandbox shares (``orderdeck.
 
 What the suite checks (each a test of the subclass): test_connection succeeds, and fails (without
 raising) for wrong credentials, which make every other hook raise PartnerAuthError; downloads
-page through every order once, in pages of at most page_size, and a cursor resumes without loss
+page through every order once, in pages of at most page_size, an order changed in the channel
+after its download is handed over again from the stored cursor, and a cursor resumes without loss
 or duplicates (asking the same page again is safe); map_status says what each state means;
 push_stock returns one result per update, a refused item failing alone, quantities below zero
 published as 0; send_dispatches is idempotent (the same note twice tells the buyer once) and a
@@ -115,6 +119,11 @@ class ChannelSandboxAdapter:
         """Place an order numbered ``reference`` with (sku, quantity) lines, in ``state`` (one of
         STATES). A download must take it at once (backdate it if the connector holds back recent
         changes), and after every order placed before it."""
+        raise NotImplementedError
+
+    def change_order(self, reference: str, state: str) -> None:
+        """Move order ``reference`` to ``state`` in the channel, as the seller or the buyer would
+        there (e.g. cancelled, or shipped elsewhere), after every change made before it."""
         raise NotImplementedError
 
     def list_product(self, sku: str, quantity: int) -> str:
@@ -268,6 +277,20 @@ class ChannelContract:
         assert sorted(o.reference for o in later) == ["CT-1201", "CT-1202", "CT-1203"]
         repeated, _, _ = await self.download_all(connector, connection, cursor=nothing.cursor, page_size=2)
         assert [o.reference for o in repeated] == [o.reference for o in later], "a stored cursor may be used again"
+
+    async def test_an_order_changed_after_its_download_is_handed_over_again(self, connector, sandbox):
+        """A change made in the channel (here a cancellation) reaches orderdeck: the next download
+        from the stored cursor hands the order over again (an update, not a new order), and only it."""
+        sandbox.list_product(SKUS[0], 50)
+        for n in range(2):
+            sandbox.place_order(f"CT-{1151 + n}", [(SKUS[0], 1)])
+        connection = sandbox.connection()
+        first, cursor, _ = await self.download_all(connector, connection)
+        assert sorted(o.reference for o in first) == ["CT-1151", "CT-1152"]
+        sandbox.change_order("CT-1151", "cancelled")
+        again, _, _ = await self.download_all(connector, connection, cursor=cursor)
+        assert [o.reference for o in again] == ["CT-1151"], "the changed order, and only it"
+        assert _means("cancelled", connector.map_status(connection, again[0])), again[0].status
 
     async def test_map_status_says_what_each_state_means(self, connector, sandbox):
         sandbox.list_product(SKUS[0], 50)
