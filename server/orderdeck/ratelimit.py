@@ -132,10 +132,10 @@ def rate_limiter(settings: Settings) -> RateLimiter | None:
     return RedisRateLimiter(rate, url, settings.broker_namespace)
 
 
-_partners: dict[str, RateLimiter] = {}
-_partners_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RateLimiter] = weakref.WeakKeyDictionary()
 PARTNER_DEFAULT = Rate(per_minute=300, burst=10)
 """The rate of a partner bucket whose caller gives none."""
+_partners_in_process = MemoryRateLimiter(PARTNER_DEFAULT)
+_partners_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RateLimiter] = weakref.WeakKeyDictionary()
 
 
 def partner_limiter() -> RateLimiter:
@@ -148,7 +148,7 @@ def partner_limiter() -> RateLimiter:
     settings = get_settings()
     url = redis_url_for(settings)
     if url is None:
-        return _partners.setdefault("memory", MemoryRateLimiter(PARTNER_DEFAULT))
+        return _partners_in_process
     loop = asyncio.get_running_loop()
     if loop not in _partners_by_loop:
         _partners_by_loop[loop] = RedisRateLimiter(PARTNER_DEFAULT, url, settings.broker_namespace)
