@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from types import ModuleType
 from typing import TypeVar
 
 import pluggy
@@ -76,13 +75,12 @@ class PluginProblem:
 @dataclass
 class Plugins:
     """What loading found: the connectors that keep their contract, by name; the plugin each came
-    from (its entry-point name), that plugin's module and the distribution that installed it;
-    the sandboxes, by the name of the connector they emulate; and every problem."""
+    from (its entry-point name); each loaded plugin's distribution; the sandboxes, by the name of
+    the connector they emulate; and every problem."""
 
     connectors: dict[str, Connector] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
-    modules: dict[str, ModuleType] = field(default_factory=dict)
     distributions: dict[str, str] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
 
@@ -106,14 +104,13 @@ def loaded() -> Plugins:
             found.problems.append(PluginProblem(point.name, f"cannot be loaded ({point.value}): "
                                                             f"{type(exc).__name__}: {exc}"))  # fmt: skip
             continue
-        found.modules[point.name] = module
         found.distributions[point.name] = _distribution(point)
     _unknown_hooks(manager, found)
     for impl in manager.hook.orderdeck_register_connectors.get_hookimpls():
         _register(impl.plugin_name, impl.function, found)
     for impl in manager.hook.orderdeck_register_sandboxes.get_hookimpls():
         _register_sandboxes(impl.plugin_name, impl.function, found)
-    for name in found.modules.keys() - set(found.origins.values()) - {p.plugin for p in found.problems}:
+    for name in found.distributions.keys() - set(found.origins.values()) - {p.plugin for p in found.problems}:
         found.problems.append(PluginProblem(name, "provides no connectors (implement orderdeck_register_connectors)"))
     return found
 
