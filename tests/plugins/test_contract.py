@@ -20,6 +20,7 @@ import pytest
 
 from orderdeck.plugins import manager
 from orderdeck.plugins.connectors import ConnectorKind, FulfilmentConnector
+from tests.plugins.support import install_plugins
 
 HEADER = """
 from pydantic import BaseModel
@@ -130,23 +131,11 @@ PROBLEMS = {
 }
 
 
-def install(folder: Path) -> None:
-    """Write each plugin as a package with a dist-info naming its entry point."""
-    for name, body in PLUGINS.items():
-        package = folder / f"orderdeck_test_{name}"
-        package.mkdir()
-        source = body if name in ("broken_import", "nothing") else HEADER + textwrap.dedent(body)
-        (package / "__init__.py").write_text(source)
-        info = folder / f"orderdeck_test_{name}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: orderdeck-test-{name}\nVersion: 1.0\n")
-        (info / "entry_points.txt").write_text(f"[orderdeck]\n{name} = orderdeck_test_{name}\n")
-
-
 @pytest.fixture
 def plugins_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The test plugins installed on sys.path, loaded afresh; forgotten afterwards."""
-    install(tmp_path)
+    install_plugins(tmp_path, {name: body if name in ("broken_import", "nothing") else HEADER + textwrap.dedent(body)
+                               for name, body in PLUGINS.items()})  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
     manager.reset()
     yield tmp_path

@@ -9,10 +9,7 @@ test_contract.py."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +20,7 @@ from click.testing import CliRunner
 from orderdeck.cli import main
 from orderdeck.plugins import manager
 from orderdeck.plugins.sandbox import Sandbox
-from tests.plugins.support import serve
-from tests.support import free_port
+from tests.plugins.support import install_plugins, sandbox_command, serve
 
 HEADER = '''
 from pydantic import BaseModel
@@ -123,22 +119,10 @@ PROBLEMS = {
 }
 
 
-def install(folder: Path) -> None:
-    """Write each plugin as a package with a dist-info naming its entry point."""
-    for name, body in PLUGINS.items():
-        package = folder / f"orderdeck_test_{name}"
-        package.mkdir()
-        (package / "__init__.py").write_text(HEADER + textwrap.dedent(body))
-        info = folder / f"orderdeck_test_{name}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: orderdeck-test-{name}\nVersion: 1.0\n")
-        (info / "entry_points.txt").write_text(f"[orderdeck]\n{name} = orderdeck_test_{name}\n")
-
-
 @pytest.fixture
 def plugins_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The test plugins installed on sys.path, loaded afresh; forgotten afterwards."""
-    install(tmp_path)
+    install_plugins(tmp_path, {name: HEADER + textwrap.dedent(body) for name, body in PLUGINS.items()})
     monkeypatch.syspath_prepend(str(tmp_path))
     manager.reset()
     yield tmp_path
@@ -185,23 +169,7 @@ def test_an_unknown_sandbox_is_refused_with_the_sandboxes_there_are(plugins_fold
 
 
 def test_the_sandbox_command_serves_a_sandbox_found_through_the_hook(plugins_folder, tmp_path):
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins_folder), os.environ.get("PYTHONPATH", "")])}
-    log = tmp_path / "sandbox.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "orderdeck.cli", "sandbox", "kiosk", "--port", str(port),
-                                    "--seed-orders", "2"], stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                state = httpx.get(f"http://127.0.0.1:{port}/__sandbox/state", timeout=1).json()
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        assert state == {"orders": ["K-0", "K-1"], "faults": []}
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-    assert f"Kiosk sandbox (hello)\nkiosk sandbox on http://127.0.0.1:{port}" in log.read_text()
+    with sandbox_command("kiosk", "--seed-orders", "2", log=tmp_path / "sandbox.log", env=env) as running:
+        assert running.state == {"orders": ["K-0", "K-1"], "faults": []}
+    assert f"Kiosk sandbox (hello)\nkiosk sandbox on {running.url}" in running.log.read_text()

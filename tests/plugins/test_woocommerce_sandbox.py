@@ -4,17 +4,15 @@ authentication, collection parameters and headers, notes, products and batch err
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from tests.plugins.conftest import KEY, SECRET
-from tests.support import free_port
+from tests.plugins.support import sandbox_command
 
 # Order properties as documented by WooCommerce (woocommerce-rest-api-docs, wp-api-v3/_orders.md),
 # less the write-only set_paid.
@@ -217,27 +215,11 @@ def test_seeded_orders_are_random_over_the_configured_skus():
 
 
 def test_the_sandbox_command_serves_a_seeded_shop(tmp_path):
-    port = free_port()
-    log = tmp_path / "sandbox.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "orderdeck.cli", "sandbox", "woocommerce", "--port", str(port),
-                                    "--seed-orders", "4"], stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                state = httpx.get(f"http://127.0.0.1:{port}/__sandbox/state", timeout=1).json()
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        assert len(state["orders"]) == 4
-        orders = httpx.get(f"http://127.0.0.1:{port}/wp-json/wc/v3/orders", auth=("ck_sandbox", "cs_sandbox")).json()
+    with sandbox_command("woocommerce", "--seed-orders", "4", log=tmp_path / "sandbox.log") as running:
+        assert len(running.state["orders"]) == 4
+        orders = httpx.get(f"{running.url}/wp-json/wc/v3/orders", auth=("ck_sandbox", "cs_sandbox")).json()
         assert len(orders) == 4
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-    assert "consumer key 'ck_sandbox'" in log.read_text()
+    assert "consumer key 'ck_sandbox'" in running.log.read_text()
 
 
 def test_the_sandbox_command_refuses_an_unknown_plugin():
