@@ -42,8 +42,8 @@ from orderdeck.plugins.dto import (
     ChannelOrder,
     ConnectionResult,
     DispatchNote,
+    ExportBatch,
     ExportResult,
-    FulfilmentOrder,
     ImportedFile,
     ItemResult,
     OrderPage,
@@ -183,11 +183,11 @@ class FulfilmentConnector(Connector):
     attributes = {"export_batch_size": int}
 
     @hook()
-    async def export_orders(self, connection: Connection[Any], orders: list[FulfilmentOrder],
-                            file_name: str) -> ExportResult:  # fmt: skip
-        """Hand ``orders`` to the centre as one file (named ``file_name``: the same name for the
-        same batch, so a centre can recognise a repeat) or one request. Raise a Partner* error
-        when nothing was handed over; the result says which orders the centre refused."""
+    async def export_orders(self, connection: Connection[Any], batch: ExportBatch) -> ExportResult:
+        """Hand ``batch.orders`` to the centre as one file (named ``batch.file_name``, the same
+        name for the same batch, so a centre can recognise a repeat; ``batch.rows()`` are its rows
+        under the location's export columns) or one request. Raise a Partner* error when nothing
+        was handed over; the result says which orders the centre refused."""
         raise NotImplementedError
 
     @hook()

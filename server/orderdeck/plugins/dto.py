@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from orderdeck.plugins.csvfiles import Column
+
 
 @dataclass(frozen=True)
 class ConnectionResult:
@@ -179,8 +181,6 @@ class FulfilmentOrder:
     """An order handed to a fulfilment centre to ship.
 
     order_id: orderdeck's id (opaque); number and reference: what the centre reports back by.
-    fields: every exportable field of the order by name (as the location's export columns name
-        them), for connectors that write configurable columns.
     """
 
     order_id: str
@@ -194,7 +194,68 @@ class FulfilmentOrder:
     shipping_service: str = ""
     currency: str = "GBP"
     total: Decimal = Decimal(0)
-    fields: dict[str, Any] = field(default_factory=dict)
+    channel_reference: str = ""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per line: the order's fields and the line's, by the names export columns
+        take (EXPORT_FIELDS; the address is one value, its parts read as address.postcode...)."""
+        order = {
+            "order_id": self.order_id, "number": self.number, "reference": self.reference,
+            "channel_reference": self.channel_reference, "received_at": self.received_at,
+            "buyer_name": self.buyer_name, "email": self.email, "shipping_service": self.shipping_service,
+            "currency": self.currency, "total": self.total,
+            "address": self.shipping_address,
+        }  # fmt: skip
+        return [
+            {**order, "line_id": line.line_id, "sku": line.sku, "fulfilment_sku": line.fulfilment_sku or line.sku,
+             "quantity": line.quantity, "title": line.title, "unit_price": line.unit_price}
+            for line in self.lines
+        ]  # fmt: skip
+
+
+ADDRESS_PARTS = ("full_name", "company", "address1", "address2", "address3", "town", "region", "postcode", "country", "phone")
+
+EXPORT_FIELDS = (
+    "order_id", "number", "reference", "channel_reference", "received_at", "buyer_name", "email",
+    "shipping_service", "currency", "total", *(f"address.{name}" for name in ADDRESS_PARTS),
+    "line_id", "sku", "fulfilment_sku", "quantity", "title", "unit_price",
+)  # fmt: skip
+"""The fields an export column may take its value from: the order's, its shipping address's
+(address.postcode...) and its line's (an export has one row per order line)."""
+
+
+DEFAULT_EXPORT_COLUMNS = (
+    Column("number", "Order Number"), Column("reference", "Reference"),
+    Column("received_at", "Received"), Column("address.full_name", "Name"),
+    Column("address.company", "Company"), Column("address.address1", "Address 1"),
+    Column("address.address2", "Address 2"), Column("address.town", "Town"),
+    Column("address.region", "Region"), Column("address.postcode", "Postcode"),
+    Column("address.country", "Country"), Column("address.phone", "Phone"),
+    Column("email", "Email"), Column("shipping_service", "Service"),
+    Column("fulfilment_sku", "SKU"), Column("quantity", "Quantity"),
+    Column("title", "Title"), Column("unit_price", "Unit Price"),
+    Column("currency", "Currency"),
+)  # fmt: skip
+"""The columns of an export when the location names none: what a warehouse needs to ship."""
+
+
+@dataclass(frozen=True)
+class ExportBatch:
+    """Orders handed to a centre in one go (one file or one request).
+
+    file_name: made from the location's file name pattern and the batch's orders, the same for the
+        same batch when it is sent again (after a crash between the upload and its record), so a
+        centre can recognise a repeat.
+    columns: the location's export columns, for connectors that write files (``rows``).
+    """
+
+    file_name: str
+    orders: list[FulfilmentOrder]
+    columns: tuple[Column, ...] = DEFAULT_EXPORT_COLUMNS
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every line of every order, as rows for ``write_csv(batch.rows(), batch.columns)``."""
+        return [row for order in self.orders for row in order.rows()]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The contract every channel connector keeps, as a pytest suite run against the connector's own
+"""The contracts every channel connector and every fulfilment connector keep, as a pytest suite run against the connector's own
 sandbox (found through ``orderdeck_register_sandboxes``, served over real HTTP).
 
 A channel's test module names its connector and writes a small adapter: how to place an order in
@@ -59,14 +59,31 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
 import pytest
 
 from orderdeck.plugins import manager
-from orderdeck.plugins.connectors import ChannelConnector, Connection
-from orderdeck.plugins.dto import ChannelOrder, DispatchLine, DispatchNote, ItemResult, StatusMapping, StockUpdate
+from orderdeck.plugins.connectors import ChannelConnector, Connection, FulfilmentConnector
+from orderdeck.plugins.dto import (
+    Address,
+    ChannelOrder,
+    DispatchLine,
+    DispatchNote,
+    ExportBatch,
+    ExportResult,
+    FulfilmentOrder,
+    FulfilmentOrderLine,
+    FulfilmentStatus,
+    ItemResult,
+    StatusLine,
+    StatusMapping,
+    StatusReport,
+    StockReport,
+    StockUpdate,
+)
 from orderdeck.plugins.errors import (
     PartnerAuthError,
     PartnerError,
@@ -392,3 +409,225 @@ class ChannelContract:
         orders, _, _ = await self.download_all(connector, sandbox.connection())
         assert [o.reference for o in orders] == ["CT-1601"]
         assert [r["status"] for r in sandbox.control_call("GET", "/requests")][:2] == [429, 200]
+
+
+# --- fulfilment centres
+
+
+class FulfilmentSandboxAdapter:
+    """How the fulfilment contract suite drives a fulfilment connector's sandbox (subclass it, as
+    ChannelSandboxAdapter). The sandbox's control API (``control_call``) takes the shared faults:
+    ``server_error`` and ``disconnect`` must make the centre unreachable for that many requests
+    (an FTP sandbox answers 421 and drops the connection instead)."""
+
+    connector: ClassVar[str]
+    sandbox_options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.control = httpx.Client(base_url=f"{url}{CONTROL}", timeout=10)
+
+    def control_call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A control API call (``path`` under /__sandbox/), its JSON answer; fails the test if refused."""
+        response = self.control.request(method, path, **kwargs)
+        assert response.status_code < 300, f"{method} {CONTROL}{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def close(self) -> None:
+        self.control.close()
+
+    # What the centre's adapter implements
+
+    def connection(self, *, valid: bool = True) -> Connection[Any]:
+        """A connection to the sandbox, with the account's credentials or (``valid`` False) wrong ones."""
+        raise NotImplementedError
+
+    def received(self) -> list[tuple[int, list[tuple[str, int]]]]:
+        """The orders the centre has taken, each once however often it was sent, in the order
+        taken: (order number, [(the centre's SKU, quantity)...])."""
+        raise NotImplementedError
+
+    def report(self, number: int, status: str, *, carrier: str = "", service: str = "", tracking: str = "",
+               message: str = "") -> None:  # fmt: skip
+        """Make the centre report order ``number`` (received) as ``status`` (SHIPPED, CANCELLED or
+        ERROR, with ``message`` its error text) in its next status report."""
+        raise NotImplementedError
+
+    def report_unreadable(self) -> None:
+        """Make the centre's next status report one that cannot be read at all (a broken file or
+        answer), besides the readable ones."""
+        raise NotImplementedError
+
+    def set_stock(self, sku: str, quantity: int) -> None:
+        """Make the centre report ``quantity`` of its ``sku`` in its next stock report."""
+        raise NotImplementedError
+
+
+def fulfilment_order(number: int, lines: list[tuple[str, int]], fulfilment_skus: dict[str, str] | None = None) -> FulfilmentOrder:
+    """An order for the suite to export: numbered ``number``, referenced ``FC-<number>``."""
+    fulfilment_skus = fulfilment_skus or {}
+    return FulfilmentOrder(
+        order_id=f"order-{number}", number=number, reference=f"FC-{number}", received_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC),
+        lines=[FulfilmentOrderLine(f"line-{number}-{n}", sku, quantity, title=f"{sku} title",
+                                   fulfilment_sku=fulfilment_skus.get(sku, ""), unit_price=Decimal("4.50"))
+               for n, (sku, quantity) in enumerate(lines)],
+        buyer_name="Ada Lovelace", email="ada@example.com",
+        shipping_address=Address(full_name="Ada Lovelace", address1="1 Analytical Row", town="London",
+                                 postcode="N1 1AA", country="GB"),
+        shipping_service="Standard", currency="GBP", total=Decimal("9.00"),
+    )  # fmt: skip
+
+
+FULFILMENT_FAULTS = [
+    pytest.param("server_error", {"status": 503}, id="server-error"),
+    pytest.param("disconnect", {}, id="dropped"),
+]
+FULFILMENT_HOOKS = ["export_orders", "import_statuses", "import_stock"]
+
+
+@pytest.mark.asyncio
+class FulfilmentContract:
+    """The contract every fulfilment connector keeps against its own sandbox: subclass it as
+    ``Test<Centre>Contract`` with ``adapter`` set.
+
+    It checks: test_connection (ok; wrong credentials fail without raising, and make every other
+    hook raise PartnerAuthError); an export hands over every order and line (the centre's own SKU
+    where the item has one); the same batch (same file name) sent twice is taken once; shipped,
+    cancelled and errored orders come back in status reports with carrier, tracking and the
+    centre's words; a report read again is the same report (same name and content hash) until it
+    is consumed, then it is not read again; stock reports; a report that cannot be read is a
+    report with a problem, not an exception, and the readable ones still come; faults raise
+    PartnerUnavailable and the hook works once the centre is well."""
+
+    adapter: ClassVar[type[FulfilmentSandboxAdapter]]
+
+    @pytest.fixture
+    def sandbox(self) -> Iterator[FulfilmentSandboxAdapter]:
+        """The connector's sandbox, fresh and served on loopback, behind the centre's adapter."""
+        offered = manager.sandbox(self.adapter.connector)
+        with serve(offered.create_app(**self.adapter.sandbox_options)) as running:
+            adapter = self.adapter(running.url)
+            try:
+                yield adapter
+            finally:
+                adapter.close()
+
+    @pytest.fixture
+    def connector(self) -> FulfilmentConnector:
+        """The connector, as the fulfilment runs find it."""
+        return manager.fulfilment_connector(self.adapter.connector)
+
+    @staticmethod
+    async def export(connector: FulfilmentConnector, connection: Connection[Any], file_name: str,
+                     *orders: FulfilmentOrder) -> ExportResult:  # fmt: skip
+        """Export ``orders`` as one batch."""
+        result = await connector.export_orders(connection, ExportBatch(file_name, list(orders)))
+        assert isinstance(result, ExportResult) and result.reference, result
+        return result
+
+    @staticmethod
+    async def consumed_statuses(connector: FulfilmentConnector, connection: Connection[Any]) -> list[StatusLine]:
+        """Every status waiting at the centre, each report consumed once read."""
+        lines: list[StatusLine] = []
+        for report in await connector.import_statuses(connection):
+            assert isinstance(report, StatusReport) and report.file.name and len(report.file.content_hash) == 64
+            lines += report.statuses
+            await connector.consume(connection, report.file)
+        return lines
+
+    async def test_connection_succeeds_with_the_accounts_credentials(self, connector, sandbox):
+        result = await connector.test_connection(sandbox.connection())
+        assert result.ok, result.message
+
+    async def test_connection_with_wrong_credentials_fails_and_says_so(self, connector, sandbox):
+        result = await connector.test_connection(sandbox.connection(valid=False))
+        assert not result.ok and result.message
+
+    @pytest.mark.parametrize("hook", FULFILMENT_HOOKS)
+    async def test_refused_credentials_raise_an_auth_error(self, connector, sandbox, hook):
+        connection = sandbox.connection(valid=False)
+        with pytest.raises(PartnerAuthError):
+            if hook == "export_orders":
+                await connector.export_orders(connection, ExportBatch("auth.csv", [fulfilment_order(1, [(SKUS[0], 1)])]))
+            else:
+                await getattr(connector, hook)(connection)
+
+    async def test_an_export_hands_over_every_order_and_line(self, connector, sandbox):
+        orders = [fulfilment_order(101, [(SKUS[0], 2), (SKUS[1], 1)], {SKUS[1]: "WH-CUP"}),
+                  fulfilment_order(102, [(SKUS[0], 5)])]  # fmt: skip
+        result = await self.export(connector, sandbox.connection(), "orders-101-102.csv", *orders)
+        assert result.refused == []
+        assert sandbox.received() == [(101, [(SKUS[0], 2), ("WH-CUP", 1)]), (102, [(SKUS[0], 5)])]
+
+    async def test_the_same_batch_sent_twice_is_taken_once(self, connector, sandbox):
+        connection = sandbox.connection()
+        order = fulfilment_order(201, [(SKUS[0], 1)])
+        await self.export(connector, connection, "orders-201.csv", order)
+        await self.export(connector, connection, "orders-201.csv", order)
+        assert sandbox.received() == [(201, [(SKUS[0], 1)])]
+
+    async def test_shipped_cancelled_and_failed_orders_are_reported(self, connector, sandbox):
+        connection = sandbox.connection()
+        await self.export(connector, connection, "orders-301.csv",
+                          *(fulfilment_order(n, [(SKUS[0], 1)]) for n in (301, 302, 303)))  # fmt: skip
+        sandbox.report(301, "SHIPPED", carrier="Royal Mail", service="Tracked 48", tracking="RM301GB")
+        sandbox.report(302, "CANCELLED", message="Out of stock at the centre")
+        sandbox.report(303, "ERROR", message="Address incomplete: no postcode")
+        lines = await self.consumed_statuses(connector, connection)
+        by_order = {line.order_number or int(line.reference.removeprefix("FC-")): line for line in lines}
+        assert set(by_order) == {301, 302, 303}, lines
+        shipped = by_order[301]
+        assert shipped.status in (FulfilmentStatus.SHIPPED, FulfilmentStatus.COMPLETE)
+        assert (shipped.carrier, shipped.service, shipped.tracking_number) == ("Royal Mail", "Tracked 48", "RM301GB")
+        assert by_order[302].status is FulfilmentStatus.CANCELLED
+        assert by_order[303].status is FulfilmentStatus.ERROR and by_order[303].message == "Address incomplete: no postcode"
+        assert all(line.row >= 1 for line in lines)
+
+    async def test_a_report_is_read_the_same_until_consumed(self, connector, sandbox):
+        connection = sandbox.connection()
+        await self.export(connector, connection, "orders-401.csv", fulfilment_order(401, [(SKUS[0], 1)]))
+        sandbox.report(401, "SHIPPED", carrier="DPD", tracking="DPD401")
+        first = await connector.import_statuses(connection)
+        again = await connector.import_statuses(connection)
+        assert [r.file for r in first] == [r.file for r in again] and len(first) == 1
+        assert [r.statuses for r in first] == [r.statuses for r in again]
+        await connector.consume(connection, first[0].file)
+        assert await connector.import_statuses(connection) == []
+
+    async def test_stock_is_reported_by_the_centres_sku(self, connector, sandbox):
+        connection = sandbox.connection()
+        sandbox.set_stock(SKUS[0], 12)
+        sandbox.set_stock("WH-CUP", 0)
+        reports = await connector.import_stock(connection)
+        assert reports and all(isinstance(r, StockReport) and len(r.file.content_hash) == 64 for r in reports)
+        levels = {line.sku: line.quantity for report in reports for line in report.levels}
+        assert levels == {SKUS[0]: 12, "WH-CUP": 0}
+        for report in reports:
+            await connector.consume(connection, report.file)
+        assert await connector.import_stock(connection) == []
+
+    async def test_an_unreadable_report_is_a_problem_not_an_exception(self, connector, sandbox):
+        connection = sandbox.connection()
+        await self.export(connector, connection, "orders-501.csv", fulfilment_order(501, [(SKUS[0], 1)]))
+        sandbox.report_unreadable()
+        sandbox.report(501, "SHIPPED", carrier="DPD", tracking="DPD501")
+        reports = await connector.import_statuses(connection)
+        broken = [r for r in reports if r.problems and not r.statuses]
+        assert broken and all(p.reason for r in broken for p in r.problems), reports
+        assert [line.tracking_number for r in reports for line in r.statuses] == ["DPD501"]
+
+    @pytest.mark.parametrize("hook", FULFILMENT_HOOKS)
+    @pytest.mark.parametrize(("kind", "options"), FULFILMENT_FAULTS)
+    async def test_an_unreachable_centre_raises_then_works_again(self, connector, sandbox, hook, kind, options):
+        connection = sandbox.connection()
+
+        async def call() -> object:
+            if hook == "export_orders":
+                return await connector.export_orders(connection, ExportBatch("fault.csv", [fulfilment_order(601, [(SKUS[0], 1)])]))
+            return await getattr(connector, hook)(connection)
+
+        sandbox.control_call("POST", "/faults", json={"kind": kind, "count": 50, **options})
+        with pytest.raises(PartnerUnavailable):
+            await call()
+        sandbox.control_call("DELETE", "/faults")
+        await call()
