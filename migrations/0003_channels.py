@@ -3,7 +3,8 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from orderdeck.models.audit import AuditKind, AuditSubject
-from orderdeck.models.channels import SubmitStatus, SyncKind, SyncOutcome
+from orderdeck.models.channels import SubmitStatus
+from orderdeck.models.connections import SyncKind, SyncOutcome
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields

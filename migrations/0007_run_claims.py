@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from orderdeck.models.channels import SubmitStatus, SyncKind
+from orderdeck.models.channels import SubmitStatus
+from orderdeck.models.connections import SyncKind
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 

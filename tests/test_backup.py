@@ -27,7 +27,7 @@ from orderdeck import crypto
 from orderdeck.config import Settings
 from orderdeck.models import Channel
 from orderdeck.services import channels
-from orderdeck.services.secret_keys import UnreadableSecrets, channels_needing_old_keys, reencrypt_secrets
+from orderdeck.services.secret_keys import UnreadableSecrets, connections_needing_old_keys, reencrypt_secrets
 from tests.support import ORDERDECK, Server, free_port, start_server, stop
 
 SHOP = {"url": "https://shop.example.com/", "consumer_key": "ck_live", "consumer_secret": "cs_top_secret"}
@@ -266,9 +266,9 @@ async def test_configured_keys_rotate_and_an_unreadable_secret_changes_nothing(d
 
     keys(KEY_B, KEY_A)  # a new key first, the old one still opens what it sealed
     assert channels.channel_connection(await Channel.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
-    assert await channels_needing_old_keys() == ["Web shop"]
+    assert await connections_needing_old_keys() == ["Web shop"]
     assert await reencrypt_secrets() == 1
-    assert await channels_needing_old_keys() == []
+    assert await connections_needing_old_keys() == []
 
     keys(KEY_B)  # the old key removed
     assert channels.channel_connection(await Channel.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
@@ -291,7 +291,7 @@ async def test_rotation_racing_secret_changes_loses_none_and_leaves_none_on_the_
             await channels.update_channel(channel.id, {"settings": {"consumer_secret": f"cs-{channel.name}-{i}"}}, actor)
 
     await asyncio.gather(*(change(shop, 5) for shop in shops), *(reencrypt_secrets() for _ in range(3)))
-    assert await channels_needing_old_keys() == []
+    assert await connections_needing_old_keys() == []
     keys(KEY_B)
     for shop in shops:
         context = channels.channel_connection(await Channel.get(id=shop.id))[1]

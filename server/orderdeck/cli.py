@@ -252,20 +252,20 @@ def restore(archive: Path, force: bool) -> None:
               help="After a rotation: check every secret opens with the newest key, then drop the older keys "
               "from the key file.")  # fmt: skip
 def rotate_key(forget_old: bool) -> None:
-    """Re-encrypt every stored channel secret with the newest key, in one transaction.
+    """Re-encrypt every stored connection secret with the newest key, in one transaction.
 
     Embedded default (key file beside the database): a new key is generated and put first. With
     ORDERDECK_SECRET_KEY: set the new key there and the old one in ORDERDECK_PREVIOUS_SECRET_KEYS
     first, then run this.
     """
     from orderdeck import crypto
-    from orderdeck.services.secret_keys import UnreadableSecrets, channels_needing_old_keys, reencrypt_secrets
+    from orderdeck.services.secret_keys import UnreadableSecrets, connections_needing_old_keys, reencrypt_secrets
 
     settings = _settings()
     key_file = crypto.generated_keys()
 
     async def forget() -> str:
-        waiting = await channels_needing_old_keys()
+        waiting = await connections_needing_old_keys()
         if waiting:
             raise click.ClickException(f"The secrets of {', '.join(waiting)} still need an older key: run "
                                        "`orderdeck rotate-key` first (nothing was changed)")  # fmt: skip
@@ -282,7 +282,7 @@ def rotate_key(forget_old: bool) -> None:
         except (UnreadableSecrets, crypto.SecretKeyMissing) as exc:
             raise click.ClickException(str(exc)) from None
         where = f"a new key first in {key_file}" if key_file else "ORDERDECK_SECRET_KEY"
-        return f"Re-encrypted the secrets of {count} channel(s) with {where}."
+        return f"Re-encrypted the secrets of {count} connection(s) with {where}."
 
     click.echo(_with_db(settings, forget if forget_old else rotate), err=True)
 

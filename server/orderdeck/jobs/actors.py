@@ -1,8 +1,8 @@
-"""The jobs: thin, idempotent wrappers that run a channel's work through the services, one for each
-kind of work the registry declares (services.work.WORK: its service, queue, time limit, retries).
+"""The jobs: thin, idempotent wrappers that run a connection's work through the services, one for
+each kind of work the registry declares (services.work.WORK: its service, queue, time limit, retries).
 
-Each job does one kind of work for one channel and reads what to do from the database (the
-channel's cursor, its due listings, its pending dispatches), so a job delivered twice, or lost,
+Each job does one kind of work for one connection and reads what to do from the database (a
+channel's cursor, its due listings, its pending dispatches; a centre's orders to export), so a job delivered twice, or lost,
 changes nothing: the second finds nothing left, and the scheduler's sweep finds what a lost one
 left. Queues are per kind of work, so a slow channel download never holds up stock pushes.
 
@@ -51,16 +51,16 @@ def _actor(work: Work) -> dramatiq.Actor:
     """The job doing ``work`` for one connection: its service, then (if the work asks for it)
     the same job again, delayed until the work's next attempt."""
 
-    async def job(channel_id: str) -> None:
-        connection = uuid.UUID(channel_id)
+    async def job(connection_id: str) -> None:
+        connection = uuid.UUID(connection_id)
         run = await _run(work.run(connection))
         due = await work.again_at(connection, run) if work.again_at is not None else None
         if due is not None:
             delay = max(0, int((due - datetime.now(timezone.utc)).total_seconds() * 1000))
-            ACTORS[work.kind].send_with_options(args=(channel_id,), delay=delay)
+            ACTORS[work.kind].send_with_options(args=(connection_id,), delay=delay)
 
     job.__name__ = job.__qualname__ = work.job
-    job.__doc__ = f"{work.kind.value} for one channel ({work.run.__module__}.{work.run.__name__})."
+    job.__doc__ = f"{work.kind.value} for one connection ({work.run.__module__}.{work.run.__name__})."
     options: dict = {"queue_name": work.queue, "time_limit": int(work.time_limit.total_seconds() * 1000)}
     if work.retries is not None:
         options["max_retries"] = work.retries
@@ -82,10 +82,10 @@ def _send(message: Message) -> None:
         log.exception("could not send job %s (the scheduler's sweep will find its work)", message)
 
 
-def enqueue(kind: SyncKind, channel_id: uuid.UUID) -> None:
-    """Send the job doing ``kind`` of work for the channel: at once to the in-memory broker, from
-    a sender thread to Redis or RabbitMQ when called on an event loop."""
-    message = ACTORS[kind].message(str(channel_id))
+def enqueue(kind: SyncKind, connection_id: uuid.UUID) -> None:
+    """Send the job doing ``kind`` of work for the connection: at once to the in-memory broker,
+    from a sender thread to Redis or RabbitMQ when called on an event loop."""
+    message = ACTORS[kind].message(str(connection_id))
     if isinstance(broker, StubBroker) or not _on_event_loop():
         _send(message)
     else:

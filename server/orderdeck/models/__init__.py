@@ -3,7 +3,18 @@
 from orderdeck.models.audit import AuditEntry, AuditKind, AuditSubject
 from orderdeck.models.auth import ApiToken, Role
 from orderdeck.models.base import ActorKind
-from orderdeck.models.channels import Channel, FailedJob, Listing, RunClaim, SubmitStatus, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models.channels import Channel, Listing, SubmitStatus
+from orderdeck.models.connections import (
+    Connection,
+    ConnectionKind,
+    FailedJob,
+    ImportedReport,
+    RunClaim,
+    SyncIssue,
+    SyncKind,
+    SyncOutcome,
+    SyncRun,
+)
 from orderdeck.models.events import Event, EventTopic
 from orderdeck.models.locations import Location
 from orderdeck.models.orders import (
@@ -13,6 +24,8 @@ from orderdeck.models.orders import (
     DeletedOrder,
     Dispatch,
     DispatchState,
+    FulfilmentState,
+    LOCKED_IN,
     Order,
     OrderItem,
     OrderNote,
@@ -27,9 +40,9 @@ from orderdeck.models.orders import (
 from orderdeck.models.stock import Allocation, StockChangeReason, StockItem, StockLedgerEntry, StockLevel
 
 __all__ = [
-    "ADDRESS_FIELDS", "TAGGED_ORDER_KEYS", "ActorKind", "Allocation", "Channel", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
+    "ADDRESS_FIELDS", "TAGGED_ORDER_KEYS", "ActorKind", "Allocation", "Channel", "Connection", "ConnectionKind", "ImportedReport", "FailedJob", "Listing", "RunClaim", "SubmitStatus", "SyncIssue", "SyncKind",
     "SyncOutcome", "SyncRun", "ApiToken", "AuditEntry", "AuditKind", "AuditSubject", "Counter",
-    "DeletedOrder", "Dispatch", "DispatchState", "Event", "EventTopic", "Location", "Order", "OrderItem", "OrderNote",
+    "DeletedOrder", "Dispatch", "DispatchState", "FulfilmentState", "LOCKED_IN", "Event", "EventTopic", "Location", "Order", "OrderItem", "OrderNote",
     "OrderProperty", "OrderReturn", "OrderReturnItem", "OrderState", "OrderStatus", "OrderTag",
     "Role", "Source", "StockChangeReason", "StockItem", "StockLedgerEntry", "StockLevel",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Channels: the seller's accounts on sales channels, their listings, and the automation log."""
+"""Channels: the channel part of a connection to a sales channel, and its listings."""
 
 from __future__ import annotations
 
@@ -10,20 +10,17 @@ from tortoise.models import Model
 
 
 class Channel(Model):
-    """One account on a sales channel, served by a plugin (e.g. a WooCommerce shop).
+    """What a connection to a sales channel adds to the connection (models.Connection): where its
+    orders download to, which locations' stock it offers, and how it reads the channel's statuses.
 
-    Orders download to download_location. The stock offered on the channel is the sum of what is
-    available at its stock locations (none: nothing is pushed). Secret settings are kept encrypted
-    in secrets and never returned by the API.
+    One to one with its connection, under the same id. Orders download to download_location. The
+    stock offered on the channel is the sum of what is available at its stock locations (none:
+    nothing is pushed).
     """
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    name = fields.CharField(max_length=100, unique=True)
-    plugin = fields.CharField(max_length=50)
+    connection = fields.OneToOneField("models.Connection", related_name="channel", on_delete=fields.CASCADE)
     source = fields.CharField(max_length=50)
-    settings = fields.JSONField(default=dict)
-    secrets = fields.TextField(null=True)
-    enabled = fields.BooleanField(default=True, db_default=True)
     download_location = fields.ForeignKeyField(
         "models.Location", related_name="download_channels", on_delete=fields.RESTRICT, db_index=True
     )
@@ -32,17 +29,9 @@ class Channel(Model):
     )
     download_unpaid = fields.BooleanField(default=False, db_default=False)
     status_overrides = fields.JSONField(default=dict)
-    sync_interval_seconds = fields.IntField(default=300, db_default=300)
-    download_cursor = fields.CharField(max_length=500, null=True)
-    last_download_at = fields.DatetimeField(null=True)
-    # When the scheduler next sends a download (claimed atomically, so several schedulers send one).
-    next_download_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "channel"
-        ordering = ["name"]
 
 
 class SubmitStatus(str, Enum):
@@ -94,107 +83,3 @@ class Listing(Model):
         table = "listing"
         unique_together = (("channel", "channel_sku"),)
         ordering = ["channel_sku"]
-
-
-class SyncKind(str, Enum):
-    """What a sync run does."""
-
-    DOWNLOAD = "DOWNLOAD"
-    STOCK_PUSH = "STOCK_PUSH"
-    DISPATCH = "DISPATCH"
-
-
-class SyncOutcome(str, Enum):
-    """How a sync run ended (RUNNING while it runs)."""
-
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    PARTIAL = "PARTIAL"
-    FAILED = "FAILED"
-
-
-class SyncRun(Model):
-    """One run of a channel's download, stock push or dispatch: the automation log."""
-
-    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    channel = fields.ForeignKeyField("models.Channel", related_name="runs", on_delete=fields.CASCADE, db_index=True)
-    kind = fields.CharEnumField(SyncKind, max_length=16, db_index=True)
-    outcome = fields.CharEnumField(SyncOutcome, max_length=16, default=SyncOutcome.RUNNING, db_index=True)
-    started_at = fields.DatetimeField(auto_now_add=True, db_index=True)
-    finished_at = fields.DatetimeField(null=True)
-    pages = fields.IntField(default=0, db_default=0)
-    downloaded = fields.IntField(default=0, db_default=0)
-    updated = fields.IntField(default=0, db_default=0)
-    skipped_shipped = fields.IntField(default=0, db_default=0)
-    skipped_unpaid = fields.IntField(default=0, db_default=0)
-    skipped_cancelled = fields.IntField(default=0, db_default=0)
-    duplicates = fields.IntField(default=0, db_default=0)
-    pushed = fields.IntField(default=0, db_default=0)
-    dispatched = fields.IntField(default=0, db_default=0)
-    failed = fields.IntField(default=0, db_default=0)
-    # Of the failed: those due again later (a passing failure), and those waiting for a change
-    # (credentials or data the channel refused).
-    retrying = fields.IntField(default=0, db_default=0)
-    waiting = fields.IntField(default=0, db_default=0)
-    error = fields.TextField(null=True)
-    # Closed by the scheduler (or the next run) because its worker died: outcome FAILED.
-    abandoned = fields.BooleanField(default=False, db_default=False)
-    # The token of the RunClaim the run works under.
-    claim_token = fields.CharField(max_length=32, null=True)
-
-    class Meta:
-        table = "sync_run"
-        ordering = ["-started_at"]
-
-
-class RunClaim(Model):
-    """The right to run a kind of work (download, stock push, dispatch) for a channel: one row per
-    (channel, kind), held by one run at a time under a random token until lease_until. The holder
-    renews the lease by a heartbeat and in every write transaction (fenced by its token); a lease
-    that lapsed means its worker died, and the claim may be taken over."""
-
-    id = fields.BigIntField(primary_key=True)
-    channel = fields.ForeignKeyField("models.Channel", related_name="claims", on_delete=fields.CASCADE)
-    kind = fields.CharEnumField(SyncKind, max_length=16)
-    token = fields.CharField(max_length=32, null=True)
-    lease_until = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "run_claim"
-        unique_together = (("channel", "kind"),)
-
-
-class SyncIssue(Model):
-    """One order skipped or failed in a run, by its reference, and why."""
-
-    id = fields.BigIntField(primary_key=True)
-    run = fields.ForeignKeyField("models.SyncRun", related_name="issues", on_delete=fields.CASCADE, db_index=True)
-    reference = fields.CharField(max_length=100, default="", db_default="")
-    kind = fields.CharField(max_length=32)
-    message = fields.CharField(max_length=1000)
-    created_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "sync_issue"
-        ordering = ["id"]
-
-
-class FailedJob(Model):
-    """A background job that exhausted its retries: kept with its error until retried."""
-
-    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    actor = fields.CharField(max_length=100)
-    queue = fields.CharField(max_length=50)
-    message_id = fields.CharField(max_length=64, unique=True)
-    args = fields.JSONField(default=list)
-    kwargs = fields.JSONField(default=dict)
-    error = fields.TextField()
-    channel = fields.ForeignKeyField(
-        "models.Channel", related_name="failed_jobs", null=True, on_delete=fields.CASCADE, db_index=True
-    )
-    failed_at = fields.DatetimeField(auto_now_add=True, db_index=True)
-    retried_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "failed_job"
-        ordering = ["-failed_at"]

@@ -29,6 +29,25 @@ class OrderState(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+class FulfilmentState(str, Enum):
+    """Where an order allocated to a fulfilment centre is with the centre.
+
+    EXPORTED: handed over (the lock-in: it cannot be moved, edited, cancelled or processed by hand);
+    ERROR: the centre reported an error (still locked in; fulfilment_message says what);
+    SHIPPED: the centre shipped it (the order is processed); CANCELLED: the centre cancelled it
+    (the lock-in ended: the order is open and movable again, and not exported again unless moved).
+    """
+
+    EXPORTED = "EXPORTED"
+    ERROR = "ERROR"
+    SHIPPED = "SHIPPED"
+    CANCELLED = "CANCELLED"
+
+
+LOCKED_IN = (FulfilmentState.EXPORTED, FulfilmentState.ERROR)
+"""The fulfilment states in which the centre holds the order."""
+
+
 class Source:
     """Well-known order sources (channels add their own, e.g. EBAY, AMAZON)."""
 
@@ -79,6 +98,17 @@ class Order(Model):
     location = fields.ForeignKeyField(
         "models.Location", related_name="orders", on_delete=fields.RESTRICT, db_index=True
     )
+    # At a fulfilment centre's location (see FulfilmentState): the export (when and in which file;
+    # a failed export's error is label_error, tried again from export_next_at) and the centre's
+    # last words on it. export_claimed_at is set while an export job hands it over.
+    fulfilment_state = fields.CharEnumField(FulfilmentState, max_length=16, null=True)
+    exported_at = fields.DatetimeField(null=True)
+    export_file = fields.CharField(max_length=255, default="", db_default="")
+    label_error = fields.CharField(max_length=1000, default="", db_default="")
+    export_attempts = fields.IntField(default=0, db_default=0)
+    export_next_at = fields.DatetimeField(null=True)
+    export_claimed_at = fields.DatetimeField(null=True)
+    fulfilment_message = fields.CharField(max_length=1000, default="", db_default="")
     # The channel the order was downloaded from (None: direct, imported or resent).
     channel = fields.ForeignKeyField("models.Channel", related_name="orders", null=True, on_delete=fields.RESTRICT)
     # Cancelled on the channel after it was downloaded: flagged for the seller to act on.

@@ -25,6 +25,8 @@ class StockItem(Model):
     barcode = fields.CharField(max_length=64, null=True, db_index=True)
     weight = fields.DecimalField(**WEIGHT, default=0, db_default=0)
     unit_price = fields.DecimalField(**MONEY, default=0, db_default=0)
+    # The item's SKU at the fulfilment centres, when theirs differs ("": the same SKU).
+    fulfilment_sku = fields.CharField(max_length=100, default="", db_default="", db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -121,6 +123,7 @@ class StockChangeReason(str, Enum):
     RETURN_RESTOCKED = "RETURN_RESTOCKED"
     LEVEL_SET = "LEVEL_SET"
     LEVEL_ADJUSTED = "LEVEL_ADJUSTED"
+    FULFILMENT_STOCK = "FULFILMENT_STOCK"
 
 
 class StockLedgerEntry(Model):

@@ -1,7 +1,7 @@
-"""Run claims: one run of a kind (download, stock push, dispatch) per channel at a time, across
-processes, and a dead worker's claim freed within seconds.
+"""Run claims: one run of a kind of work (download, stock push, dispatch, export...) per
+connection at a time, across processes, and a dead worker's claim freed within seconds.
 
-A claim is the channel's RunClaim row for the kind, held under a random token until its lease
+A claim is the connection's RunClaim row for the kind, held under a random token until its lease
 ends (``ORDERDECK_RUN_LEASE_SECONDS``). While the run lives, a heartbeat renews the lease every
 quarter of it, and every write transaction of the run renews it first (``Claim.renew``), which
 fences the run by its token: once another run has taken the claim over, or the scheduler has
@@ -44,7 +44,7 @@ def lease() -> timedelta:
 class Claim:
     """A claim held: renew it in every write transaction of the run."""
 
-    channel_id: uuid.UUID
+    connection_id: uuid.UUID
     kind: SyncKind
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -53,32 +53,32 @@ class Claim:
         transaction it also holds the claim's row lock until the commit, so nobody takes it
         over in between."""
         until = datetime.now(timezone.utc) + lease()
-        if not await RunClaim.filter(channel_id=self.channel_id, kind=self.kind, token=self.token).update(lease_until=until):
-            raise ClaimLost(f"the {self.kind.value} claim of channel {self.channel_id} is no longer this run's")
+        if not await RunClaim.filter(connection_id=self.connection_id, kind=self.kind, token=self.token).update(lease_until=until):
+            raise ClaimLost(f"the {self.kind.value} claim of connection {self.connection_id} is no longer this run's")
 
 
 def _free(now: datetime) -> Q:
     return Q(token__isnull=True) | Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 
-async def take(channel_id: uuid.UUID, kind: SyncKind) -> Claim | None:
-    """Take the channel's claim for ``kind`` unless a live run holds it (one atomic UPDATE); a
+async def take(connection_id: uuid.UUID, kind: SyncKind) -> Claim | None:
+    """Take the connection's claim for ``kind`` unless a live run holds it (one atomic UPDATE); a
     run that held it and died is closed as abandoned."""
-    claim, now = Claim(channel_id, kind), datetime.now(timezone.utc)
-    rows = RunClaim.filter(channel_id=channel_id, kind=kind)
+    claim, now = Claim(connection_id, kind), datetime.now(timezone.utc)
+    rows = RunClaim.filter(connection_id=connection_id, kind=kind)
     taken = await rows.filter(_free(now)).update(token=claim.token, lease_until=now + lease())
     if not taken and not await rows.exists():
-        await RunClaim.bulk_create([RunClaim(channel_id=channel_id, kind=kind)], ignore_conflicts=True)
+        await RunClaim.bulk_create([RunClaim(connection_id=connection_id, kind=kind)], ignore_conflicts=True)
         taken = await rows.filter(_free(now)).update(token=claim.token, lease_until=now + lease())
     if not taken:
         return None
-    await close_abandoned(channel_id)
+    await close_abandoned(connection_id)
     return claim
 
 
 async def release(claim: Claim) -> None:
     """Give the claim up (a no-op when it was lost)."""
-    await RunClaim.filter(channel_id=claim.channel_id, kind=claim.kind, token=claim.token).update(
+    await RunClaim.filter(connection_id=claim.connection_id, kind=claim.kind, token=claim.token).update(
         token=None, lease_until=None)  # fmt: skip
 
 
@@ -93,14 +93,14 @@ async def _heartbeat(claim: Claim) -> None:
             log.warning("%s: stopping the heartbeat", claim.kind.value)
             return
         except Exception:  # a passing database error: the next beat tries again
-            log.exception("could not renew the %s claim of channel %s", claim.kind.value, claim.channel_id)
+            log.exception("could not renew the %s claim of connection %s", claim.kind.value, claim.connection_id)
 
 
 @contextlib.asynccontextmanager
-async def holding(channel_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[Claim | None]:
-    """Hold the channel's claim for ``kind`` (heartbeat included) for the block; None when a live
+async def holding(connection_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[Claim | None]:
+    """Hold the connection's claim for ``kind`` (heartbeat included) for the block; None when a live
     run holds it."""
-    claim = await take(channel_id, kind)
+    claim = await take(connection_id, kind)
     if claim is None:
         yield None
         return
@@ -114,13 +114,13 @@ async def holding(channel_id: uuid.UUID, kind: SyncKind) -> AsyncIterator[Claim 
         await release(claim)
 
 
-async def close_abandoned(channel_id: uuid.UUID | None = None) -> int:
-    """Close as FAILED (abandoned) the RUNNING runs (of one channel, or all) whose claim is no
+async def close_abandoned(connection_id: uuid.UUID | None = None) -> int:
+    """Close as FAILED (abandoned) the RUNNING runs (of one connection, or all) whose claim is no
     longer live, releasing that claim; how many. Each is closed with its claim's row locked, so
     a run renewing its claim at that moment is either seen alive or finds its claim gone."""
     running = SyncRun.filter(outcome=SyncOutcome.RUNNING)
-    if channel_id is not None:
-        running = running.filter(channel_id=channel_id)
+    if connection_id is not None:
+        running = running.filter(connection_id=connection_id)
     live = set(await RunClaim.filter(token__isnull=False, lease_until__gte=datetime.now(timezone.utc)).values_list(
         "token", flat=True))  # fmt: skip
     closed = 0
@@ -129,7 +129,7 @@ async def close_abandoned(channel_id: uuid.UUID | None = None) -> int:
     for run in await running:
         now = datetime.now(timezone.utc)
         async with transaction():
-            claim = await RunClaim.filter(channel_id=run.channel_id, kind=run.kind).select_for_update().first()
+            claim = await RunClaim.filter(connection_id=run.connection_id, kind=run.kind).select_for_update().first()
             ours = claim is not None and run.claim_token is not None and claim.token == run.claim_token
             if ours and claim.lease_until is not None and claim.lease_until >= now:
                 continue  # alive
@@ -146,8 +146,8 @@ async def close_abandoned(channel_id: uuid.UUID | None = None) -> int:
     return closed
 
 
-async def live_channels(kind: SyncKind) -> set[uuid.UUID]:
-    """Channels where a live run of ``kind`` holds the claim."""
+async def live_connections(kind: SyncKind) -> set[uuid.UUID]:
+    """Connections where a live run of ``kind`` holds the claim."""
     now = datetime.now(timezone.utc)
     return set(await RunClaim.filter(kind=kind, token__isnull=False, lease_until__gte=now).values_list(
-        "channel_id", flat=True))  # fmt: skip
+        "connection_id", flat=True))  # fmt: skip

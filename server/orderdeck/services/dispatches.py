@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from tortoise.expressions import Q
 
-from orderdeck.models import AuditKind, Channel, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
+from orderdeck.models import AuditKind, Connection, Dispatch, DispatchState, Order, OrderItem, SyncKind, SyncRun
 from orderdeck.plugins.dto import DispatchLine, DispatchNote, ItemResult
 from orderdeck.plugins.errors import PartnerError
 from orderdeck.services import claims, outbox
@@ -94,7 +94,7 @@ def _describe(dispatch: Dispatch) -> str:
     return f"shipped{shipped}{tracking}"
 
 
-async def _record(log: RunLog, channel: Channel, claimed: list[Claimed], results: dict[str, ItemResult],
+async def _record(log: RunLog, channel: Connection, claimed: list[Claimed], results: dict[str, ItemResult],
                   error: PartnerError | None = None) -> list[Issue]:  # fmt: skip
     """Write each dispatch's outcome, release its claim, audit the order, count it in the run. A
     refused one waits its backoff; ``error`` is the channel's error for the whole batch, if any
@@ -140,7 +140,7 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
     the notes' own next attempts, not the job's retries, pace them.
     """
     return await outbound_run(
-        channel_id, SyncKind.DISPATCH, Dispatching,
+        channel_id, SyncKind.DISPATCH, Dispatching.start,
         lambda: Dispatch.filter(claimable(datetime.now(timezone.utc)), order__channel_id=channel_id).exists(),
         max_batches=max_batches,
     )  # fmt: skip
@@ -149,9 +149,14 @@ async def send_dispatches(channel_id: uuid.UUID, *, max_batches: int = 100) -> S
 class Dispatching:
     """A dispatch run's steps (services.runs.Outbound): pending dispatch notes out to the channel."""
 
-    def __init__(self, channel: Channel) -> None:
-        self.channel = channel
-        self.connector, self.connection = channel_connection(channel)
+    def __init__(self, connection: Connection) -> None:
+        self.channel = connection
+        self.connector, self.connection = channel_connection(connection)
+
+    @classmethod
+    async def start(cls, connection: Connection) -> Dispatching:
+        """The steps of a run for the channel of ``connection``."""
+        return cls(connection)
 
     async def claim(self, claim: Claim) -> list[Claimed] | None:
         return await _claim(claim, self.connector.dispatch_batch_size) or None
@@ -180,7 +185,7 @@ async def forgotten(now: datetime) -> set[uuid.UUID]:
          & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now - SWEEP_GRACE)))
         | Q(claimed_at__isnull=False)  # no live run holds the channel (below): left by a dead one
     )  # fmt: skip
-    busy = await claims.live_channels(SyncKind.DISPATCH)
+    busy = await claims.live_connections(SyncKind.DISPATCH)
     found = [(d, c) for d, c in await Dispatch.filter(ready).values_list("id", "order__channel_id") if c not in busy]
     if found:
         await Dispatch.filter(id__in=[dispatch for dispatch, _ in found], claimed_at__isnull=True).update(

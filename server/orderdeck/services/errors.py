@@ -31,6 +31,7 @@ class ErrorCode(str, Enum):
     ORDER_ON_HOLD = "ORDER_ON_HOLD"
     ORDER_UNPAID = "ORDER_UNPAID"
     UNLINKED_ITEMS = "UNLINKED_ITEMS"
+    FULFILMENT_LOCKED = "FULFILMENT_LOCKED"
 
 
 @dataclass(frozen=True)

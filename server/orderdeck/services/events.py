@@ -146,9 +146,11 @@ def _sync(items: list[tuple]) -> list[tuple[EventTopic, str, dict[str, Any]]]:
         runs[(run.id, phase)] = run
     return [
         (EventTopic.SYNC, phase.value, {
-            "runId": str(run.id), "channelId": str(run.channel_id), "kind": _value(run.kind),
+            "runId": str(run.id), "connectionId": str(run.connection_id), "channelId": str(run.connection_id),
+            "kind": _value(run.kind),
             "outcome": _value(run.outcome), "pages": run.pages, "downloaded": run.downloaded,
             "updated": run.updated, "pushed": run.pushed, "dispatched": run.dispatched,
+            "exported": run.exported, "imported": run.imported,
             "failed": run.failed, "retrying": run.retrying, "waiting": run.waiting, "abandoned": run.abandoned,
             "error": run.error,
         })  # fmt: skip

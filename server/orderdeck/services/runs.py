@@ -1,13 +1,13 @@
-"""The automation log: one SyncRun per download, stock push or dispatch run of a channel, with
-its counters, and each order or listing it skipped or failed as a SyncIssue; and the rule for
-outbound work the channel could not take.
+"""The automation log: one SyncRun per run of a connection's work (download, stock push,
+dispatch, export, imports), with its counters, and each order, listing or row it skipped or
+failed as a SyncIssue; and the rule for outbound work the partner could not take.
 
 Retry rule (invariant 9): a push or dispatch that failed for a passing reason (RETRYABLE: a
 timeout, a 5xx, a dropped connection, an unreadable answer, a rate limit) stays due and is sent
 again after ``backoff``, until it succeeds; only refused credentials (PartnerAuthError) and data
 the channel refused (PartnerDataError, or an item's own refusal) wait for a change.
 
-A run works under its channel's claim (services.claims): every write of the log renews it, so a
+A run works under its connection's claim (services.claims): every write of the log renews it, so a
 run whose claim was taken over writes nothing more.
 """
 
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
 from orderdeck.config import get_settings
-from orderdeck.models import Channel, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models import Connection, SyncIssue, SyncKind, SyncOutcome, SyncRun
 from orderdeck.plugins.dto import ItemResult
 from orderdeck.plugins.errors import PartnerError, PartnerRateLimited, PartnerUnavailable
 from orderdeck.services import claims, events, outbox
@@ -67,7 +67,7 @@ class RunLog:
         if self.run is None:
             async with transaction():
                 await self.claim.renew()
-                self.run = await SyncRun.create(channel_id=self.claim.channel_id, kind=self.claim.kind,
+                self.run = await SyncRun.create(connection_id=self.claim.connection_id, kind=self.claim.kind,
                                                 claim_token=self.claim.token)  # fmt: skip
                 events.sync_progress(self.run, SyncPhase.STARTED)
         return self.run
@@ -160,27 +160,27 @@ class Outbound(Protocol[B]):
 
 
 async def outbound_run(
-    channel_id: uuid.UUID,
+    connection_id: uuid.UUID,
     kind: SyncKind,
-    steps: Callable[[Channel], Outbound[Any]],
+    steps: Callable[[Connection], Awaitable[Outbound[Any]]],
     still_due: Callable[[], Awaitable[bool]],
     *,
     max_batches: int = 100,
 ) -> SyncRun | None:
-    """One run of a channel's outbound work: batch after batch of ``steps(channel)`` under the
-    channel's claim of ``kind``, recorded in the run log, until nothing is due, ``max_batches``
+    """One run of a connection's outbound work (stock push, dispatch, export): batch after batch
+    of ``await steps(connection)`` under the connection's claim of ``kind``, recorded in the run log, until nothing is due, ``max_batches``
     were sent, or the connector failed a whole batch (that error ends the run FAILED; the items'
     own next attempts pace the retries). Then, if ``still_due`` finds work that became due while
-    the claim was held, another run is woken. None, logging nothing, when the channel is disabled,
+    the claim was held, another run is woken. None, logging nothing, when the connection is disabled,
     another run holds the claim, or nothing needed sending."""
-    channel = await Channel.get_or_none(id=channel_id)
-    if channel is None or not channel.enabled:
+    connection = await Connection.get_or_none(id=connection_id)
+    if connection is None or not connection.enabled:
         return None
-    async with claims.holding(channel_id, kind) as claim:
+    async with claims.holding(connection_id, kind) as claim:
         if claim is None:
             return None
         async with recording(claim) as log:
-            outbound = steps(channel)
+            outbound = await steps(connection)
             for _ in range(max_batches):
                 batch = await outbound.claim(claim)
                 if batch is None:
@@ -201,5 +201,5 @@ async def outbound_run(
                 if error is not None:
                     break
     if await still_due():
-        outbox.wake(kind, [channel_id])
+        outbox.wake(kind, [connection_id])
     return log.run

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 from tortoise.expressions import Q
 
-from orderdeck.models import Channel, Listing, StockLevel, SubmitStatus, SyncKind, SyncRun
+from orderdeck.models import Channel, Connection, Listing, StockLevel, SubmitStatus, SyncKind, SyncRun
 from orderdeck.plugins.dto import ItemResult, StockUpdate
 from orderdeck.plugins.errors import PartnerError
 from orderdeck.services.channels import channel_connection
@@ -180,7 +180,7 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
     the module docstring); it is not raised: the listings' next attempts pace the retries.
     """
     return await outbound_run(
-        channel_id, SyncKind.STOCK_PUSH, StockPush,
+        channel_id, SyncKind.STOCK_PUSH, StockPush.start,
         lambda: Listing.filter(claimable(datetime.now(timezone.utc)), channel_id=channel_id).exists(),
         max_batches=max_batches,
     )  # fmt: skip
@@ -189,9 +189,14 @@ async def push_stock(channel_id: uuid.UUID, *, max_batches: int = 100) -> SyncRu
 class StockPush:
     """A stock push's steps (services.runs.Outbound): due listings out to the channel."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, connection: Connection, channel: Channel) -> None:
         self.channel = channel
-        self.connector, self.connection = channel_connection(channel)
+        self.connector, self.connection = channel_connection(connection)
+
+    @classmethod
+    async def start(cls, connection: Connection) -> StockPush:
+        """The steps of a run for the channel of ``connection``."""
+        return cls(connection, await Channel.get(id=connection.id))
 
     async def claim(self, claim: Claim) -> Batch | None:
         batch = await _claim(claim, self.channel, self.connector.stock_batch_size)
@@ -222,7 +227,7 @@ async def forgotten(now: datetime) -> set[uuid.UUID]:
     waiting = Q(push_due=True, push_claimed_at__isnull=True) & (
         Q(next_push_at__lte=now) | Q(next_push_at__isnull=True, due_since__lt=now - SWEEP_GRACE))
     overdue = waiting | Q(push_claimed_at__isnull=False)  # no live run holds the channel: left by a dead one
-    busy = await claims.live_channels(SyncKind.STOCK_PUSH)
+    busy = await claims.live_connections(SyncKind.STOCK_PUSH)
     found = set(await Listing.filter(overdue).exclude(channel_id__in=busy).order_by("channel_id").distinct()
                 .values_list("channel_id", flat=True))  # fmt: skip
     if found:

@@ -24,15 +24,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from tortoise.expressions import Q
 
 from orderdeck.models import (
     ActorKind,
     AuditKind,
     Channel,
+    Connection,
     Order,
     OrderItem,
     OrderState,
@@ -40,7 +40,8 @@ from orderdeck.models import (
     SyncKind,
     SyncRun,
 )
-from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins import connectors
+from orderdeck.plugins.connectors import ChannelConnector
 from orderdeck.plugins.dto import ChannelOrder, OrderPage, StatusMapping
 from orderdeck.services import claims, outbox
 from orderdeck.services import orders as order_service
@@ -53,9 +54,9 @@ from orderdeck.services.runs import recording
 from orderdeck.services.orders.inputs import OrderInput
 
 
-def sync_actor(channel: Channel) -> Actor:
-    """The actor recorded for a channel's sync."""
-    return Actor(f"sync:{channel.name}"[:100], ActorKind.SYNC)
+def sync_actor(connection: Connection) -> Actor:
+    """The actor recorded for a connection's work."""
+    return Actor(f"sync:{connection.name}"[:100], ActorKind.SYNC)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class PageCounts:
 
 
 def status_of(
-    channel: Channel, connector: ChannelConnector, connection: Connection[Any], order: ChannelOrder
+    channel: Channel, connector: ChannelConnector, connection: connectors.Connection[Any], order: ChannelOrder
 ) -> StatusMapping:
     """What the order's channel status means: the channel's override, else the connector's
     mapping (``connection`` is the channel's, built once per page: it decrypts the secrets)."""
@@ -90,10 +91,10 @@ def status_of(
     return connector.map_status(connection, order)
 
 
-def order_input(channel: Channel, order: ChannelOrder, paid: bool) -> dict:
+def order_input(connection: Connection, channel: Channel, order: ChannelOrder, paid: bool) -> dict:
     """The create_orders input of a new channel order (lines keep the channel's SKU)."""
     return {
-        "reference": order.reference, "subsource": channel.name, "location_id": channel.download_location_id,
+        "reference": order.reference, "subsource": connection.name, "location_id": channel.download_location_id,
         "status": OrderStatus.PAID if paid else OrderStatus.UNPAID,
         "external_reference": order.external_reference or None, "received_at": order.received_at,
         "paid_at": order.paid_at if paid else None, "buyer_name": order.buyer_name, "email": order.email,
@@ -117,9 +118,10 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
     async with transaction():
         if claim is not None:
             await claim.renew()
-        channel = await Channel.filter(id=channel_id).select_for_update().get()
-        actor = sync_actor(channel)
-        connector, connection = channel_connection(channel)
+        account = await Connection.filter(id=channel_id).select_for_update().get()
+        channel = await Channel.get(id=channel_id)
+        actor = sync_actor(account)
+        connector, connection = channel_connection(account)
         latest: dict[str, ChannelOrder] = {}
         for order in page.orders:
             if order.reference in latest:
@@ -149,7 +151,7 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
                 counts.issues.append((reference, "SKIPPED_UNPAID", f"not paid ({order.status}); the channel takes paid orders only"))
             else:
                 try:
-                    new_inputs.append(validated(OrderInput, order_input(channel, order, mapping.paid)))
+                    new_inputs.append(validated(OrderInput, order_input(account, channel, order, mapping.paid)))
                 except ServiceError as exc:
                     counts.failed += 1
                     counts.issues.append((reference, "FAILED", str(exc)))
@@ -165,9 +167,9 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
             await order_service.set_status(paid_now, OrderStatus.PAID, actor)
         if cancelled_now:
             await _flag_cancelled(cancelled_now, actor)
-        channel.download_cursor = page.cursor
-        channel.last_download_at = datetime.now(timezone.utc)
-        await channel.save(update_fields=["download_cursor", "last_download_at", "updated_at"])
+        account.cursor = page.cursor
+        account.last_run_at = datetime.now(timezone.utc)
+        await account.save(update_fields=["cursor", "last_run_at", "updated_at"])
     return counts
 
 
@@ -193,19 +195,6 @@ async def _flag_cancelled(found: list[Order], actor: Actor) -> None:
 # --- download runs ---------------------------------------------------------------------------
 
 
-async def due_downloads(now: datetime) -> set[uuid.UUID]:
-    """The scheduler's schedule: enabled channels whose sync interval has passed, each taken by
-    moving its next download time on in one atomic UPDATE, so several schedulers send one job."""
-    due = Q(next_download_at__isnull=True) | Q(next_download_at__lte=now)
-    taken = set()
-    for channel in await Channel.filter(due, enabled=True):
-        moved = await Channel.filter(due, id=channel.id).update(
-            next_download_at=now + timedelta(seconds=channel.sync_interval_seconds))  # fmt: skip
-        if moved:
-            taken.add(channel.id)
-    return taken
-
-
 async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_pages: int = 100) -> SyncRun | None:
     """Download a channel's new and changed orders, page by page, into a SyncRun of the log.
 
@@ -216,8 +205,8 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
     FAILED with the error (after the page before them is written); rate limits and unavailability
     are then raised again, for the job to retry later.
     """
-    channel = await Channel.get_or_none(id=channel_id)
-    if channel is None or not channel.enabled:
+    account = await Connection.get_or_none(id=channel_id)
+    if account is None or not account.enabled:
         return None
     more = False
     async with claims.holding(channel_id, SyncKind.DOWNLOAD) as claim:
@@ -225,12 +214,12 @@ async def download_channel(channel_id: uuid.UUID, *, page_size: int = 100, max_p
             return None
         async with recording(claim) as log:
             run = await log.start()
-            connector, connection = channel_connection(channel)
+            connector, connection = channel_connection(account)
 
             def ask(cursor: str | None) -> asyncio.Future[OrderPage]:
                 return asyncio.ensure_future(connector.download_orders(connection, cursor, page_size))
 
-            asked, ahead = ask(channel.download_cursor), True
+            asked, ahead = ask(account.cursor), True
             try:
                 for number in range(1, max_pages + 1):
                     page = await asked

@@ -1,11 +1,14 @@
 """The registry of background work: each kind of work for a connection, declared once.
 
-A ``Work`` names the service that does the work for one connection (``run``), how the scheduler
-finds connections with some due (``due``: the schedule, or the sweep for work a lost job left
-behind), its job's name and queue, its time limit and its retry policy, what a user's "sync now"
-does (``on_request``; by default it wakes the work), and when a run that left work waiting wants its job again
-(``again_at``). The jobs (orderdeck.jobs.actors), the scheduler's tick, failed-job retries and
-"sync now" all loop over ``WORK``: a new kind of work is one entry here (and its SyncKind).
+A ``Work`` names the kind of connection it works for, the service that does it for one
+connection (``run``), whether it runs on the connection's schedule (``periodic``: every
+sync_interval_seconds, claimed by the scheduler on the connection's next_run_at) and how the
+scheduler's sweep finds connections with outbound work a lost job left behind (``sweep``), its
+job's name and queue, its time limit and its retry policy, what a user's "sync now" does
+(``on_request``; by default it wakes the work), and when a run that left work waiting wants its
+job again (``again_at``). The jobs (orderdeck.jobs.actors), the scheduler's tick, failed-job
+retries and "sync now" all loop over ``WORK``: a new kind of work is one entry here (and its
+SyncKind).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from orderdeck.models import Channel, SyncKind, SyncRun
+from orderdeck.models import Connection, ConnectionKind, SyncKind, SyncRun
 from orderdeck.services import dispatches, outbox, stock_push, sync
-from orderdeck.services.channels import require_connector, require_enabled
-from orderdeck.services.context import locked, transaction
-from orderdeck.services.errors import ServiceError
+from orderdeck.services.connections import WORDS, locked_connection, require_connector, require_enabled
+from orderdeck.services.context import transaction
+from orderdeck.services.errors import ErrorCode, ServiceError
+from orderdeck.services.fulfilment import exports, imports
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,18 @@ class Work:
 
     kind: SyncKind
     job: str
+    connection_kind: ConnectionKind
     run: Callable[[uuid.UUID], Awaitable[SyncRun | None]]
-    due: Callable[[datetime], Awaitable[set[uuid.UUID]]]
     time_limit: timedelta
+    periodic: bool = False
+    sweep: Callable[[datetime], Awaitable[set[uuid.UUID]]] | None = None
     retries: int | None = None
     on_request: Callable[[uuid.UUID], Awaitable[None]] | None = None
     again_at: Callable[[uuid.UUID, SyncRun | None], Awaitable[datetime | None]] | None = None
 
     @property
     def queue(self) -> str:
-        """The queue its jobs go to: "download", "stock_push", "dispatch"."""
+        """The queue its jobs go to, named after the kind: "download", "stock_push", "export"..."""
         return self.kind.value.lower()
 
 
@@ -57,14 +63,27 @@ async def _next_dispatch_attempt(channel_id: uuid.UUID, run: SyncRun | None) -> 
     return await dispatches.next_attempt(channel_id) if run is not None and run.failed else None
 
 
+async def _next_export_attempt(connection_id: uuid.UUID, run: SyncRun | None) -> datetime | None:
+    """When a run left orders whose export failed, the earliest next attempt among them."""
+    return await exports.next_attempt(connection_id) if run is not None and run.failed else None
+
+
+CHANNEL, CENTRE = ConnectionKind.CHANNEL, ConnectionKind.FULFILMENT_CENTRE
 WORK: dict[SyncKind, Work] = {
     work.kind: work
     for work in (
-        Work(SyncKind.DOWNLOAD, "download_orders", sync.download_channel, sync.due_downloads, timedelta(minutes=30)),
-        Work(SyncKind.STOCK_PUSH, "push_stock", stock_push.push_stock, stock_push.forgotten, timedelta(minutes=4),
-             on_request=_resend_stock),
-        Work(SyncKind.DISPATCH, "send_dispatches", dispatches.send_dispatches, dispatches.forgotten,
-             timedelta(minutes=4), again_at=_next_dispatch_attempt),
+        Work(SyncKind.DOWNLOAD, "download_orders", CHANNEL, sync.download_channel, timedelta(minutes=30),
+             periodic=True),
+        Work(SyncKind.STOCK_PUSH, "push_stock", CHANNEL, stock_push.push_stock, timedelta(minutes=4),
+             sweep=stock_push.forgotten, on_request=_resend_stock),
+        Work(SyncKind.DISPATCH, "send_dispatches", CHANNEL, dispatches.send_dispatches, timedelta(minutes=4),
+             sweep=dispatches.forgotten, again_at=_next_dispatch_attempt),
+        Work(SyncKind.EXPORT, "export_orders", CENTRE, exports.export_orders, timedelta(minutes=10),
+             sweep=exports.forgotten, again_at=_next_export_attempt),
+        Work(SyncKind.STATUS_IMPORT, "import_statuses", CENTRE, imports.import_statuses, timedelta(minutes=10),
+             periodic=True),
+        Work(SyncKind.STOCK_IMPORT, "import_stock", CENTRE, imports.import_stock, timedelta(minutes=10),
+             periodic=True),
     )
 }  # fmt: skip
 """Every kind of background work, by kind."""
@@ -75,19 +94,32 @@ def by_queue(queue: str) -> Work | None:
     return next((work for work in WORK.values() if work.queue == queue), None)
 
 
-async def request_sync(channel_id: uuid.UUID, kinds: Iterable[SyncKind]) -> Channel:
-    """Start these kinds of the channel's work now rather than when next due ("sync now");
-    refused for a disabled channel or one whose connector is not installed."""
-    wanted = [WORK[kind] for kind in SyncKind if kind in set(kinds)]
+def kinds_of(connection_kind: ConnectionKind) -> list[SyncKind]:
+    """The kinds of work a connection of ``connection_kind`` does."""
+    return [kind for kind, work in WORK.items() if work.connection_kind == connection_kind]
+
+
+async def request_sync(connection_id: uuid.UUID, kinds: Iterable[SyncKind],
+                       connection_kind: ConnectionKind = ConnectionKind.CHANNEL) -> Connection:  # fmt: skip
+    """Start these kinds of the connection's work now rather than when next due ("sync now");
+    refused for a disabled connection, one whose connector is not installed, or a kind of work
+    that is not its kind's."""
+    asked = set(kinds)
+    wanted = [WORK[kind] for kind in SyncKind if kind in asked]
     if not wanted:
         raise ServiceError.one("Ask for at least one kind of work", "kinds")
+    foreign = [w.kind.value for w in wanted if w.connection_kind != connection_kind]
+    if foreign:
+        raise ServiceError.one(f"{', '.join(foreign)}: not work of a {WORDS[connection_kind].lower()} (its kinds: "
+                               f"{', '.join(k.value for k in kinds_of(connection_kind))})", "kinds",
+                               ErrorCode.INVALID_TRANSITION)  # fmt: skip
     async with transaction():
-        channel = await locked(Channel, channel_id, "Channel")
-        require_enabled(channel)
-        require_connector(channel)
+        connection = await locked_connection(connection_id, connection_kind)
+        require_enabled(connection)
+        require_connector(connection)
         for work in wanted:
             if work.on_request is not None:
-                await work.on_request(channel.id)
+                await work.on_request(connection.id)
             else:
-                outbox.wake(work.kind, [channel.id])
-    return channel
+                outbox.wake(work.kind, [connection.id])
+    return connection

@@ -27,6 +27,9 @@ class ListingFilter:
 @strawberry.input(description="Which sync runs to list. All conditions must hold.")
 class SyncRunFilter:
     channel_id: strawberry.ID | None = strawberry.field(default=None, description="Only this channel's runs.")
+    fulfilment_connection_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this fulfilment centre's runs."
+    )
     kind: SyncKind | None = strawberry.field(default=None, description="Only runs of this kind.")
     outcome: SyncOutcome | None = strawberry.field(default=None, description="Only runs that ended so.")
 
@@ -34,6 +37,9 @@ class SyncRunFilter:
 @strawberry.input(description="Which failed jobs to list. All conditions must hold.")
 class FailedJobFilter:
     channel_id: strawberry.ID | None = strawberry.field(default=None, description="Only jobs of this channel.")
+    fulfilment_connection_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only jobs of this fulfilment centre."
+    )
     retried: bool | None = strawberry.field(default=None, description="Only jobs retried (true) or not yet (false).")
 
 

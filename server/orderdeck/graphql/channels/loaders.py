@@ -11,8 +11,8 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from orderdeck import db
-from orderdeck.graphql.loaders import by_key
-from orderdeck.models import Channel, Dispatch, DispatchState, Listing, SubmitStatus, SyncIssue, SyncRun
+from orderdeck.graphql.loaders import by_key, grouped
+from orderdeck.models import Channel, Connection, Dispatch, DispatchState, Listing, Location, SubmitStatus, SyncIssue, SyncRun
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)
@@ -20,6 +20,16 @@ K = TypeVar("K", bound=Hashable)
 
 def channel_by_id() -> DataLoader[uuid.UUID, Channel | None]:
     return by_key(Channel)
+
+
+def connection_by_id() -> DataLoader[uuid.UUID, Connection | None]:
+    """A connection (a channel's, under the channel's id; a fulfilment centre's) by id."""
+    return by_key(Connection)
+
+
+def fulfilment_locations_by_connection() -> DataLoader[uuid.UUID, list[Location]]:
+    """The locations each fulfilment connection serves, by name."""
+    return grouped(Location, "fulfilment_connection_id", "name")
 
 
 def stock_location_ids_by_channel() -> DataLoader[uuid.UUID, list[uuid.UUID]]:
@@ -74,9 +84,9 @@ def listings_by_channel() -> DataLoader[tuple[uuid.UUID, int], list[Listing]]:
     return _first_per_key(Listing, "channel_id", "channel_sku")
 
 
-def runs_by_channel() -> DataLoader[tuple[uuid.UUID, int], list[SyncRun]]:
-    """A channel's newest sync runs, keyed by (channel id, how many)."""
-    return _first_per_key(SyncRun, "channel_id", "-started_at")
+def runs_by_connection() -> DataLoader[tuple[uuid.UUID, int], list[SyncRun]]:
+    """A connection's newest runs, keyed by (connection id, how many)."""
+    return _first_per_key(SyncRun, "connection_id", "-started_at")
 
 
 def issues_by_run() -> DataLoader[tuple[uuid.UUID, int], list[SyncIssue]]:

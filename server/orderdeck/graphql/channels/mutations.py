@@ -25,7 +25,7 @@ from orderdeck.graphql.common import UserError, attempt, decode_id, encode_id, g
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.permissions import MANAGE_CHANNELS, MANAGE_STOCK
 from orderdeck.plugins.dto import ConnectionResult
-from orderdeck.services import channels, failed_jobs, listings, work
+from orderdeck.services import channels, connections, failed_jobs, listings, work
 from orderdeck.services.errors import ServiceError
 
 
@@ -136,7 +136,7 @@ class Mutation:
     )
     async def test_channel_connection(self, info: Info, id: strawberry.ID) -> TestChannelConnectionPayload:
         async def test() -> ConnectionResult:
-            return await channels.test_connection(decode_id(id, "Channel", "id"))
+            return await connections.test_connection(decode_id(id, "Channel", "id"))
 
         result, errors = await attempt(test)
         if result is None:
@@ -166,7 +166,8 @@ class Mutation:
                 asked = [kind for kind, yes in wanted.items() if yes]
             if not asked:
                 raise ServiceError.one("Ask for at least one kind of work", "kinds" if kinds is not None else "download")
-            return await work.request_sync(decode_id(id, "Channel", "id"), asked)
+            connection = await work.request_sync(decode_id(id, "Channel", "id"), asked)
+            return await models.Channel.get(id=connection.id)
 
         channel, errors = await attempt(sync)
         return ChannelPayload(channel=channel, errors=errors)  # type: ignore[arg-type]

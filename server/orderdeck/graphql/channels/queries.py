@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import strawberry
+from typing import TypeVar
+
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from orderdeck import models
@@ -13,6 +16,7 @@ from orderdeck.graphql.channels.types import (
     Connector,
     ConnectorKind,
     FailedJob,
+    FulfilmentConnection,
     Listing,
     PluginProblem,
     SyncRun,
@@ -21,6 +25,8 @@ from orderdeck.graphql.common import query_id
 from orderdeck.graphql.pagination import Connection, paginate
 from orderdeck.graphql.permissions import READ
 from orderdeck.plugins import manager
+
+M = TypeVar("M", bound=Model)
 
 
 def listings(where: ListingFilter | None) -> QuerySet[models.Listing]:
@@ -41,13 +47,22 @@ def listings(where: ListingFilter | None) -> QuerySet[models.Listing]:
     return found
 
 
+def _of_connection(found: QuerySet[M], where: SyncRunFilter | FailedJobFilter) -> QuerySet[M]:
+    """Rows of the filter's channel and fulfilment connection."""
+    if where.channel_id is not None:
+        found = found.filter(connection_id=query_id(where.channel_id, "Channel", "filter.channelId"))
+    if where.fulfilment_connection_id is not None:
+        found = found.filter(connection_id=query_id(where.fulfilment_connection_id, "FulfilmentConnection",
+                                                    "filter.fulfilmentConnectionId"))  # fmt: skip
+    return found
+
+
 def sync_runs(where: SyncRunFilter | None) -> QuerySet[models.SyncRun]:
     """The sync runs matching a filter."""
     found = models.SyncRun.all()
     if where is None:
         return found
-    if where.channel_id is not None:
-        found = found.filter(channel_id=query_id(where.channel_id, "Channel", "filter.channelId"))
+    found = _of_connection(found, where)
     if where.kind is not None:
         found = found.filter(kind=where.kind)
     if where.outcome is not None:
@@ -60,8 +75,7 @@ def failed_jobs(where: FailedJobFilter | None) -> QuerySet[models.FailedJob]:
     found = models.FailedJob.all()
     if where is None:
         return found
-    if where.channel_id is not None:
-        found = found.filter(channel_id=query_id(where.channel_id, "Channel", "filter.channelId"))
+    found = _of_connection(found, where)
     if where.retried is not None:
         found = found.filter(retried_at__isnull=not where.retried)
     return found
@@ -90,11 +104,20 @@ class Query:
 
     @strawberry.field(permission_classes=READ, description="Every channel, by name.")
     async def channels(self) -> list[Channel]:
-        return await models.Channel.all().order_by("name")  # type: ignore[return-value]
+        return await models.Channel.all().order_by("connection__name")  # type: ignore[return-value]
 
     @strawberry.field(permission_classes=READ, description="One channel by id; null if there is none.")
     async def channel(self, id: strawberry.ID) -> Channel | None:
         return await models.Channel.get_or_none(id=query_id(id, "Channel", "id"))  # type: ignore[return-value]
+
+    @strawberry.field(permission_classes=READ, description="Every fulfilment centre and drop shipper connection, by name.")
+    async def fulfilment_connections(self) -> list[FulfilmentConnection]:
+        return await models.Connection.filter(kind=models.ConnectionKind.FULFILMENT_CENTRE).order_by("name")  # type: ignore[return-value]
+
+    @strawberry.field(permission_classes=READ, description="One fulfilment connection by id; null if there is none.")
+    async def fulfilment_connection(self, id: strawberry.ID) -> FulfilmentConnection | None:
+        return await models.Connection.get_or_none(  # type: ignore[return-value]
+            id=query_id(id, "FulfilmentConnection", "id"), kind=models.ConnectionKind.FULFILMENT_CENTRE)
 
     @strawberry.field(
         permission_classes=READ,
@@ -112,7 +135,8 @@ class Query:
 
     @strawberry.field(
         permission_classes=READ,
-        description="Runs of channel downloads, stock pushes and dispatches (the automation log), newest first, "
+        description="Runs of every connection's work (channel downloads, stock pushes and dispatches; fulfilment "
+        "exports and imports): the automation log, newest first, "
         "with cursors (runs started at the same moment are ordered by id: pages never skip or repeat one).",
     )
     async def sync_runs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,10 @@ from orderdeck.graphql.channels.loaders import (
     attention_by_channel,
     channel_by_id,
     issues_by_run,
+    connection_by_id,
+    fulfilment_locations_by_connection,
     listings_by_channel,
-    runs_by_channel,
+    runs_by_connection,
     stock_location_ids_by_channel,
 )
 from orderdeck.graphql.batched import batched_field, by
@@ -28,12 +31,16 @@ from orderdeck.graphql.locations.types import Location
 from orderdeck.graphql.stock.loaders import stock_item_by_id
 from orderdeck.graphql.stock.types import StockItem
 from orderdeck.plugins.connectors import ConnectorKind as _ConnectorKind
-from orderdeck.services.channels import secret_fields
+from orderdeck.services.connections import secret_fields
 
 SubmitStatus = strawberry.enum(
     models.SubmitStatus, name="SubmitStatus", description="What became of the last quantity sent for a listing."
 )
-SyncKind = strawberry.enum(models.SyncKind, name="SyncKind", description="What a sync run does.")
+SyncKind = strawberry.enum(
+    models.SyncKind, name="SyncKind",
+    description="A kind of a connection's work: a channel's DOWNLOAD, STOCK_PUSH, DISPATCH; a fulfilment centre's "
+    "EXPORT, STATUS_IMPORT, STOCK_IMPORT.",
+)  # fmt: skip
 SyncOutcome = strawberry.enum(models.SyncOutcome, name="SyncOutcome", description="How a sync run ended.")
 ConnectorKind = strawberry.enum(_ConnectorKind, name="ConnectorKind", description="What a connector connects to.")
 
@@ -43,38 +50,44 @@ NESTED_DEFAULT = 20
 NESTED_LIMIT = checked(IntRange("limit", 0, MAX_PAGE))
 
 
+def _secrets_set(connection: models.Connection) -> list[str]:
+    if not connection.secrets:
+        return []
+    try:
+        return sorted(crypto.decrypt(connection.secrets))
+    except (crypto.SecretUnreadable, crypto.SecretKeyMissing) as exc:
+        raise GraphQLError(str(exc)) from None
+
+
+def _of_connection(graphql_type: Any, part: Callable[[models.Connection], Any], description: str) -> Any:
+    """A field read from the object's connection (the channel's, under the same id)."""
+    return batched_field(graphql_type, connection_by_id, key=by("id"), shape=part, description=description)
+
+
 @strawberry.type(
-    description="A seller's account on a sales channel (e.g. a WooCommerce shop), served by a plugin. "
-    "Secret settings are stored encrypted and never returned: `secretsSet` names the ones stored."
+    description="A seller's account on a sales channel (e.g. a WooCommerce shop): a connection served by a channel "
+    "connector, with its channel parts. Secret settings are stored encrypted and never returned: `secretsSet` names "
+    "the ones stored."
 )
 class Channel(Node):
-    name: str = strawberry.field(description="Unique name of the channel.")
-    plugin: str = strawberry.field(description="The name of the plugin serving this channel.")
     source: str = strawberry.field(description="The order source its orders get, e.g. WOOCOMMERCE.")
-    enabled: bool = strawberry.field(description="Whether its syncs run (disabled: nothing is downloaded or sent).")
-    settings: JSON = strawberry.field(description="The public settings (secrets left out).")
     download_unpaid: bool = strawberry.field(description="Whether unpaid orders are downloaded too (else skipped).")
     status_overrides: JSON = strawberry.field(
         description="Channel status -> {paid, shipped, cancelled}, overriding the plugin's mapping."
     )
-    sync_interval_seconds: int = strawberry.field(description="Seconds between scheduled downloads.")
-    last_download_at: datetime | None = strawberry.field(
-        description="When a downloaded page was last written; null if never."
-    )
-    created_at: datetime = strawberry.field(description="When the channel was created.")
+    name = _of_connection(str, lambda c: c.name, "Unique name of the channel (among all connections).")
+    plugin = _of_connection(str, lambda c: c.connector, "The name of the connector serving this channel.")
+    enabled = _of_connection(bool, lambda c: c.enabled, "Whether its syncs run (disabled: nothing is downloaded or sent).")
+    settings = _of_connection(JSON, lambda c: c.settings, "The public settings (secrets left out).")
+    sync_interval_seconds = _of_connection(int, lambda c: c.sync_interval_seconds, "Seconds between scheduled downloads.")
+    last_download_at = _of_connection(datetime | None, lambda c: c.last_run_at,
+                                      "When a downloaded page was last written; null if never.")  # fmt: skip
+    created_at = _of_connection(datetime, lambda c: c.created_at, "When the channel was created.")
+    secrets_set = _of_connection(list[str], _secrets_set, "The names of the secret settings stored (never their values).")
 
     @strawberry.field(description="The channel's global id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Channel", self.id))  # type: ignore[arg-type]
-
-    @strawberry.field(description="The names of the secret settings stored (never their values).")
-    def secrets_set(self) -> list[str]:
-        if not self.secrets:  # type: ignore[attr-defined]
-            return []
-        try:
-            return sorted(crypto.decrypt(self.secrets))  # type: ignore[attr-defined]
-        except (crypto.SecretUnreadable, crypto.SecretKeyMissing) as exc:
-            raise GraphQLError(str(exc)) from None
 
     download_location = batched_field(
         Location, location_by_id, key=by("download_location_id"), description="Where downloaded orders go."
@@ -106,11 +119,46 @@ class Channel(Node):
     )
     async def runs(self, info: Info, limit: int = NESTED_DEFAULT) -> list[SyncRun]:
         key = (self.id, limit)
-        return await info.context.loaders.get(runs_by_channel).load(key)  # type: ignore[arg-type,return-value]
+        return await info.context.loaders.get(runs_by_connection).load(key)  # type: ignore[arg-type,return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, (models.Channel, cls))
+
+
+@strawberry.type(
+    description="A seller's account with a fulfilment centre or drop shipper, served by a fulfilment connector: the "
+    "locations it serves export their orders to it and take its statuses and stock. Secret settings are stored "
+    "encrypted and never returned."
+)
+class FulfilmentConnection(Node):
+    name: str = strawberry.field(description="Unique name (among all connections).")
+    connector: str = strawberry.field(description="The fulfilment connector serving it, e.g. ftp_warehouse.")
+    enabled: bool = strawberry.field(description="Whether its exports and imports run.")
+    settings: JSON = strawberry.field(description="The public settings (secrets left out).")
+    sync_interval_seconds: int = strawberry.field(description="Seconds between status and stock imports.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @strawberry.field(description="The connection's global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("FulfilmentConnection", self.id))  # type: ignore[arg-type]
+
+    @strawberry.field(description="The names of the secret settings stored (never their values).")
+    def secrets_set(self) -> list[str]:
+        return _secrets_set(self)  # type: ignore[arg-type]
+
+    locations = batched_field(list[Location], fulfilment_locations_by_connection, key=by("id"),
+                              description="The locations it serves (fulfilment centres), by name.")  # fmt: skip
+
+    @strawberry.field(description=f"The newest runs (at most {MAX_PAGE}; all: `syncRuns`).", metadata=NESTED_LIMIT)
+    async def runs(self, info: Info, limit: int = NESTED_DEFAULT) -> list[SyncRun]:
+        key = (self.id, limit)
+        return await info.context.loaders.get(runs_by_connection).load(key)  # type: ignore[arg-type,return-value]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, cls) or (isinstance(obj, models.Connection)
+                                        and obj.kind == models.ConnectionKind.FULFILMENT_CENTRE)  # fmt: skip
 
 
 @strawberry.type(
@@ -181,7 +229,8 @@ class SyncIssue:
     message: str = strawberry.field(description="Why.")
 
 
-@strawberry.type(description="One run of a channel's download, stock push or dispatch: the automation log.")
+@strawberry.type(description="One run of a connection's work (a channel's download, stock push or dispatch; a "
+                  "fulfilment centre's export, status import or stock import): the automation log.")
 class SyncRun:
     kind: SyncKind = strawberry.field(description="What the run did.")
     outcome: SyncOutcome = strawberry.field(description="How it ended (RUNNING while it runs).")
@@ -198,6 +247,8 @@ class SyncRun:
     )
     pushed: int = strawberry.field(description="Listing quantities the channel accepted (stock push).")
     dispatched: int = strawberry.field(description="Dispatch notes the channel accepted (dispatch).")
+    exported: int = strawberry.field(description="Orders handed to the fulfilment centre (export).")
+    imported: int = strawberry.field(description="Order statuses or stock levels applied (imports).")
     failed: int = strawberry.field(description="Orders, listings or notes that failed (see issues).")
     retrying: int = strawberry.field(
         description="Of the failed listings or notes: those sent again later by themselves (a passing failure)."
@@ -214,7 +265,13 @@ class SyncRun:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("SyncRun", self.id))  # type: ignore[arg-type]
 
-    channel = batched_field(Channel, channel_by_id, key=by("channel_id"), description="The channel it ran for.")
+    channel = batched_field(Channel | None, channel_by_id, key=by("connection_id"),
+                            description="The channel it ran for; null for a fulfilment centre's run.")  # fmt: skip
+    fulfilment_connection = batched_field(
+        FulfilmentConnection | None, connection_by_id, key=by("connection_id"),
+        shape=lambda c: c if c is not None and c.kind == models.ConnectionKind.FULFILMENT_CENTRE else None,
+        description="The fulfilment centre it ran for; null for a channel's run.",
+    )  # fmt: skip
 
     @strawberry.field(
         description=f"The first orders or listings skipped or failed, in the order they were met (at most {MAX_PAGE}).",
@@ -241,8 +298,13 @@ class FailedJob:
         return strawberry.ID(encode_id("FailedJob", self.id))  # type: ignore[arg-type]
 
     channel = batched_field(
-        Channel | None, channel_by_id, key=by("channel_id"),
+        Channel | None, channel_by_id, key=by("connection_id"),
         description="The channel whose work it did; null for a job not about one channel.",
+    )  # fmt: skip
+    fulfilment_connection = batched_field(
+        FulfilmentConnection | None, connection_by_id, key=by("connection_id"),
+        shape=lambda c: c if c is not None and c.kind == models.ConnectionKind.FULFILMENT_CENTRE else None,
+        description="The fulfilment centre whose work it did; null otherwise.",
     )  # fmt: skip
 
 

@@ -17,7 +17,9 @@ from orderdeck.models import (
     OrderStatus,
     OrderTag,
     StockChangeReason,
+    SyncKind,
 )
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, ServiceError, validated
@@ -184,7 +186,11 @@ async def move_orders(order_ids: list[uuid.UUID], location_id: uuid.UUID, actor:
     """Move open orders to another location; their allocation moves with them atomically."""
     async with transaction():
         target = await resolve_location(location_id, "locationId")
-        return await _run_batch(order_ids, actor, _move_step(target), ["location_id"])
+        result = await _run_batch(order_ids, actor, _move_step(target),
+                                  ["location_id", "fulfilment_state", "label_error", "export_attempts", "export_next_at"])  # fmt: skip
+        if result.orders and target.fulfilment_connection_id:
+            outbox.wake(SyncKind.EXPORT, [target.fulfilment_connection_id])
+        return result
 
 
 def _move_step(target: Location) -> Step:
@@ -197,6 +203,9 @@ def _move_step(target: Location) -> Step:
             ctx.changes += allocation_changes(order, ctx.lines[order.id], +1, StockChangeReason.ORDER_MOVED, target.id)
         before = order.location_id
         order.location_id = target.id
+        # A new location starts the order's life with a fulfilment centre afresh (one that
+        # cancelled it no longer has it; the new one exports it).
+        order.fulfilment_state, order.label_error, order.export_attempts, order.export_next_at = None, "", 0, None
         ctx.audit.order(AuditKind.MOVED, order, f"Moved to {target.name}",
                         before={"locationId": str(before)}, after={"locationId": str(target.id)})  # fmt: skip
 

@@ -13,6 +13,7 @@ from typing import Any
 from orderdeck import db
 from orderdeck.models import (
     ADDRESS_FIELDS,
+    LOCKED_IN,
     TAGGED_ORDER_KEYS,
     Counter,
     Location,
@@ -174,9 +175,19 @@ def field_path(prefix: str, field: str) -> str:
 
 
 def refuse_unless_open(order: Order, verb: str) -> None:
-    """Refuse unless the order is open."""
+    """Refuse unless the order is open, and not held by a fulfilment centre (the lock-in)."""
     if order.state != OrderState.OPEN:
         raise Refusal(f"Order {order.number} is {order.state.value.lower()} and cannot be {verb}")
+    refuse_locked_in(order, verb)
+
+
+def refuse_locked_in(order: Order, verb: str) -> None:
+    """Refuse while a fulfilment centre holds the order: exported to it (or reported in error by
+    it), until it reports the order cancelled (FULFILMENT_LOCKED)."""
+    if order.fulfilment_state in LOCKED_IN:
+        at = f" on {order.exported_at:%Y-%m-%d %H:%M}" if order.exported_at else ""
+        raise Refusal(f"Order {order.number} was exported to its fulfilment centre{at} and cannot be {verb} until "
+                      "the centre reports it cancelled", ErrorCode.FULFILMENT_LOCKED)  # fmt: skip
 
 
 def order_snapshot(order: Order) -> dict[str, Any]:

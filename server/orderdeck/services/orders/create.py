@@ -16,7 +16,9 @@ from orderdeck.models import (
     OrderProperty,
     OrderTag,
     Source,
+    SyncKind,
 )
+from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.bulk import as_stored, insert_rows
 from orderdeck.services.context import Actor, transaction
@@ -112,6 +114,9 @@ async def create_orders(
         for order in orders:
             audit.order(AuditKind.ORDER_CREATED, order, f"Order created ({order.source})")
         await audit.write()
+        # Orders landing at a fulfilment centre's location are exported to it.
+        places = [*locations.values(), *([default] if default else [])]
+        outbox.wake(SyncKind.EXPORT, {p.fulfilment_connection_id for p in places if p.fulfilment_connection_id})
     return orders
 
 

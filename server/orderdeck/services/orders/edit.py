@@ -19,6 +19,7 @@ from orderdeck.services.orders.inputs import ItemEdit, OrderPatch
 from orderdeck.services.orders.intake import ItemRef
 from orderdeck.services.orders.common import (
     allocation_changes,
+    Refusal,
     apply_fields,
     copy_keys_to_tags,
     line_snapshot,
@@ -26,6 +27,7 @@ from orderdeck.services.orders.common import (
     lock_order,
     make_line,
     now,
+    refuse_locked_in,
     set_totals,
     order_snapshot,
     stock_items_by_sku,
@@ -72,6 +74,10 @@ def _editable(order: Order) -> None:
     if order.locked:
         raise ServiceError.one(f"Order {order.number} is locked: unlock it to edit it", "id",
                                ErrorCode.INVALID_TRANSITION)  # fmt: skip
+    try:
+        refuse_locked_in(order, "edited")
+    except Refusal as refusal:
+        raise ServiceError.one(refusal.message, "id", refusal.code) from None
 
 
 async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audit: AuditLog) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from orderdeck.models import (
+    LOCKED_IN,
     AuditKind,
     Dispatch,
     DispatchState,
+    FulfilmentState,
+    Location,
     Order,
     OrderItem,
     OrderState,
@@ -34,12 +37,15 @@ from orderdeck.services.stock import StockChange, apply_stock_changes, lock_leve
 # --- process ---------------------------------------------------------------------------------
 
 
-async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) -> BatchResult:
+async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor, *, by_centre: bool = False) -> BatchResult:
     """Process (ship) open orders: deduct each line from its location's level, release the
     allocation, record the dispatch owed to the channel, and move the order to processed.
 
     Skipped, each with its reason: parked, locked, on-hold and unpaid orders, orders with unlinked
-    lines, and orders whose location does not physically hold their quantities.
+    lines, orders whose location does not physically hold their quantities, and orders a
+    fulfilment centre holds (FULFILMENT_LOCKED). ``by_centre``: the fulfilment centre holding
+    the orders shipped them (a status import): they are processed (SHIPPED), and their stock is
+    deducted only where the location says so (deduct_stock_when_processed).
     """
     if not 1 <= len(shipments) <= 100:
         raise ServiceError.one("Give between 1 and 100 orders", "orders", ErrorCode.TOO_MANY)
@@ -54,22 +60,28 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
         levels = await lock_levels({(l.stock_item_id, o.location_id) for o in orders.values()
                                     for l in lines[o.id] if l.stock_item_id})  # fmt: skip
         left = {key: row.level for key, row in levels.items()}
+        keeping = set(await Location.filter(id__in={o.location_id for o in orders.values()},
+                                            deduct_stock_when_processed=False).values_list("id", flat=True))  # fmt: skip
         audit, changes, dispatches, stamp = AuditLog(actor), [], [], now()
         for oid, shipment in by_id.items():
             order = orders.get(oid)
             if order is None:
                 result.failures.append(OrderFailure(oid, f"Order {oid} does not exist", ErrorCode.NOT_FOUND))
                 continue
+            deduct = not (by_centre and order.location_id in keeping)
             try:
-                _processable(order, lines[oid], left)
+                _processable(order, lines[oid], left if deduct else None, by_centre)
             except Refusal as refusal:
                 result.failures.append(OrderFailure(oid, refusal.message, refusal.code, order.number))
                 continue
             for line in lines[oid]:
-                left[(line.stock_item_id, order.location_id)] -= line.quantity
+                taken = line.quantity if deduct else 0
+                left[(line.stock_item_id, order.location_id)] -= taken
                 changes.append(StockChange(line.stock_item_id, order.location_id, StockChangeReason.ORDER_PROCESSED,
-                                           level=-line.quantity, allocated=-line.quantity,
+                                           level=-taken, allocated=-line.quantity,
                                            order_id=order.id, order_number=order.number))  # fmt: skip
+            if by_centre:
+                order.fulfilment_state = FulfilmentState.SHIPPED
             for name in ("tracking_number", "shipping_vendor", "shipping_service"):
                 if getattr(shipment, name) is not None:
                     setattr(order, name, getattr(shipment, name))
@@ -85,16 +97,21 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor) ->
         await apply_stock_changes(changes, actor)
         if result.orders:
             await save_orders(result.orders, ["state", "processed_at", "updated_at", "tracking_number",
-                                              "shipping_vendor", "shipping_service"])  # fmt: skip
+                                              "shipping_vendor", "shipping_service", "fulfilment_state"])  # fmt: skip
             await Dispatch.bulk_create(dispatches)
             outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})
         await audit.write()
     return result
 
 
-def _processable(order: Order, lines: list[OrderItem], left: dict[tuple, int]) -> None:
-    """Refuse with the reason an order cannot be processed now."""
-    refuse_unless_open(order, "processed")
+def _processable(order: Order, lines: list[OrderItem], left: dict[tuple, int] | None, by_centre: bool) -> None:
+    """Refuse with the reason an order cannot be processed now (``left``: the levels its stock is
+    taken from; None when it is not deducted)."""
+    if by_centre:
+        if order.state != OrderState.OPEN or order.fulfilment_state not in LOCKED_IN:
+            raise Refusal(f"Order {order.number} is not held by a fulfilment centre ({order.state.value.lower()})")
+    else:
+        refuse_unless_open(order, "processed")
     if order.locked:
         raise Refusal(f"Order {order.number} is locked", ErrorCode.ORDER_LOCKED)
     if order.parked:
@@ -106,6 +123,8 @@ def _processable(order: Order, lines: list[OrderItem], left: dict[tuple, int]) -
     unlinked = [l.sku for l in lines if l.stock_item_id is None]
     if unlinked:
         raise Refusal(f"Order {order.number} has unlinked items: {', '.join(unlinked)}", ErrorCode.UNLINKED_ITEMS)
+    if left is None:
+        return
     need: dict[tuple, int] = {}
     for line in lines:
         key = (line.stock_item_id, order.location_id)
