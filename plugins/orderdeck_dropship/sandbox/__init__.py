@@ -31,7 +31,6 @@ page). GET /__sandbox/state: orders taken (status, lines, reports), batches, rep
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from orderdeck.plugins.sandbox import CONTROL, ApiError, Sandbox, control_error, control_json, sandbox_app
-from orderdeck_dropship.sandbox.shipper import DEFAULT_SKUS, BatchRefused, DropShipper, Format
+from orderdeck_dropship.sandbox.shipper import DEFAULT_SKUS, DropShipper, Format, Kind, Report
 
 __all__ = ["SANDBOX", "DropShipper", "create_app"]
 
@@ -53,18 +52,18 @@ def api_routes(shipper: DropShipper) -> list[BaseRoute]:
             raise ApiError(shipper.error(400, "missing_idempotency_key", "Send the batch's Idempotency-Key header."))
         try:
             answer, replayed = shipper.take_batch(key, await request.json())
-        except (ValueError, BatchRefused) as exc:  # a body that is not JSON is a ValueError too
+        except ValueError as exc:  # BatchRefused, or a body that is not JSON
             raise ApiError(shipper.error(400, "invalid_batch", str(exc))) from None
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(answer, status_code=200 if replayed else 201, headers=headers)
 
-    def index(kind: str) -> Callable[[Request], Awaitable[Response]]:
+    def index(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def reports(request: Request) -> Response:
-            return JSONResponse({"reports": [r.listing() for r in shipper.pending(kind)]})  # type: ignore[arg-type]
+            return JSONResponse({"reports": [r.listing() for r in shipper.pending(kind)]})
 
         return reports
 
-    def found(request: Request) -> Any:
+    def found(request: Request) -> Report:
         report = shipper.reports.get(request.path_params["id"])
         if report is None:
             raise ApiError(shipper.error(404, "unknown_report", f"No report {request.path_params['id']!r}."))
