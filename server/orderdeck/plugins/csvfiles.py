@@ -17,6 +17,9 @@ raises CsvFileError, a PartnerDataError that names the row.
     for error in result.errors:
         str(error)            # "row 7, column 'Status': is blank"
 
+JSON records (a partner's answer as a list of objects) are read with the same fields and
+converters by ``read_records(records, fields)``, one error per bad record.
+
 Writing: rows (dicts or objects) under configurable columns, each a source field (dotted for a
 nested one), an output name and a default written for a missing value:
 
@@ -250,6 +253,40 @@ def read_csv(
     except csv.Error as exc:
         raise CsvFileError(CsvError(number + 1, None, f"cannot be read as CSV ({exc}): a quote left open?")) from exc
     return CsvReadResult(rows, errors, [h.strip() for h in header])
+
+
+def read_records(records: Sequence[Any], fields: Sequence[CsvField], *, first_row: int = 1) -> CsvReadResult:
+    """Read JSON records (objects keyed by field name, e.g. the rows of a partner's JSON answer)
+    into typed rows of ``fields``, as ``read_csv`` reads a file's rows: each value (text or a
+    number) goes through its field's converter, a blank or absent value is handled as a blank
+    cell, and every bad record gives one error while the good ones come through. Records are
+    numbered from ``first_row``; an error's column is the field's name. A record that is not an
+    object, or a value that is a list, an object or a boolean, is an error of its record."""
+    header = [field.name for field in fields]
+    positions = {field.name: index for index, field in enumerate(fields)}
+    rows: list[CsvRow] = []
+    errors: list[CsvError] = []
+    for number, record in enumerate(records, start=first_row):
+        cells = _cells(number, record, header)
+        row = cells if isinstance(cells, CsvError) else _row(number, cells, fields, positions, header)
+        if isinstance(row, CsvRow):
+            rows.append(row)
+        else:
+            errors.append(row)
+    return CsvReadResult(rows, errors, header)
+
+
+def _cells(number: int, record: Any, header: list[str]) -> list[str] | CsvError:
+    """A JSON record's values as the cells of ``header`` (absent and null: blank)."""
+    if not isinstance(record, dict):
+        return CsvError(number, None, f"is a JSON {type(record).__name__}, not an object")
+    cells = []
+    for name in header:
+        value = record.get(name)
+        if isinstance(value, bool | list | dict):
+            return CsvError(number, name, f"is a JSON {type(value).__name__}, not text or a number")
+        cells.append("" if value is None else format_value(value).strip())
+    return cells
 
 
 def _check_delimiter(delimiter: str) -> None:

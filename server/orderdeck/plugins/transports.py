@@ -422,11 +422,11 @@ class UrlTransport:
 
     async def post(
         self, path: str, body: bytes | str | dict[str, Any] | builtins.list[Any], content_type: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, operation: str = "",
     ) -> PartnerFile:  # fmt: skip
         """POST ``body``: bytes or text as they are (``content_type`` default
         application/octet-stream or text/plain), a dict or list as JSON. Returns the partner's
-        answer."""
+        answer. ``operation`` paces the call in that operation's own bucket (PartnerHttp)."""
         if isinstance(body, dict | list):
             content, default_type = json.dumps(body, default=str).encode(), "application/json"
         elif isinstance(body, str):
@@ -434,14 +434,15 @@ class UrlTransport:
         else:
             content, default_type = body, "application/octet-stream"
         sent = {"content-type": content_type or default_type, **(headers or {})}
-        response = await self.http.request("POST", path, content=content, headers=sent)
+        response = await self.http.request("POST", path, content=content, headers=sent, operation=operation)
         return PartnerFile(posixpath.basename(path), response.content, response.headers.get("content-type", ""), path)
 
-    async def get(self, path: str, params: dict[str, Any] | None = None, expect: str | None = None) -> PartnerFile:
+    async def get(self, path: str, params: dict[str, Any] | None = None, expect: str | None = None,
+                  operation: str = "") -> PartnerFile:  # fmt: skip
         """GET ``path`` with query ``params``: the answer's bytes and content type. With ``expect``
         (e.g. "text/csv"), an answer of another type (often a proxy's HTML page) raises
-        PartnerUnreadable."""
-        response = await self.http.request("GET", path, params=params)
+        PartnerUnreadable. ``operation`` as for ``post``."""
+        response = await self.http.request("GET", path, params=params, operation=operation)
         content_type = response.headers.get("content-type", "")
         if expect and content_type.split(";")[0].strip().lower() != expect.lower():
             got = content_type or "no content type"
