@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Lifespan
 
 from orderdeck.plugins.sandbox.faults import DroppedConnection, Fault, FaultQueue
 from orderdeck.plugins.sandbox.log import RequestLog
@@ -170,17 +171,18 @@ def _control_routes(emulator: Emulator) -> list[BaseRoute]:
 
 
 def sandbox_app(emulator: Emulator, api: Sequence[BaseRoute], *, control: Sequence[BaseRoute] = (),
-                banner: str = "") -> Starlette:  # fmt: skip
+                banner: str = "", lifespan: Lifespan[Starlette] | None = None) -> Starlette:  # fmt: skip
     """The sandbox's app: the emulated ``api`` (routes whose handlers are wrapped by
     ``emulator.api``), the emulator's own ``control`` routes (under ``/__sandbox/``) and the shared
     ones. ``app.state.sandbox`` is the emulator; ``app.state.banner`` what ``orderdeck sandbox``
-    prints on start (credentials, what the shop holds)."""
+    prints on start (credentials, what the shop holds); ``lifespan`` starts and stops what the
+    sandbox serves besides HTTP (an FTP server, ``orderdeck.plugins.sandbox.ftp``)."""
 
     async def unmatched(request: Request, exc: HTTPException) -> Response:
         return emulator.unmatched(request, exc.status_code, exc.detail)
 
     app = Starlette(routes=[*api, *control, *_control_routes(emulator)],
-                    exception_handlers={404: unmatched, 405: unmatched})  # fmt: skip
+                    exception_handlers={404: unmatched, 405: unmatched}, lifespan=lifespan)  # fmt: skip
     app.state.sandbox = emulator
     app.state.banner = banner
     return app

@@ -42,12 +42,12 @@ class Fault:
     """delay: how much later the answer comes."""
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> Fault:
-        """A fault from the control API's JSON (``{"kind", "count"?, "after"?, ...}``); ValueError
-        says what is wrong."""
+    def from_json(cls, body: dict[str, Any], kinds: tuple[str, ...] = FAULT_KINDS) -> Fault:
+        """A fault from the control API's JSON (``{"kind", "count"?, "after"?, ...}``), of one of
+        ``kinds`` (an emulator's ``own_fault`` may accept more); ValueError says what is wrong."""
         kind = body.get("kind")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if kind not in kinds:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(kinds)}")
         try:
             fault = cls(kind=kind, count=int(body.get("count", 1)), after=int(body.get("after", 0)),
                         retry_after=float(body.get("retry_after", 1)), status=int(body.get("status", 500)),

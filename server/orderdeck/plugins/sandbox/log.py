@@ -26,8 +26,12 @@ class RequestLog:
 
     def record(self, request: Request) -> LoggedRequest:
         """Log ``request`` on arrival; set the entry's ``status`` once it is answered."""
-        entry: LoggedRequest = {"method": request.method, "path": request.url.path, "query": request.url.query,
-                                "at": time.time(), "status": 0}  # fmt: skip
+        return self.add(request.method, request.url.path, request.url.query)
+
+    def add(self, method: str, path: str, query: str = "") -> LoggedRequest:
+        """Log a request that is not HTTP (an FTP command: method ``STOR``, path its argument);
+        set the entry's ``status`` once it is answered."""
+        entry: LoggedRequest = {"method": method, "path": path, "query": query, "at": time.time(), "status": 0}
         self._entries.append(entry)
         return entry
 

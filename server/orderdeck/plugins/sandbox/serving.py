@@ -5,7 +5,8 @@
 
 uvicorn runs in a background thread with its own event loop, on a socket bound to a free loopback
 port before it starts (no race for the port); ``serve`` waits for ``server.started`` and shuts the
-server down on exit.
+server down on exit. The app's lifespan runs, as under ``orderdeck sandbox``: a sandbox that serves
+more than HTTP (an FTP server) starts it there, before ``serve`` returns.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def serve(app: Any, host: str = "127.0.0.1", startup_timeout: float = 10.0) -> I
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=5)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
