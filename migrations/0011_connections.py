@@ -45,6 +45,18 @@ MISSING_INDEXES = [
 ]
 
 
+async def drop_left_channel_columns(apps, schema_editor) -> None:
+    """SQLite: Tortoise's rebuild keeps a removed foreign key's column (without its constraint);
+    drop the channel_id columns the runs, claims and failed jobs no longer have."""
+    client = schema_editor.client
+    if client.capabilities.dialect != "sqlite":
+        return
+    for table in ("sync_run", "run_claim", "failed_job"):
+        columns = {row["name"] for row in await client.execute_query_dict(f'PRAGMA table_info("{table}")')}
+        if "channel_id" in columns:
+            await client.execute_script(f'ALTER TABLE "{table}" DROP COLUMN "channel_id"')
+
+
 class RemoveTableConstraint(ops.RemoveConstraint):
     """Drop a unique constraint; on SQLite, which keeps it inside the table's definition (with no
     index of its name to drop), the table rebuilds that follow leave it out."""
@@ -259,8 +271,7 @@ class Migration(migrations.Migration):
             field=fields.IntField(default=0, db_default=0),
         ),
         ops.RemoveField(model_name='SyncRun', name='channel'),
-        *[ops.RunSQL(statement) for statement in MISSING_INDEXES],
-        # One channel to a connection (the column was added nullable, to be filled, which left its UNIQUE out).
+            # One channel to a connection (the column was added nullable, to be filled, which left its UNIQUE out).
         ops.RunSQL('CREATE UNIQUE INDEX IF NOT EXISTS "uid_channel_connection" ON "channel" ("connection_id")'),
             DescriptionOnly(
             model_name='AuditEntry',
@@ -282,4 +293,6 @@ class Migration(migrations.Migration):
             name='reason',
             field=fields.CharEnumField(description='ORDER_CREATED: ORDER_CREATED\nORDER_EDITED: ORDER_EDITED\nORDER_MOVED: ORDER_MOVED\nORDER_LOCKED: ORDER_LOCKED\nORDER_UNLOCKED: ORDER_UNLOCKED\nORDER_PROCESSED: ORDER_PROCESSED\nORDER_CANCELLED: ORDER_CANCELLED\nORDER_DELETED: ORDER_DELETED\nITEM_LINKED: ITEM_LINKED\nRETURN_RESTOCKED: RETURN_RESTOCKED\nLEVEL_SET: LEVEL_SET\nLEVEL_ADJUSTED: LEVEL_ADJUSTED\nFULFILMENT_STOCK: FULFILMENT_STOCK', enum_type=StockChangeReason, max_length=32),
         ),
+        *[ops.RunSQL(statement) for statement in MISSING_INDEXES],
+        ops.RunPython(drop_left_channel_columns),
     ]

@@ -60,9 +60,9 @@ BACKENDS = [b.strip() for b in os.environ.get("ORDERDECK_TEST_BACKENDS", "sqlite
 # Every table but tortoise_migrations, children before parents: emptied in this order after each test.
 TABLES = [
     "audit_entry", "stock_ledger", "order_return_item", "order_return", "dispatch", "order_tag",
-    "order_note", "order_property", "order_item", "deleted_order", "orders", "sync_issue", "sync_run",
+    "order_note", "order_property", "order_item", "deleted_order", "orders", "imported_report", "sync_issue", "sync_run",
     "failed_job", "listing", "run_claim", "channel_stock_location", "channel", "stock_level", "stock_item",
-    "location", "api_token", "counter", "event", "allocation",
+    "location", "connection", "api_token", "counter", "event", "allocation",
 ]  # fmt: skip
 
 

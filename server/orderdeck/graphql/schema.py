@@ -39,6 +39,7 @@ AREAS = [
     "orderdeck.graphql.audit.queries",
     "orderdeck.graphql.channels.queries",
     "orderdeck.graphql.channels.mutations",
+    "orderdeck.graphql.fulfilment.mutations",
     "orderdeck.graphql.live.queries",
     "orderdeck.graphql.live.subscriptions",
 ]

@@ -19,7 +19,7 @@ import strawberry
 from strawberry import UNSET
 
 from orderdeck.graphql.common import Patch, camel_case, decode_id, given
-from orderdeck.graphql.orders.types import OrderState, OrderStatus
+from orderdeck.graphql.orders.types import FulfilmentState, OrderState, OrderStatus
 
 ID_TYPES: dict[str, str] = {
     "location_id": "Location",
@@ -233,6 +233,12 @@ class OrderFilter:
     parked: bool | None = None
     locked: bool | None = None
     on_hold: bool | None = None
+    fulfilment_state: FulfilmentState | None = strawberry.field(
+        default=None, description="Orders in this state with their fulfilment centre."
+    )
+    label_error: bool | None = strawberry.field(
+        default=None, description="Orders whose export to their fulfilment centre failed (true) or did not (false)."
+    )
     tag: str | None = strawberry.field(default=None, description="Orders carrying this tag.")
     received_from: datetime | None = None
     received_to: datetime | None = None

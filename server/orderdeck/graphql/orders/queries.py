@@ -34,8 +34,11 @@ def filtered_orders(where: OrderFilter | None, state: models.OrderState | None =
     exact = {
         "source": where.source, "subsource": where.subsource, "status": where.status,
         "parked": where.parked, "locked": where.locked, "on_hold": where.on_hold,
+        "fulfilment_state": where.fulfilment_state,
     }  # fmt: skip
     query = models.Order.filter(**{k: v for k, v in exact.items() if v is not None})
+    if where.label_error is not None:
+        query = query.exclude(label_error="") if where.label_error else query.filter(label_error="")
     if where.location_id is not None:
         query = query.filter(location_id=query_id(where.location_id, "Location", "filter.locationId"))
     if state is not None:

@@ -190,6 +190,13 @@ class OrderReturn:
     items = batched_field(list[OrderReturnItem], loaders.items_by_return, key=by("id"))
 
 
+FulfilmentState = strawberry.enum(
+    models.FulfilmentState, name="FulfilmentState",
+    description="Where an order is with a fulfilment centre: EXPORTED and ERROR hold it (it cannot be moved, edited, "
+    "cancelled or processed by hand: FULFILMENT_LOCKED), SHIPPED processed it, CANCELLED gave it back.",
+)  # fmt: skip
+
+
 @strawberry.type(description="A customer order: open until processed (shipped) or cancelled.")
 class Order(Node):
     number: int = strawberry.field(description="The human, sequential order number.")
@@ -203,8 +210,17 @@ class Order(Node):
     parked: bool = strawberry.field(description="Kept out of processing; its stock stays allocated.")
     locked: bool = strawberry.field(description="Holds no stock, cannot be edited or processed.")
     on_hold: bool
-    label_printed: bool
+    label_printed: bool = strawberry.field(description="The label is printed (at a fulfilment centre: the order was exported).")
     invoice_printed: bool
+    fulfilment_state: FulfilmentState | None = strawberry.field(
+        description="Where the order is with its location's fulfilment centre; null when not (yet) handed over."
+    )
+    exported_at: datetime | None = strawberry.field(description="When it was exported to its fulfilment centre.")
+    export_file: str = strawberry.field(description="The file (or the centre's reference) it was exported in.")
+    label_error: str = strawberry.field(
+        description="Why the last export to the fulfilment centre failed (it is tried again); empty otherwise."
+    )
+    fulfilment_message: str = strawberry.field(description="The fulfilment centre's last words on it (an error's text).")
     received_at: datetime
     despatch_by_at: datetime | None
     paid_at: datetime | None
