@@ -88,15 +88,7 @@ from orderdeck.plugins.dto import (
 )
 from orderdeck.plugins.errors import PartnerAuthError, PartnerError, PartnerUnreadable
 from orderdeck.plugins.hookspecs import hookimpl
-from orderdeck.plugins.reports import (
-    STATUS_FIELDS,
-    STOCK_FIELDS,
-    imported_file,
-    status_report,
-    stock_report,
-    unreadable_status_report,
-    unreadable_stock_report,
-)
+from orderdeck.plugins.reports import STATUS_FIELDS, STOCK_FIELDS, read_status_report, read_stock_report
 from orderdeck.plugins.sandbox import Sandbox
 from orderdeck.plugins.toolkit import PartnerHttp
 from orderdeck.plugins.transports import UrlSettings, UrlTransport
@@ -191,18 +183,15 @@ def _rows(data: bytes, format: str, key: str, fields: tuple[CsvField, ...]) -> C
 
 
 async def _reports(connection: Connection[DropshipSettings], path: str, operation: str,
-                   read: Callable[[ImportedFile, bytes], R], unreadable: Callable[[ImportedFile, PartnerError], R]) -> list[R]:  # fmt: skip
-    """Every report waiting at ``path``, fetched and read (an unreadable one as a problem)."""
+                   read: Callable[[str, bytes], R]) -> list[R]:  # fmt: skip
+    """Every report waiting at ``path``, fetched and read by id and body (an unreadable one as a
+    problem)."""
     settings = connection.settings
     found: list[R] = []
     async with _transport(connection) as transport:
         for report_id in await _index(transport, path, operation):
             answer = await transport.get(settings.report_path.format(id=quote(report_id, safe="")), operation=operation)
-            file = imported_file(report_id, answer.data)
-            try:
-                found.append(read(file, answer.data))
-            except PartnerError as exc:
-                found.append(unreadable(file, exc))
+            found.append(read(report_id, answer.data))
     return found
 
 
@@ -245,15 +234,15 @@ class UrlDropship(FulfilmentConnector):
         """Every waiting status report, read (not acknowledged: ``consume`` does that)."""
         format = connection.settings.status_format
         return await _reports(connection, connection.settings.status_path, "statuses",
-                              lambda file, data: status_report(file, _rows(data, format, "statuses", STATUS_FIELDS)),
-                              unreadable_status_report)  # fmt: skip
+                              lambda name, data: read_status_report(
+                                  name, data, lambda data: _rows(data, format, "statuses", STATUS_FIELDS)))  # fmt: skip
 
     async def import_stock(self, connection: Connection[DropshipSettings]) -> list[StockReport]:
         """Every waiting stock report, read (as import_statuses)."""
         format = connection.settings.status_format
         return await _reports(connection, connection.settings.stock_path, "stock",
-                              lambda file, data: stock_report(file, _rows(data, format, "levels", STOCK_FIELDS)),
-                              unreadable_stock_report)  # fmt: skip
+                              lambda name, data: read_stock_report(
+                                  name, data, lambda data: _rows(data, format, "levels", STOCK_FIELDS)))  # fmt: skip
 
     async def consume(self, connection: Connection[DropshipSettings], imported: ImportedFile) -> None:
         """Acknowledge the report, so the drop shipper does not serve it again."""

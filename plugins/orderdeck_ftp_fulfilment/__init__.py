@@ -1,11 +1,13 @@
 """orderdeck's FTP fulfilment warehouse: a warehouse (or drop shipper) that takes order files and
 leaves status and stock files on its FTP server. A plugin package like any third-party one,
 registered in pyproject.toml as ``[project.entry-points.orderdeck] ftp_fulfilment =
-"orderdeck_ftp_fulfilment"``; this module holds the connector and the hooks, ``reports`` the
-reading of the warehouse's files and ``sandbox`` an emulated warehouse with a real FTP server.
+"orderdeck_ftp_fulfilment"``; this module holds the connector and the hooks, ``sandbox`` an
+emulated warehouse with a real FTP server.
 
 Everything goes through the toolkit: ``FtpTransport`` (explicit TLS, uploads under a temporary
-name, list, download, move, delete, typed errors) and ``csvfiles`` (``write_csv``, ``read_csv``).
+name, list, download, move, delete, typed errors), ``csvfiles`` (``write_csv``) and ``reports``
+(the status and stock files read into reports, with the columns and file format of the settings:
+``StatusColumns``, ``StockColumns``, ``CsvFormat``), as the URL drop shipper reads its reports.
 Folders are paths as the server names them, relative to the login folder unless they start with /.
 
 Order files (export, into ``upload_folder``, default ``orders``)
@@ -35,9 +37,9 @@ Stock files (import, from ``stock_folder``, default ``stock``, names matching ``
 
 Problems: a row that cannot be read is a ``RowProblem(row, column, reason)`` (the header is row 1)
 and the other rows come through; a file that cannot be read at all (not in its encoding, a
-required column missing, empty, not CSV) is a report with no lines and one problem (row 0 for the
-whole file, or the row where reading stopped). Files whose names start with a dot (uploads in
-progress) are never read.
+required column missing, empty, not CSV, larger than ``max_file_bytes``) is a report with no lines
+and one problem (row 0 for the whole file, or the row where reading stopped), consumed like any
+other. Files whose names start with a dot (uploads in progress) are never read.
 
 Archive: ``consume`` moves a file orderdeck has applied into ``archive_folder`` (default
 ``archive``), its name prefixed with the time (``20260102T030405Z-status-1.csv``, so a warehouse
@@ -53,20 +55,50 @@ Errors: as the transport raises them - refused connection, timeouts, a dropped c
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import Field
 
 from orderdeck.plugins.connectors import Connection, FulfilmentConnector
 from orderdeck.plugins.csvfiles import write_csv
-from orderdeck.plugins.dto import ConnectionResult, ExportBatch, ExportResult, ImportedFile, StatusReport, StockReport
+from orderdeck.plugins.dto import (
+    ConnectionResult,
+    ExportBatch,
+    ExportResult,
+    FulfilmentStatus,
+    ImportedFile,
+    StatusReport,
+    StockReport,
+)
 from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerError
 from orderdeck.plugins.hookspecs import hookimpl
+from orderdeck.plugins.reports import (
+    STATUS_WORDS,
+    STOCK_FIELDS,
+    CsvFormat,
+    StatusColumns,
+    StockColumns,
+    imported_file,
+    read_status_report,
+    read_stock_report,
+    status_fields,
+    unreadable_status_report,
+    unreadable_stock_report,
+)
 from orderdeck.plugins.sandbox import Sandbox
-from orderdeck.plugins.transports import FtpSettings, FtpTransport, PartnerFile
-from orderdeck_ftp_fulfilment.reports import CsvFormat, StatusColumns, StockColumns, status_report, stock_report
+from orderdeck.plugins.transports import FileTooLarge, FtpSettings, FtpTransport, PartnerFile
 
 __version__ = "0.1.0"
+R = TypeVar("R", StatusReport, StockReport)
+
+WAREHOUSE_STATUS_WORDS = STATUS_WORDS | {
+    "despatched": FulfilmentStatus.SHIPPED, "sent": FulfilmentStatus.SHIPPED,
+    "delivered": FulfilmentStatus.COMPLETE, "rejected": FulfilmentStatus.ERROR,
+}  # fmt: skip
+"""A warehouse's status words: the shared ones and a few more warehouses write."""
+
+STATUS_FIELDS = status_fields(WAREHOUSE_STATUS_WORDS)
 
 FOLDERS = {"orders": "orders", "statuses": "statuses", "stock": "stock", "archive": "archive"}
 """The warehouse's folders unless the settings name others (the sandbox's too)."""
@@ -92,11 +124,21 @@ class FtpWarehouseSettings(FtpSettings):
         return list(dict.fromkeys(folder for folder in named if folder is not None))
 
 
-async def _waiting(ftp: FtpTransport, folder: str, pattern: str) -> list[tuple[str, bytes]]:
+async def _reports(settings: FtpWarehouseSettings, folder: str, pattern: str, read: Callable[[str, bytes], R],
+                   unreadable: Callable[[ImportedFile, PartnerError], R]) -> list[R]:  # fmt: skip
     """Every file waiting in ``folder`` whose name matches ``pattern`` (not hidden ones, which are
-    uploads in progress): its path and content."""
-    found = [f for f in await ftp.list(folder, pattern) if not f.name.startswith(".")]
-    return [(f.path, await ftp.download(f.path)) for f in found]
+    uploads in progress), downloaded and read; one larger than ``max_file_bytes`` is a report with
+    one problem (named and hashed by its first bytes), to be consumed like any other."""
+    found: list[R] = []
+    async with FtpTransport(settings) as ftp:
+        for waiting in [f for f in await ftp.list(folder, pattern) if not f.name.startswith(".")]:
+            try:
+                data = await ftp.download(waiting.path)
+            except FileTooLarge as exc:
+                found.append(unreadable(imported_file(waiting.path, exc.head), exc))
+            else:
+                found.append(read(waiting.path, data))
+    return found
 
 
 class FtpWarehouse(FulfilmentConnector):
@@ -134,15 +176,22 @@ class FtpWarehouse(FulfilmentConnector):
 
     async def import_statuses(self, connection: Connection[FtpWarehouseSettings]) -> list[StatusReport]:
         s = connection.settings
-        async with FtpTransport(s) as ftp:
-            files = await _waiting(ftp, s.download_folder, s.status_pattern)
-        return [status_report(path, data, s.status_columns, s.file_format) for path, data in files]
+        columns = s.status_columns.model_dump()
+
+        def read(path: str, data: bytes) -> StatusReport:
+            return read_status_report(path, data, lambda data: s.file_format.read(data, STATUS_FIELDS, columns),
+                                      columns)
+
+        return await _reports(s, s.download_folder, s.status_pattern, read, unreadable_status_report)
 
     async def import_stock(self, connection: Connection[FtpWarehouseSettings]) -> list[StockReport]:
         s = connection.settings
-        async with FtpTransport(s) as ftp:
-            files = await _waiting(ftp, s.stock_folder, s.stock_pattern)
-        return [stock_report(path, data, s.stock_columns, s.file_format) for path, data in files]
+        columns = s.stock_columns.model_dump()
+
+        def read(path: str, data: bytes) -> StockReport:
+            return read_stock_report(path, data, lambda data: s.file_format.read(data, STOCK_FIELDS, columns))
+
+        return await _reports(s, s.stock_folder, s.stock_pattern, read, unreadable_stock_report)
 
     async def consume(self, connection: Connection[FtpWarehouseSettings], imported: ImportedFile) -> None:
         """Archive (or delete) the file; one already gone (consumed before) is left at that."""
@@ -165,6 +214,8 @@ def orderdeck_register_connectors() -> list[Any]:
 @hookimpl
 def orderdeck_register_sandboxes() -> list[Sandbox]:
     """The emulated warehouse, with a real FTP server (``orderdeck sandbox ftp_warehouse``)."""
-    from orderdeck_ftp_fulfilment.sandbox import SANDBOX  # pyftpdlib is loaded only for the sandbox
+    from orderdeck_ftp_fulfilment.sandbox import (
+        SANDBOX,  # pyftpdlib is loaded only for the sandbox
+    )
 
     return [SANDBOX]

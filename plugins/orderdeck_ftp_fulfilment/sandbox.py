@@ -48,10 +48,10 @@ from starlette.routing import Route
 
 from orderdeck.plugins.csvfiles import Column, CsvField, CsvFileError, integer, read_csv, write_csv
 from orderdeck.plugins.dto import DEFAULT_EXPORT_COLUMNS
+from orderdeck.plugins.reports import StatusColumns, StockColumns, order_number
 from orderdeck.plugins.sandbox import FAULT_KINDS, Emulator, Fault, Sandbox, control_error, control_json, sandbox_app
 from orderdeck.plugins.sandbox.ftp import FTP_FAULT_KINDS, FtpServer, self_signed_certificate
 from orderdeck_ftp_fulfilment import FOLDERS
-from orderdeck_ftp_fulfilment.reports import StatusColumns, StockColumns, order_number
 
 _EXPORTED = {column.source: column.header for column in DEFAULT_EXPORT_COLUMNS}
 ORDER_FIELDS = [

@@ -206,6 +206,26 @@ async def test_stock_files_blank_is_ignored_negative_as_given_bad_numbers_are_pr
     assert [(p.row, p.column) for p in report.problems] == [(5, "QUANTITY"), (6, "sku"), (7, "QUANTITY")]
 
 
+async def test_a_file_over_max_file_bytes_is_a_report_with_one_problem(connector: FtpWarehouse, sandbox: Sandbox) -> None:
+    big = b"Order Number,Status\r\n" + b"".join(b"%d,SHIPPED\r\n" % n for n in range(1, 40))
+    sandbox.leave("statuses", "status-big.csv", big)
+    sandbox.leave("statuses", "status-small.csv", b"Order Number,Status\r\n7,SHIPPED\r\n")
+    sandbox.leave("stock", "stock-big.csv", b"SKU,Quantity\r\n" + b"MUG,1\r\n" * 40)
+    connection = sandbox.connection(max_file_bytes=100)
+    first, second = await connector.import_statuses(connection)
+    assert first.file.name == "statuses/status-big.csv" and first.statuses == [] and len(first.problems) == 1
+    assert "larger than 100 bytes" in first.problems[0].reason and "max_file_bytes" in first.problems[0].reason
+    assert [line.order_number for line in second.statuses] == [7] and second.problems == []
+    [again, _] = await connector.import_statuses(connection)
+    assert again.file == first.file, "the same file is the same report until consumed"
+    [stock] = await connector.import_stock(connection)
+    assert stock.levels == [] and [p.row for p in stock.problems] == [0] and "100 bytes" in stock.problems[0].reason
+    await connector.consume(connection, first.file)
+    await connector.consume(connection, stock.file)
+    assert [p.name for p in sandbox.folder("statuses").iterdir()] == ["status-small.csv"]
+    assert list(sandbox.folder("stock").iterdir()) == []
+
+
 async def test_hidden_files_are_not_read(connector: FtpWarehouse, sandbox: Sandbox) -> None:
     sandbox.leave("statuses", ".status-1.csv.part", b"Order Number,Status\r\n1,SHI")
     sandbox.leave("statuses", "notes.txt", b"not a status file")

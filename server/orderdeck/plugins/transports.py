@@ -68,6 +68,15 @@ from orderdeck.plugins.toolkit import PartnerHttp, default_tls
 T = TypeVar("T")
 
 
+class FileTooLarge(PartnerDataError):
+    """A download larger than ``max_file_bytes``, stopped at the limit. ``head`` holds the file's
+    first ``limit + 1`` bytes (the same for the same file), e.g. to hash for a report of it."""
+
+    def __init__(self, path: str, limit: int, head: bytes) -> None:
+        super().__init__(f"download {path}: larger than {limit} bytes (the max_file_bytes setting)")
+        self.path, self.limit, self.head = path, limit, head
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A file in a partner's folder: its path, size in bytes and last change (when the server
@@ -250,7 +259,8 @@ class FtpTransport:
         return await self._run(f"list {folder or '.'}", files)
 
     async def download(self, path: str) -> bytes:
-        """The content of the file at ``path`` (at most ``max_file_bytes``)."""
+        """The content of the file at ``path``; FileTooLarge (a PartnerDataError) when it is larger
+        than ``max_file_bytes``."""
         limit = self.settings.max_file_bytes
 
         def retrieve(ftp: ftplib.FTP) -> bytes:
@@ -259,7 +269,7 @@ class FtpTransport:
             def take(chunk: bytes) -> None:
                 chunks.extend(chunk)
                 if len(chunks) > limit:
-                    raise PartnerDataError(f"download {path}: larger than {limit} bytes")
+                    raise FileTooLarge(path, limit, bytes(chunks[: limit + 1]))
 
             ftp.retrbinary(f"RETR {path}", take)
             return bytes(chunks)
