@@ -1,4 +1,5 @@
 from tortoise import migrations
+from tortoise.transactions import in_transaction
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
@@ -45,18 +46,6 @@ MISSING_INDEXES = [
 ]
 
 
-async def drop_left_channel_columns(apps, schema_editor) -> None:
-    """SQLite: Tortoise's rebuild keeps a removed foreign key's column (without its constraint);
-    drop the channel_id columns the runs, claims and failed jobs no longer have."""
-    client = schema_editor.client
-    if client.capabilities.dialect != "sqlite":
-        return
-    for table in ("sync_run", "run_claim", "failed_job"):
-        columns = {row["name"] for row in await client.execute_query_dict(f'PRAGMA table_info("{table}")')}
-        if "channel_id" in columns:
-            await client.execute_script(f'ALTER TABLE "{table}" DROP COLUMN "channel_id"')
-
-
 class RemoveTableConstraint(ops.RemoveConstraint):
     """Drop a unique constraint; on SQLite, which keeps it inside the table's definition (with no
     index of its name to drop), the table rebuilds that follow leave it out."""
@@ -75,10 +64,70 @@ class DescriptionOnly(ops.AlterField):
         return
 
 
+class RemoveForeignKey(ops.RemoveField):
+    """Remove a foreign key. On SQLite, Tortoise's table rebuild drops only one of the field's two
+    names (the relation or its column) and so keeps the column, empty (a NOT NULL one fails):
+    the table is rebuilt as the model is without the field instead."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        if state_editor is not None and state_editor.client.capabilities.dialect == "sqlite":
+            await state_editor._remake_table(new_state.apps.get_model(f"{app_label}.{self.model_name}"))
+            return
+        await super().database_forward(app_label, old_state, new_state, state_editor)
+
+
+class AddFilledField(ops.AddField):
+    """Add a NOT NULL column without a database default to a table that may have rows: Tortoise
+    adds it with no value for them, which the database refuses. The rows get ``fill`` (SQL) as the
+    column is added; PostgreSQL then drops that default (SQLite cannot, and keeps it)."""
+
+    def __init__(self, *, fill: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fill = fill
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        if state_editor is None:
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        table, column = model._meta.db_table, self.field.source_field or self.name
+        dialect = state_editor.client.capabilities.dialect
+        kind = self.field.get_for_dialect(dialect, "SQL_TYPE")
+        await state_editor.client.execute_script(
+            f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind} NOT NULL DEFAULT {self.fill}')
+        if dialect != "sqlite":
+            await state_editor.client.execute_script(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP DEFAULT')
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0010_sqlite_rebuilt_indexes')]
 
     initial = False
+
+    # SQLite alters a table by rebuilding it, and dropping the old table with foreign keys enforced
+    # deletes what references it (ON DELETE CASCADE: listings, stock locations, sync issues...) or
+    # fails (RESTRICT: orders). Its foreign keys go off for the migration, which can only be done
+    # outside a transaction: so apply() opens the migration's transaction itself (atomic on both
+    # databases), and checks every reference still holds before it commits.
+    atomic = False
+
+    async def apply(self, state, *, dry_run=False, schema_editor=None, collect_sql=False):
+        if schema_editor is None or dry_run or collect_sql:
+            return await super().apply(state, dry_run=dry_run, schema_editor=schema_editor, collect_sql=collect_sql)
+        client = schema_editor.client
+        sqlite = client.capabilities.dialect == "sqlite"
+        if sqlite:
+            await client.execute_script("PRAGMA foreign_keys = OFF")
+        try:
+            async with in_transaction(client.connection_name) as transaction:
+                schema_editor.client, schema_editor.atomic_migration = transaction, True
+                state = await super().apply(state, schema_editor=schema_editor)
+                if sqlite and (broken := await transaction.execute_query_dict("PRAGMA foreign_key_check")):
+                    raise RuntimeError(f"0011 would leave references to nothing: {broken[:5]}")
+        finally:
+            schema_editor.client = client
+            if sqlite:
+                await client.execute_script("PRAGMA foreign_keys = ON")
+        return state
 
     operations = [
         ops.CreateModel(
@@ -172,13 +221,14 @@ class Migration(migrations.Migration):
         ops.RemoveField(model_name='Channel', name='settings'),
         ops.RemoveField(model_name='Channel', name='sync_interval_seconds'),
         ops.RemoveField(model_name='Channel', name='updated_at'),
-        ops.RemoveField(model_name='FailedJob', name='channel'),
+        RemoveForeignKey(model_name='FailedJob', name='channel'),
         ops.AddField(
             model_name='Location',
             name='deduct_stock_when_processed',
             field=fields.BooleanField(default=True, db_default=True),
         ),
-        ops.AddField(
+        AddFilledField(
+            fill="'[]'",
             model_name='Location',
             name='export_columns',
             field=fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
@@ -233,6 +283,11 @@ class Migration(migrations.Migration):
             name='label_error',
             field=fields.CharField(default='', db_default='', max_length=1000),
         ),
+        ops.AddField(
+            model_name='StockItem',
+            name='fulfilment_sku',
+            field=fields.CharField(default='', db_index=True, db_default='', max_length=100),
+        ),
         ops.AlterModelOptions(
             name='RunClaim',
             options={'table': 'run_claim', 'app': 'models', 'unique_together': (('connection', 'kind'),), 'pk_attr': 'id', 'table_description': 'The right to run a kind of work for a connection: one row per (connection, kind), held by one run at a time under a random token until lease_until. The holder'},
@@ -242,7 +297,7 @@ class Migration(migrations.Migration):
             name='kind',
             field=fields.CharEnumField(description='DOWNLOAD: DOWNLOAD\nSTOCK_PUSH: STOCK_PUSH\nDISPATCH: DISPATCH\nEXPORT: EXPORT\nSTATUS_IMPORT: STATUS_IMPORT\nSTOCK_IMPORT: STOCK_IMPORT', enum_type=SyncKind, max_length=16),
         ),
-        ops.RemoveField(model_name='RunClaim', name='channel'),
+        RemoveForeignKey(model_name='RunClaim', name='channel'),
         ops.AddConstraint(
             model_name='RunClaim',
             constraint=UniqueConstraint(fields=('connection', 'kind'), name=None),
@@ -270,10 +325,11 @@ class Migration(migrations.Migration):
             name='imported',
             field=fields.IntField(default=0, db_default=0),
         ),
-        ops.RemoveField(model_name='SyncRun', name='channel'),
-            # One channel to a connection (the column was added nullable, to be filled, which left its UNIQUE out).
+        RemoveForeignKey(model_name='SyncRun', name='channel'),
+        *[ops.RunSQL(statement) for statement in MISSING_INDEXES],
+        # One channel to a connection (the column was added nullable, to be filled, which left its UNIQUE out).
         ops.RunSQL('CREATE UNIQUE INDEX IF NOT EXISTS "uid_channel_connection" ON "channel" ("connection_id")'),
-            DescriptionOnly(
+        DescriptionOnly(
             model_name='AuditEntry',
             name='kind',
             field=fields.CharEnumField(db_index=True, description='ORDER_CREATED: ORDER_CREATED\nORDER_UPDATED: ORDER_UPDATED\nITEMS_CHANGED: ITEMS_CHANGED\nSTATUS_CHANGED: STATUS_CHANGED\nPARKED: PARKED\nUNPARKED: UNPARKED\nLOCKED: LOCKED\nUNLOCKED: UNLOCKED\nHELD: HELD\nUNHELD: UNHELD\nTAG_ADDED: TAG_ADDED\nTAG_REMOVED: TAG_REMOVED\nNOTE_ADDED: NOTE_ADDED\nNOTE_DELETED: NOTE_DELETED\nPROPERTY_SET: PROPERTY_SET\nPROPERTY_REMOVED: PROPERTY_REMOVED\nMOVED: MOVED\nPROCESSED: PROCESSED\nCANCELLED: CANCELLED\nCANCELLED_ON_CHANNEL: CANCELLED_ON_CHANNEL\nDELETED: DELETED\nRETURN_CREATED: RETURN_CREATED\nRESEND_CREATED: RESEND_CREATED\nDESPATCH_NOTE: DESPATCH_NOTE\nDESPATCH_NOTE_FAILED: DESPATCH_NOTE_FAILED\nDESPATCH_NOTE_RETRIED: DESPATCH_NOTE_RETRIED\nFULFIL_STATUS: FULFIL_STATUS\nEXPORTED: EXPORTED\nEXPORT_FAILED: EXPORT_FAILED\nSTOCK_ITEM_CREATED: STOCK_ITEM_CREATED\nSTOCK_ITEM_UPDATED: STOCK_ITEM_UPDATED\nSTOCK_LEVEL_SET: STOCK_LEVEL_SET\nSTOCK_LEVEL_ADJUSTED: STOCK_LEVEL_ADJUSTED\nMINIMUM_LEVEL_SET: MINIMUM_LEVEL_SET\nLOCATION_CREATED: LOCATION_CREATED\nLOCATION_RENAMED: LOCATION_RENAMED\nLOCATION_DEFAULT_SET: LOCATION_DEFAULT_SET\nLOCATION_DELETED: LOCATION_DELETED\nCHANNEL_CREATED: CHANNEL_CREATED\nCHANNEL_UPDATED: CHANNEL_UPDATED\nCHANNEL_ENABLED: CHANNEL_ENABLED\nCHANNEL_DISABLED: CHANNEL_DISABLED\nCHANNEL_DELETED: CHANNEL_DELETED\nCONNECTION_CREATED: CONNECTION_CREATED\nCONNECTION_UPDATED: CONNECTION_UPDATED\nCONNECTION_ENABLED: CONNECTION_ENABLED\nCONNECTION_DISABLED: CONNECTION_DISABLED\nCONNECTION_DELETED: CONNECTION_DELETED\nLOCATION_FULFILMENT_SET: LOCATION_FULFILMENT_SET\nJOB_RETRIED: JOB_RETRIED\nLISTING_LINKED: LISTING_LINKED\nLISTING_UPDATED: LISTING_UPDATED\nLISTING_UNLINKED: LISTING_UNLINKED\nTOKEN_CREATED: TOKEN_CREATED\nTOKEN_REVOKED: TOKEN_REVOKED', enum_type=AuditKind, max_length=40),
@@ -283,16 +339,9 @@ class Migration(migrations.Migration):
             name='subject',
             field=fields.CharEnumField(description='ORDER: ORDER\nSTOCK_ITEM: STOCK_ITEM\nLOCATION: LOCATION\nTOKEN: TOKEN\nCHANNEL: CHANNEL\nCONNECTION: CONNECTION', enum_type=AuditSubject, max_length=16),
         ),
-            ops.AddField(
-            model_name='StockItem',
-            name='fulfilment_sku',
-            field=fields.CharField(default='', db_index=True, db_default='', max_length=100),
-        ),
         DescriptionOnly(
             model_name='StockLedgerEntry',
             name='reason',
             field=fields.CharEnumField(description='ORDER_CREATED: ORDER_CREATED\nORDER_EDITED: ORDER_EDITED\nORDER_MOVED: ORDER_MOVED\nORDER_LOCKED: ORDER_LOCKED\nORDER_UNLOCKED: ORDER_UNLOCKED\nORDER_PROCESSED: ORDER_PROCESSED\nORDER_CANCELLED: ORDER_CANCELLED\nORDER_DELETED: ORDER_DELETED\nITEM_LINKED: ITEM_LINKED\nRETURN_RESTOCKED: RETURN_RESTOCKED\nLEVEL_SET: LEVEL_SET\nLEVEL_ADJUSTED: LEVEL_ADJUSTED\nFULFILMENT_STOCK: FULFILMENT_STOCK', enum_type=StockChangeReason, max_length=32),
         ),
-        *[ops.RunSQL(statement) for statement in MISSING_INDEXES],
-        ops.RunPython(drop_left_channel_columns),
     ]

@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api.migrate import migrate as _migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from orderdeck import db
+from orderdeck import crypto, db
 from orderdeck.models import __all__ as model_names
 from orderdeck import models
 from orderdeck.models import Order
@@ -328,3 +328,164 @@ async def test_0010_names_channel_skus_listed_twice_instead_of_failing_obscurely
                                       "channel_sku": "W-MUG", "submit_status": "NEVER", "created_at": stamp})  # fmt: skip
     with pytest.raises(RuntimeError, match="W-MUG on Woo"):
         await db.migrate(url)
+
+
+async def _rows(table: str, key: str = "id") -> dict[Any, dict[str, Any]]:
+    """Every row of ``table`` as the database returns it, by ``key`` (str: SQLite gives text)."""
+    rows = await db.connection().execute_query_dict(f"SELECT * FROM {table}")
+    return {str(row[key]) if not isinstance(key, tuple) else tuple(str(row[k]) for k in key): row for row in rows}
+
+
+# What 0011 moves from a channel to its connection (old column: new column).
+CHANNEL_TO_CONNECTION = {"id": "id", "name": "name", "plugin": "connector", "settings": "settings",
+                         "secrets": "secrets", "enabled": "enabled", "sync_interval_seconds": "sync_interval_seconds",
+                         "download_cursor": "cursor", "last_download_at": "last_run_at",
+                         "next_download_at": "next_run_at", "created_at": "created_at",
+                         "updated_at": "updated_at"}  # fmt: skip
+# The tables 0011 changes only by adding columns (its own tables' rows keep every old column).
+KEPT_TABLES = {"location": "id", "stock_item": "id", "listing": "id", "orders": "id", "order_item": "id",
+               "sync_issue": "id", "channel_stock_location": ("channel_id", "location_id")}  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_0011_moves_each_channels_account_to_a_connection_and_loses_nothing(backend: str, tmp_path: Path):
+    name = f"orderdeck_migr_conn_{uuid.uuid4().hex[:8]}"
+    url = await create_postgres_database(name) if backend == "postgres" else f"sqlite://{tmp_path / 'old.sqlite3'}"
+    stamp = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    place, other_place, item = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    woo, ebay = uuid.uuid4(), uuid.uuid4()  # woo: encrypted secrets; ebay: disabled, mid-download
+    woo_secrets = {"consumer_key": "ck_live_1", "consumer_secret": "cs_live_ä€"}
+    try:
+        async with TortoiseContext():
+            await _migrate(config=db.tortoise_config(url), target="models.0010_sqlite_rebuilt_indexes")
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(url))
+            for n, loc in enumerate([place, other_place]):
+                await _insert("location", {"id": loc, "name": f"L{n}", "is_default": n == 0, "created_at": stamp,
+                                           "updated_at": stamp + timedelta(hours=n)})  # fmt: skip
+            await _insert("stock_item", {"id": item, "sku": "MUG", "title": "Mug", "barcode": "501",
+                                         "created_at": stamp, "updated_at": stamp})  # fmt: skip
+            await _insert("channel", {
+                "id": woo, "name": "Woo shop", "plugin": "woocommerce", "source": "WOOCOMMERCE",
+                "settings": '{"url":"https://shop.example","page_size":50}', "secrets": crypto.encrypt(woo_secrets),
+                "download_location_id": place, "download_unpaid": True,
+                "status_overrides": '{"on-hold":"UNPAID"}', "created_at": stamp, "updated_at": stamp + timedelta(days=1),
+            })  # fmt: skip
+            await _insert("channel", {
+                "id": ebay, "name": "eBay", "plugin": "ebay", "source": "EBAY", "settings": "{}",
+                "enabled": False, "sync_interval_seconds": 900, "download_cursor": "2026-06-01T10:00:00Z|p3",
+                "last_download_at": stamp + timedelta(minutes=5), "next_download_at": stamp + timedelta(minutes=20),
+                "download_location_id": other_place, "status_overrides": "{}",
+                "created_at": stamp + timedelta(seconds=1), "updated_at": stamp + timedelta(seconds=2),
+            })  # fmt: skip
+            for channel_id, locs in ((woo, [place, other_place]), (ebay, [other_place])):
+                for loc in locs:
+                    await _insert("channel_stock_location", {"channel_id": channel_id, "location_id": loc})
+            for n, channel_id in enumerate([woo, ebay]):
+                await _insert("listing", {
+                    "id": uuid.uuid4(), "channel_id": channel_id, "stock_item_id": item, "channel_sku": f"C{n}-MUG",
+                    "channel_reference": f"ref{n}", "max_listed_quantity": 5 if n else None, "push_due": n == 0,
+                    "due_since": stamp if n == 0 else None, "submitted_quantity": 3, "submitted_at": stamp,
+                    "submit_status": "OK" if n else "RETRYING", "push_attempts": n + 1, "created_at": stamp,
+                })  # fmt: skip
+                order_id = uuid.uuid4()
+                await _insert("orders", {
+                    "id": order_id, "number": n + 1, "source": "WOOCOMMERCE" if n == 0 else "EBAY",
+                    "reference": f"R{n}", "status": "PAID", "state": "OPEN", "channel_id": channel_id,
+                    "channel_cancelled": n == 1, "location_id": place, "received_at": stamp, "buyer_name": "Ann",
+                    "total": "12.50", "created_at": stamp, "updated_at": stamp,
+                })  # fmt: skip
+                for position, stock_item in enumerate([item, None]):
+                    await _insert("order_item", {"id": uuid.uuid4(), "order_id": order_id, "stock_item_id": stock_item,
+                                                 "position": position, "sku": "MUG", "channel_sku": f"C{n}-MUG",
+                                                 "quantity": position + 2, "unit_price": "6.25"})  # fmt: skip
+                run = uuid.uuid4()
+                await _insert("sync_run", {
+                    "id": run, "channel_id": channel_id, "kind": "DOWNLOAD", "outcome": "PARTIAL",
+                    "started_at": stamp + timedelta(minutes=n), "finished_at": stamp + timedelta(minutes=n + 1),
+                    "downloaded": 4, "failed": 1, "retrying": 1, "error": "one order failed", "claim_token": "t" * 32,
+                })  # fmt: skip
+                await _insert("sync_run", {"id": uuid.uuid4(), "channel_id": channel_id, "kind": "STOCK_PUSH",
+                                           "outcome": "RUNNING", "started_at": stamp})  # fmt: skip
+                for ref in ("R9", ""):
+                    await _insert("sync_issue", {"run_id": run, "reference": ref, "kind": "INVALID",
+                                                 "message": f"bad {ref}", "created_at": stamp})  # fmt: skip
+                await _insert("run_claim", {"channel_id": channel_id, "kind": "DOWNLOAD",
+                                            "token": "a" * 32 if n == 0 else None,
+                                            "lease_until": stamp + timedelta(minutes=2) if n == 0 else None})  # fmt: skip
+                await _insert("run_claim", {"channel_id": channel_id, "kind": "STOCK_PUSH"})
+            for n, channel_id in enumerate([ebay, None]):
+                await _insert("failed_job", {
+                    "id": uuid.uuid4(), "actor": "download_channel", "queue": "default", "message_id": f"m{n}",
+                    "args": f'["{channel_id}"]' if channel_id else "[]", "kwargs": '{"page":2}', "error": "boom",
+                    "channel_id": channel_id, "failed_at": stamp,
+                })  # fmt: skip
+            before = {table: await _rows(table, key) for table, key in KEPT_TABLES.items()}
+            channels = await _rows("channel")
+            moved = {table: await _rows(table) for table in ("sync_run", "run_claim", "failed_job")}
+        await db.migrate(url)
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(url))
+            for table, key in KEPT_TABLES.items():  # every row, every old value, nothing new
+                after = await _rows(table, key)
+                assert after.keys() == before[table].keys(), table
+                for row_key, old in before[table].items():
+                    assert {c: after[row_key][c] for c in old} == old, (table, row_key)
+            connections = await _rows("connection")
+            assert connections.keys() == channels.keys()
+            for channel_id, old in channels.items():
+                assert connections[channel_id] == {
+                    "kind": "CHANNEL", **{new: old[col] for col, new in CHANNEL_TO_CONNECTION.items()}
+                }, channel_id
+            for channel_id, row in (await _rows("channel")).items():
+                old = channels[channel_id]
+                kept = {c: old[c] for c in ("id", "source", "download_location_id", "download_unpaid", "status_overrides")}
+                assert row == {**kept, "connection_id": old["id"]}
+            for table, rows in moved.items():  # the same rows, under their channel's connection
+                after = await _rows(table)
+                assert after.keys() == rows.keys(), table
+                for row_id, old in rows.items():
+                    expected = {c: v for c, v in old.items() if c != "channel_id"} | {"connection_id": old["channel_id"]}
+                    assert {c: after[row_id][c] for c in expected} == expected, (table, row_id)
+                    assert "channel_id" not in after[row_id], table
+            assert [r["connection_id"] for r in (await _rows("failed_job")).values()].count(None) == 1
+
+            # The models read it all back.
+            channel = await models.Channel.get(id=woo).prefetch_related("connection", "stock_locations")
+            assert channel.connection.id == woo and channel.connection.kind == models.ConnectionKind.CHANNEL
+            assert channel.connection.connector == "woocommerce" and channel.connection.name == "Woo shop"
+            assert channel.connection.settings == {"url": "https://shop.example", "page_size": 50}
+            assert crypto.decrypt(channel.connection.secrets) == woo_secrets
+            assert channel.connection.enabled and channel.connection.sync_interval_seconds == 300
+            assert channel.connection.cursor is None and channel.connection.last_run_at is None
+            assert channel.connection.created_at == stamp and channel.connection.updated_at == stamp + timedelta(days=1)
+            assert channel.download_unpaid and channel.status_overrides == {"on-hold": "UNPAID"}
+            assert {loc.id for loc in channel.stock_locations} == {place, other_place}
+            ebay_connection = await models.Connection.get(id=ebay).prefetch_related("channel")
+            assert (ebay_connection.enabled, ebay_connection.sync_interval_seconds) == (False, 900)
+            assert ebay_connection.secrets is None and ebay_connection.cursor == "2026-06-01T10:00:00Z|p3"
+            assert ebay_connection.last_run_at == stamp + timedelta(minutes=5)
+            assert ebay_connection.next_run_at == stamp + timedelta(minutes=20)
+            assert ebay_connection.channel.id == ebay and ebay_connection.channel.download_location_id == other_place
+            for connection_id in (woo, ebay):
+                runs = await models.SyncRun.filter(connection_id=connection_id).prefetch_related("issues")
+                assert sorted(r.kind for r in runs) == [models.SyncKind.DOWNLOAD, models.SyncKind.STOCK_PUSH]
+                assert sum(len(r.issues) for r in runs) == 2
+                assert {c.kind for c in await models.RunClaim.filter(connection_id=connection_id)} == {
+                    models.SyncKind.DOWNLOAD, models.SyncKind.STOCK_PUSH}  # fmt: skip
+                assert await models.Listing.filter(channel_id=connection_id).count() == 1
+                order = await models.Order.get(channel_id=connection_id).prefetch_related("items")
+                assert len(order.items) == 2 and order.fulfilment_state is None and order.export_attempts == 0
+            held = await models.RunClaim.get(connection_id=woo, kind=models.SyncKind.DOWNLOAD)
+            assert (held.token, held.lease_until) == ("a" * 32, stamp + timedelta(minutes=2))
+            jobs = {j.message_id: j for j in await models.FailedJob.all()}
+            assert (jobs["m0"].connection_id, jobs["m1"].connection_id) == (ebay, None)
+            assert jobs["m0"].kwargs == {"page": 2}
+            location = await models.Location.get(id=place)
+            assert (location.export_columns, location.deduct_stock_when_processed, location.fulfilment_connection_id) == ([], True, None)
+            assert (await models.StockItem.get(id=item)).fulfilment_sku == ""
+            with pytest.raises(IntegrityError):  # still a claim per connection and kind
+                await _insert("run_claim", {"connection_id": woo, "kind": "DOWNLOAD"})
+    finally:
+        if backend == "postgres":
+            await drop_postgres_database(name)
