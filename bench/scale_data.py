@@ -258,7 +258,7 @@ async def _catalogue(conn: asyncpg.Connection, skus: int) -> _Catalogue:
     await conn.execute("DELETE FROM location")  # a migrated database may hold only the default
     location_ids = [uuid.uuid4() for _ in LOCATIONS]
     await conn.executemany(
-        "INSERT INTO location (id, name, is_default, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        "INSERT INTO location (id, name, is_default, export_columns, created_at, updated_at) VALUES ($1, $2, $3, '[]', $4, $4)",
         [(lid, name, n == 0, stamp) for n, (lid, name) in enumerate(zip(location_ids, LOCATIONS))],
     )
     item_ids = [uuid.uuid4() for _ in range(skus)]

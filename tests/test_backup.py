@@ -25,7 +25,7 @@ import pytest
 
 from orderdeck import crypto
 from orderdeck.config import Settings
-from orderdeck.models import Channel
+from orderdeck.models import Channel, Connection
 from orderdeck.services import channels
 from orderdeck.services.secret_keys import UnreadableSecrets, connections_needing_old_keys, reencrypt_secrets
 from tests.support import ORDERDECK, Server, free_port, start_server, stop
@@ -228,7 +228,7 @@ def test_rotate_key_seals_every_secret_with_a_new_key_then_the_old_one_can_go(tm
 
     def stored() -> str:
         with closing(sqlite3.connect(database)) as conn:
-            return conn.execute("SELECT secrets FROM channel").fetchone()[0]
+            return conn.execute("SELECT secrets FROM connection").fetchone()[0]
 
     old_key, sealed_before = key_file.read_text().split(), stored()
     early = orderdeck(env, tmp_path, "rotate-key", "--forget-old")
@@ -262,21 +262,21 @@ def keys(monkeypatch, database_url):
 async def test_configured_keys_rotate_and_an_unreadable_secret_changes_nothing(default_location, actor, keys):
     keys(KEY_A)
     channel = await channels.create_channel({"name": "Web shop", "plugin": "woocommerce", "settings": SHOP}, actor)
-    sealed_with_a = (await Channel.get(id=channel.id)).secrets
+    sealed_with_a = (await Connection.get(id=channel.id)).secrets
 
     keys(KEY_B, KEY_A)  # a new key first, the old one still opens what it sealed
-    assert channels.channel_connection(await Channel.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
+    assert channels.channel_connection(await Connection.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
     assert await connections_needing_old_keys() == ["Web shop"]
     assert await reencrypt_secrets() == 1
     assert await connections_needing_old_keys() == []
 
     keys(KEY_B)  # the old key removed
-    assert channels.channel_connection(await Channel.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
+    assert channels.channel_connection(await Connection.get(id=channel.id))[1].settings.consumer_secret.get_secret_value() == "cs_top_secret"
 
-    await Channel.filter(id=channel.id).update(secrets=sealed_with_a)  # a secret no key in force opens
+    await Connection.filter(id=channel.id).update(secrets=sealed_with_a)  # a secret no key in force opens
     with pytest.raises(UnreadableSecrets, match="Web shop"):
         await reencrypt_secrets()
-    assert (await Channel.get(id=channel.id)).secrets == sealed_with_a
+    assert (await Connection.get(id=channel.id)).secrets == sealed_with_a
 
 
 async def test_rotation_racing_secret_changes_loses_none_and_leaves_none_on_the_old_key(postgres_only, default_location,
@@ -288,11 +288,11 @@ async def test_rotation_racing_secret_changes_loses_none_and_leaves_none_on_the_
 
     async def change(channel: Channel, rounds: int) -> None:
         for i in range(rounds):
-            await channels.update_channel(channel.id, {"settings": {"consumer_secret": f"cs-{channel.name}-{i}"}}, actor)
+            await channels.update_channel(channel.id, {"settings": {"consumer_secret": f"cs-{channel.id}-{i}"}}, actor)
 
     await asyncio.gather(*(change(shop, 5) for shop in shops), *(reencrypt_secrets() for _ in range(3)))
     assert await connections_needing_old_keys() == []
     keys(KEY_B)
     for shop in shops:
-        context = channels.channel_connection(await Channel.get(id=shop.id))[1]
+        context = channels.channel_connection(await Connection.get(id=shop.id))[1]
         assert context.settings.consumer_secret.get_secret_value() == f"cs-{shop.name}-4", "no change lost"

@@ -5,6 +5,8 @@ import tomllib
 from pathlib import Path
 
 from orderdeck.config import Settings
+from orderdeck.plugins import manager
+from orderdeck.plugins.connectors import ConnectorKind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,8 +34,13 @@ def test_the_configuration_table_lists_every_setting_and_only_those():
     assert documented == settings, {"undocumented": settings - documented, "not settings": documented - settings}
 
 
-def test_the_channels_named_as_available_today_are_the_installed_plugins():
+def test_the_connectors_named_as_available_today_are_the_built_in_ones():
+    """The README names the built-in channel and fulfilment connectors (those orderdeck's own
+    plugins, registered in pyproject.toml, provide)."""
     text = (ROOT / "README.md").read_text()
-    [named] = re.findall(r"\*\*Channels today: ([^*]+)\*\*", text)
-    plugins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["orderdeck"]
-    assert {name.strip().lower() for name in named.split(",")} == set(plugins)
+    built_in = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["orderdeck"])
+    loaded = manager.loaded()
+    for kind, label in ((ConnectorKind.CHANNEL, "Channels"), (ConnectorKind.FULFILMENT_CENTRE, "Fulfilment connectors")):
+        [named] = re.findall(rf"\*\*{label} today:\s+([^*]+)\*\*", text)
+        ours = {c.name for c in manager.connectors(kind) if loaded.origins[c.name] in built_in}
+        assert set(re.findall(r"`([a-z_]+)`", named)) == ours, (label, named, ours)

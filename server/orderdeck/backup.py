@@ -79,7 +79,7 @@ def _check_database(path: Path) -> None:
         raise BackupError(f"The database in the archive is damaged: {exc}") from None
     if verdict != "ok":
         raise BackupError(f"The database in the archive fails SQLite's integrity check: {verdict}")
-    if not {"orders", "channel", "api_token"} <= tables:
+    if not {"orders", "connection", "api_token"} <= tables:
         raise BackupError("The archive's database is not an orderdeck database")
 
 
@@ -164,18 +164,18 @@ def _unpack(archive: Path, into: Path) -> dict[str, object]:
 
 
 def _check_secrets(database: Path, keys: list[str]) -> None:
-    """Every stored channel secret in ``database`` opens with ``keys`` (newest first)."""
+    """Every stored connection secret in ``database`` opens with ``keys`` (newest first)."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT name, secrets FROM channel WHERE secrets IS NOT NULL").fetchall()
+        rows = conn.execute("SELECT name, secrets FROM connection WHERE secrets IS NOT NULL").fetchall()
     finally:
         conn.close()
     if rows and not keys:
-        raise BackupError("The archive holds channel secrets but no key file, and ORDERDECK_SECRET_KEY is unset: "
+        raise BackupError("The archive holds connection secrets but no key file, and ORDERDECK_SECRET_KEY is unset: "
                           "set the key they were sealed with")  # fmt: skip
     unreadable = [name for name, token in rows if not crypto.opens_with(token, keys)]
     if unreadable:
-        raise BackupError(f"The secrets of channel(s) {', '.join(unreadable)} in the archive cannot be read with "
+        raise BackupError(f"The secrets of connection(s) {', '.join(unreadable)} in the archive cannot be read with "
                           "the key it would be restored with")  # fmt: skip
 
 

@@ -78,10 +78,13 @@ MUTATION_PERMISSIONS = {
     "CANCEL_ORDERS": ["cancelOrders", "deleteOrders"],
     "MANAGE_STOCK": ["createStockItem", "updateStockItem", "setStockLevels", "adjustStockLevels", "setMinimumLevel",
                      "linkListing", "updateListing", "unlinkListing"],
-    "MANAGE_LOCATIONS": ["createLocation", "renameLocation", "setDefaultLocation", "deleteLocation"],
+    "MANAGE_LOCATIONS": ["createLocation", "renameLocation", "setDefaultLocation", "deleteLocation",
+                         "setLocationFulfilment"],
     "MANAGE_TOKENS": ["createToken", "revokeToken"],
     "MANAGE_CHANNELS": ["createChannel", "updateChannel", "enableChannel", "disableChannel", "deleteChannel",
-                        "testChannelConnection", "syncChannel", "retryFailedJob"],
+                        "testChannelConnection", "syncChannel", "retryFailedJob", "createFulfilmentConnection",
+                        "updateFulfilmentConnection", "setFulfilmentConnectionEnabled", "deleteFulfilmentConnection",
+                        "testFulfilmentConnection", "syncFulfilmentConnection"],
 }  # fmt: skip
 
 

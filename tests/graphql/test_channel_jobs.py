@@ -15,6 +15,7 @@ import pytest
 from orderdeck.graphql.common import encode_id
 from orderdeck.jobs import actors
 from orderdeck.models import (
+    Connection,
     Channel,
     Dispatch,
     DispatchState,
@@ -121,7 +122,7 @@ async def forbidden(client, query: str, variables: dict[str, Any], secret: str) 
 
 
 async def runs_of(channel: Channel, kind: SyncKind) -> list[SyncRun]:
-    return await SyncRun.filter(channel_id=channel.id, kind=kind).order_by("started_at")
+    return await SyncRun.filter(connection_id=channel.id, kind=kind).order_by("started_at")
 
 
 # --- testChannelConnection ----------------------------------------------------------------------
@@ -407,7 +408,7 @@ async def add_runs(channel: Channel, count: int, *, issues: int = 0, at: datetim
     made = []
     for n in range(count):
         kind = [SyncKind.DOWNLOAD, SyncKind.STOCK_PUSH, SyncKind.DISPATCH][n % 3]
-        run = await SyncRun.create(channel=channel, kind=kind, outcome=SyncOutcome.SUCCEEDED, pushed=n, dispatched=n)
+        run = await SyncRun.create(connection_id=channel.id, kind=kind, outcome=SyncOutcome.SUCCEEDED, pushed=n, dispatched=n)
         await SyncRun.filter(id=run.id).update(started_at=at + timedelta(minutes=n // 3))
         await SyncIssue.bulk_create([SyncIssue(run=run, reference=f"{n}-{i}", kind="FAILED", message=f"issue {i}")
                                      for i in range(issues)])  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from orderdeck.graphql.common import encode_id
-from orderdeck.models import Channel, Listing, Order, Role, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models import Channel, Listing, Order, Role, SyncIssue, SyncKind, SyncOutcome, SyncRun, Connection
 from orderdeck.services import auth, channels, locations
 from orderdeck.services.context import Actor
 from tests.services.helpers import assert_unchanged_by, db_state, make_item, make_order
@@ -59,7 +59,7 @@ async def test_a_channel_is_created_and_read_back_without_its_secret(client, def
         statusOverrides={"on-hold": {"paid": True}}, syncIntervalSeconds=600,
     )  # fmt: skip
     assert payload["errors"] == []
-    channel = await Channel.get(name="Web shop")
+    channel = await Channel.get(connection__name="Web shop")
     created = payload["channel"]
     assert created["id"] == encode_id("Channel", channel.id)
     assert created["settings"] == {"url": "https://shop.example.com", "consumer_key": "ck_live", "verify_tls": True,
@@ -96,7 +96,7 @@ async def test_an_update_merges_settings_and_keeps_the_secret(client, default_lo
     assert updated["channel"]["settings"]["requests_per_second"] == 2
     assert updated["channel"]["settings"]["consumer_key"] == "ck_live"
     assert updated["channel"]["secretsSet"] == ["consumer_secret"] and updated["channel"]["downloadUnpaid"]
-    context = channels.channel_connection(await Channel.get(name="Web shop"))[1]
+    context = channels.channel_connection(await Connection.get(name="Web shop"))[1]
     assert context.settings.consumer_secret.get_secret_value() == "cs_top_secret"
 
     disabled = await client.gql(f"mutation($id: ID!) {{ disableChannel(id: $id) {{ channel {{ enabled }} {ERRORS} }} }}",
@@ -127,7 +127,7 @@ async def test_bad_settings_and_unknown_plugins_are_refused_and_write_nothing(cl
 async def test_a_channel_with_orders_cannot_be_deleted(client, default_location, actor):
     created, _ = await create(client)
     gid = created["channel"]["id"]
-    channel = await Channel.get(name="Web shop")
+    channel = await Channel.get(connection__name="Web shop")
     await make_item("MUG", actor, 5, default_location.id)
     order = await make_order(actor, ("MUG", 1))
     await Order.filter(id=order.id).update(channel_id=channel.id)
@@ -191,7 +191,7 @@ async def test_listings_are_linked_listed_updated_and_unlinked(client, default_l
     assert sorted(seen) == names(everything)
 
     gid = listing["id"]
-    await Listing.filter(id=(await Listing.get(channel__name="Market")).id).update(push_due=False)
+    await Listing.filter(id=(await Listing.get(channel__connection__name="Market")).id).update(push_due=False)
     updated = await client.gql(UPDATE_LISTING, {"id": gid, "input": {"maxListedQuantity": 5, "ignoreSync": True}})
     assert updated["updateListing"]["errors"] == []
     changed = updated["updateListing"]["listing"]
@@ -202,15 +202,15 @@ async def test_listings_are_linked_listed_updated_and_unlinked(client, default_l
 
     unlinked = await client.gql(UNLINK, {"id": gid})
     assert unlinked["unlinkListing"] == {"deletedId": gid, "errors": []}
-    assert await Listing.filter(channel__name="Market").count() == 0
+    assert await Listing.filter(channel__connection__name="Market").count() == 0
     await refused(client, UNLINK, {"id": gid}, "id", "NOT_FOUND")
 
 
 async def test_sync_runs_are_listed_newest_first_with_their_issues(client, default_location, actor):
     created, _ = await create(client)
-    channel = await Channel.get(name="Web shop")
-    old = await SyncRun.create(channel=channel, kind=SyncKind.DOWNLOAD, outcome=SyncOutcome.SUCCEEDED, downloaded=3)
-    new = await SyncRun.create(channel=channel, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.PARTIAL, pushed=2, failed=1)
+    channel = await Channel.get(connection__name="Web shop")
+    old = await SyncRun.create(connection_id=channel.id, kind=SyncKind.DOWNLOAD, outcome=SyncOutcome.SUCCEEDED, downloaded=3)
+    new = await SyncRun.create(connection_id=channel.id, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.PARTIAL, pushed=2, failed=1)
     await SyncRun.filter(id=old.id).update(started_at=new.started_at.replace(year=2020))
     await SyncIssue.create(run=new, reference="1001", kind="FAILED", message="SKU unknown")
     query = """query($filter: SyncRunFilter) { syncRuns(filter: $filter) { nodes {
@@ -252,7 +252,7 @@ async def test_nested_channel_lists_cost_the_same_for_3_or_40_channels(client, d
             for sku in ("A", "B", "C"):
                 await Listing.create(channel=channel, stock_item=mug, channel_sku=f"{sku}{n}")
             for kind in (SyncKind.DOWNLOAD, SyncKind.STOCK_PUSH, SyncKind.DISPATCH):
-                run = await SyncRun.create(channel=channel, kind=kind)
+                run = await SyncRun.create(connection_id=channel.id, kind=kind)
                 await SyncIssue.create(run=run, reference=str(n), kind="SKIPPED", message="unpaid")
 
     async def cost() -> tuple[int, list]:

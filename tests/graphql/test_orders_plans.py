@@ -47,8 +47,8 @@ def load_sql(layout: str) -> str:
     """The SQL that fills an empty, migrated database with the book of ``layout``."""
     is_open, is_processed, flagged = LAYOUTS[layout]
     return f"""
-INSERT INTO location (id, name, is_default, created_at, updated_at) VALUES
-    ('{NORTH}', 'North', true, now(), now()), ('{SOUTH}', 'South', false, now(), now());
+INSERT INTO location (id, name, is_default, export_columns, created_at, updated_at) VALUES
+    ('{NORTH}', 'North', true, '[]', now(), now()), ('{SOUTH}', 'South', false, '[]', now(), now());
 INSERT INTO orders (id, number, source, subsource, status, state, location_id, received_at, processed_at,
                     despatch_by_at, parked, locked, on_hold, created_at, updated_at)
 SELECT gen_random_uuid(), g, (ARRAY['DIRECT', 'EBAY', 'AMAZON'])[1 + g % 3], 'shop' || (g % 7),

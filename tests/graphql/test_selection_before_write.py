@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,9 @@ from orderdeck import db
 from orderdeck.graphql.arguments import CheckArguments, IntRange, checked, rules_of
 from orderdeck.graphql.common import encode_id
 from orderdeck.graphql.schema import schema
-from orderdeck.models import Dispatch, DispatchState, Listing, Location, OrderItem, SyncKind
-from orderdeck.services import channels, listings, locations, orders
+from orderdeck.models import Dispatch, DispatchState, Listing, Location, Order, OrderItem, SyncKind
+from orderdeck.services import channels, connections, listings, locations, orders
+from orderdeck.services.fulfilment.locations import set_location_fulfilment
 from orderdeck.services.orders import notes as order_notes
 from orderdeck.services.context import Actor
 from orderdeck.services.failed_jobs import record_failed_job
@@ -166,15 +168,24 @@ async def world(actor: Actor, home: Location) -> dict[str, str]:
     await record_failed_job(actor="download_orders", queue=WORK[SyncKind.DOWNLOAD].queue, message_id="m-1",
                             args=[str(channel.id)], kwargs={}, error="boom")  # fmt: skip
     job = await db.fetch("SELECT id FROM failed_job", [])
+    centre = await connections.create_connection({"name": "Centre", "connector": "url_dropship",
+                                                  "settings": DROP_SHIPPER}, actor)  # fmt: skip
+    served = await locations.create_location("Centre stock", actor)
+    await set_location_fulfilment(served.id, {"connection_id": centre.id}, actor)
+    waiting = await make_order(actor, ("MUG", 1), location_id=served.id)  # its export failed: it waits
+    await Order.filter(id=waiting.id).update(label_error="503", export_attempts=1,
+                                             export_next_at=datetime.now(timezone.utc) + timedelta(hours=1))  # fmt: skip
     return {
         "home": gid("Location", home.id), "away": gid("Location", away.id), "mug": gid("StockItem", mug.id),
         "order": gid("Order", order.id), "note": gid("OrderNote", note.id), "parked": gid("Order", parked.id),
         "locked": gid("Order", locked.id), "held": gid("Order", held.id), "processed": gid("Order", processed.id),
         "line": gid("OrderItem", line.id), "channel": gid("Channel", channel.id),
         "disabled": gid("Channel", disabled.id), "listing": gid("Listing", listing.id),
-        "job": gid("FailedJob", job[0]["id"]),
+        "job": gid("FailedJob", job[0]["id"]), "centre": gid("FulfilmentConnection", centre.id),
     }  # fmt: skip
 
+
+DROP_SHIPPER = {"url": "https://dropship.example.com", "api_key": "key"}
 
 ONE_MUG = {"items": [{"sku": "MUG", "quantity": 1}]}
 
@@ -221,6 +232,12 @@ ARRANGE: dict[str, Any] = {
     "retryFailedJob": lambda w: {"id": w["job"]},
     "linkListing": lambda w: {"input": {"channelId": w["channel"], "channelSku": "TEE-1", "sku": "TEE"}},
     "updateListing": lambda w: {"id": w["listing"], "input": {"ignoreSync": True}},
+    "createFulfilmentConnection": lambda w: {"input": {"name": "Other centre", "connector": "url_dropship",
+                                                       "settings": DROP_SHIPPER}},  # fmt: skip
+    "updateFulfilmentConnection": lambda w: {"id": w["centre"], "input": {"name": "Renamed centre"}},
+    "setFulfilmentConnectionEnabled": lambda w: {"id": w["centre"], "enabled": False},
+    "syncFulfilmentConnection": lambda w: {"id": w["centre"], "kinds": ["EXPORT"]},
+    "setLocationFulfilment": lambda w: {"locationId": w["away"], "input": {"fulfilmentConnectionId": w["centre"]}},
 }
 """A valid call of each mutation in CHECKED, on the world above: it changes the database."""
 

@@ -23,7 +23,7 @@ async def download(jobs, channel_id) -> list[SyncRun]:
     """Send the channel's download job, wait for it (and its retries); its runs, oldest first."""
     outbox.wake(SyncKind.DOWNLOAD, [channel_id])
     await jobs.drain()
-    return list(await SyncRun.filter(channel_id=channel_id, kind=SyncKind.DOWNLOAD).order_by("started_at"))
+    return list(await SyncRun.filter(connection_id=channel_id, kind=SyncKind.DOWNLOAD).order_by("started_at"))
 
 
 async def setup(jobs, shop, default_location, actor, **settings):
@@ -61,7 +61,7 @@ async def test_a_shop_that_keeps_failing_ends_in_a_failed_job_that_can_be_retrie
 
     assert [run.outcome for run in runs] == [SyncOutcome.FAILED] * 3  # the first try and 2 retries
     [job] = await FailedJob.all()
-    assert (job.actor, job.queue, job.channel_id) == ("download_orders", "download", channel.id)
+    assert (job.actor, job.queue, job.connection_id) == ("download_orders", "download", channel.id)
     assert "PartnerUnavailable" in job.error and "503" in job.error
     assert await Order.filter(channel_id=channel.id).count() == 0
 

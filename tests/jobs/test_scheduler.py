@@ -11,7 +11,7 @@ from tests.services.helpers import make_item, make_order
 from orderdeck.jobs.scheduler import tick
 from orderdeck.services.runs import SWEEP_GRACE as GRACE
 from orderdeck.events.store import last_id
-from orderdeck.models import Channel, Dispatch, DispatchState, Event, Listing, SyncKind
+from orderdeck.models import Channel, Dispatch, DispatchState, Event, Listing, SyncKind, Connection
 from orderdeck.services import channels, claims, listings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -31,7 +31,7 @@ async def test_a_channel_is_downloaded_once_per_interval_whatever_the_number_of_
     ticks = await asyncio.gather(*(tick(NOW) for _ in range(4)))
 
     assert sum(len(t.sent[SyncKind.DOWNLOAD]) for t in ticks) == 1
-    assert (await Channel.get(id=shop.id)).next_download_at == NOW + timedelta(seconds=300)
+    assert (await Connection.get(id=shop.id)).next_run_at == NOW + timedelta(seconds=300)
     assert (await tick(NOW + timedelta(seconds=299))).sent[SyncKind.DOWNLOAD] == []
     assert (await tick(NOW + timedelta(seconds=300))).sent[SyncKind.DOWNLOAD] == [shop.id]
 

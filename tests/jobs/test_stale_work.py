@@ -87,7 +87,7 @@ async def test_a_push_the_shop_could_not_take_reaches_it_with_no_human(jobs, sho
     rows = await Listing.filter(channel_id=channel.id)
     assert {(row.submit_status, row.push_due, row.push_attempts) for row in rows} == {(SubmitStatus.RETRYING, True, 1)}
     assert [shop.stock(sku) for sku in SKUS] == [10] * 8  # stale, for now
-    failed = await SyncRun.filter(channel_id=channel.id, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.FAILED).get()
+    failed = await SyncRun.filter(connection_id=channel.id, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.FAILED).get()
     assert (failed.failed, failed.retrying, failed.waiting) == (8, 8, 0)
     [finished] = [e.data for e in await Event.filter(topic=EventTopic.SYNC, kind="FINISHED")
                   if e.data["runId"] == str(failed.id)]  # fmt: skip
@@ -123,7 +123,7 @@ async def test_refused_credentials_and_data_wait_for_a_change_and_are_shown(
     await jobs.drain()  # new credentials: every listing is sent again, and refused
     await sell_two_of_each(default_location, actor, SKUS[:2])
     await jobs.drain()
-    run = await SyncRun.filter(channel_id=channel.id, kind=SyncKind.STOCK_PUSH).order_by("-started_at").first()
+    run = await SyncRun.filter(connection_id=channel.id, kind=SyncKind.STOCK_PUSH).order_by("-started_at").first()
     assert run.outcome == SyncOutcome.FAILED and "PartnerAuthError" in run.error and run.waiting == 2
     [finished] = [e.data for e in await Event.filter(topic=EventTopic.SYNC, kind="FINISHED")
                   if e.data["runId"] == str(run.id)]  # fmt: skip

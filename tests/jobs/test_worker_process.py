@@ -29,7 +29,7 @@ from tests.jobs.test_embedded_flow import PAST, connect, place, shop_state, stoc
 from tests.services.helpers import assert_stock_consistent, levels_of, make_item
 from orderdeck.jobs import scheduler
 from orderdeck.jobs.actors import ACTORS
-from orderdeck.models import Channel, Dispatch, DispatchState, Listing, Order, RunClaim, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models import Channel, Dispatch, DispatchState, Listing, Order, RunClaim, SyncKind, SyncOutcome, SyncRun, Connection
 from orderdeck.services import orders, outbox, stock
 
 REDIS_URL = os.environ.get("ORDERDECK_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -172,7 +172,7 @@ async def test_a_job_delivered_twice_changes_nothing_the_second_time(redis_jobs,
 
     assert await Order.filter(channel_id=a.id).count() == 12
     assert await levels_of("MUG", default_location.id) == (50, 12)
-    runs = await SyncRun.filter(channel_id=a.id, kind=SyncKind.DOWNLOAD)
+    runs = await SyncRun.filter(connection_id=a.id, kind=SyncKind.DOWNLOAD)
     assert sum(run.downloaded for run in runs) == 12 and all(run.outcome == SyncOutcome.SUCCEEDED for run in runs)
     await assert_stock_consistent()
 
@@ -239,20 +239,20 @@ async def test_a_download_whose_worker_is_killed_is_closed_and_resumed_within_th
     try:
         redis_jobs.kill_worker()  # dies while waiting for page 2: no release, no end of run
         killed = time.monotonic()
-        await Channel.filter(id=a.id).update(settings={**a.settings, "requests_per_second": 50})
+        await Connection.filter(id=a.id).update(settings={**(await Connection.get(id=a.id)).settings, "requests_per_second": 50})
 
-        [dead] = await SyncRun.filter(channel_id=a.id, kind=SyncKind.DOWNLOAD)
+        [dead] = await SyncRun.filter(connection_id=a.id, kind=SyncKind.DOWNLOAD)
         assert dead.outcome == SyncOutcome.RUNNING
-        assert (await RunClaim.get(channel_id=a.id, kind=SyncKind.DOWNLOAD)).token == dead.claim_token
+        assert (await RunClaim.get(connection_id=a.id, kind=SyncKind.DOWNLOAD)).token == dead.claim_token
         closed_after = await sweep_until_closed(redis_jobs, dead, killed, monkeypatch)
         assert LEASE * 0.5 <= closed_after <= LEASE * 2.5  # about one lease: not five minutes
 
         redis_jobs.send(SyncKind.DOWNLOAD, a.id)  # the next download (the scheduler's, or "sync now")
-        while not await SyncRun.filter(channel_id=a.id, kind=SyncKind.DOWNLOAD).exclude(id=dead.id).exists():
+        while not await SyncRun.filter(connection_id=a.id, kind=SyncKind.DOWNLOAD).exclude(id=dead.id).exists():
             assert time.monotonic() - killed < LEASE * 2.5 + PICKUP, "no new download started"
             await asyncio.sleep(0.1)
         started_after = time.monotonic() - killed
-        while not await SyncRun.filter(channel_id=a.id, kind=SyncKind.DOWNLOAD, outcome=SyncOutcome.SUCCEEDED).exists():
+        while not await SyncRun.filter(connection_id=a.id, kind=SyncKind.DOWNLOAD, outcome=SyncOutcome.SUCCEEDED).exists():
             assert time.monotonic() - killed < 60, "the download did not resume"
             await asyncio.sleep(0.1)
         done_after = time.monotonic() - killed
@@ -280,7 +280,7 @@ async def test_a_push_whose_worker_is_killed_is_closed_and_sent_again_within_the
     await stock.adjust_stock_levels({"levels": [{"sku": "MUG", "location_id": default_location.id,
                                                  "quantity": -3}]}, actor)  # fmt: skip
     await hanging(shop_a, deadline)
-    dead = await SyncRun.get(channel_id=a.id, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.RUNNING)
+    dead = await SyncRun.get(connection_id=a.id, kind=SyncKind.STOCK_PUSH, outcome=SyncOutcome.RUNNING)
     assert (await Listing.get(channel_id=a.id)).push_claimed_at is not None
     standby = await standby_worker(database_url, namespace, deadline)
     try:
@@ -294,7 +294,7 @@ async def test_a_push_whose_worker_is_killed_is_closed_and_sent_again_within_the
             await scheduler.tick()
             await asyncio.sleep(0.1)
         pushed_after = time.monotonic() - killed
-        started = await SyncRun.filter(channel_id=a.id, kind=SyncKind.STOCK_PUSH).exclude(id=dead.id).order_by(
+        started = await SyncRun.filter(connection_id=a.id, kind=SyncKind.STOCK_PUSH).exclude(id=dead.id).order_by(
             "started_at").first()  # fmt: skip
     finally:
         redis_jobs.output += stop_worker(standby)

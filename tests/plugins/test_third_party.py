@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from orderdeck.models import Channel, Order, OrderStatus, SyncIssue, SyncOutcome
+from orderdeck.models import Connection as Account
 from orderdeck.plugins.dto import (
     ConnectionResult,
     DispatchLine,
@@ -159,7 +160,7 @@ async def test_a_sample_channel_is_created_and_its_api_key_never_comes_back(clie
     assert renamed["updateChannel"]["errors"] == []
     rekeyed = await post(UPDATE, {"id": gid, "input": {"settings": {"api_key": "sk_sample_rotated"}}})
     assert rekeyed["updateChannel"]["channel"]["secretsSet"] == ["api_key"]
-    channel = await Channel.get(name="Sample store")
+    channel = await Channel.get(connection__name="Sample store")
     for query, variables in [
         (f"query($id: ID!) {{ channel(id: $id) {{ {CHANNEL} }} }}", {"id": gid}),
         (f"{{ channels {{ {CHANNEL} }} }}", {}),
@@ -172,8 +173,9 @@ async def test_a_sample_channel_is_created_and_its_api_key_never_comes_back(clie
     assert not [text for text in texts if API_KEY in text or "sk_sample_rotated" in text]
 
     # At rest the key is encrypted; the plugin gets it decrypted, as its own settings model.
-    assert "sk_sample" not in (channel.secrets or "") and "sk_sample" not in json.dumps(channel.settings)
-    _, built = channels.channel_connection(channel)
+    account = await Account.get(id=channel.id)
+    assert "sk_sample" not in (account.secrets or "") and "sk_sample" not in json.dumps(account.settings)
+    _, built = channels.channel_connection(account)
     assert built.settings.api_key.get_secret_value() == "sk_sample_rotated"
     connected = await sample_hooks.test_connection(built)
     assert connected == ConnectionResult(True, "Connected: 1 orders in the file")
@@ -242,7 +244,7 @@ async def test_the_sync_engine_downloads_a_sample_channel(orders_file, default_l
         ("MUG", "1", 1, Decimal("4.25")), ("CUP", "2", 1, Decimal("4.25"))]  # fmt: skip
     assert await levels_of("MUG", default_location.id) == (10, 6)
     assert await levels_of("CUP", default_location.id) == (5, 1)
-    assert (await Channel.get(id=channel.id)).download_cursor == "8"
+    assert (await Account.get(id=channel.id)).cursor == "8"
 
     again = await sync.download_channel(channel.id, page_size=3)
     assert (again.outcome, again.pages, again.downloaded, again.failed) == (SyncOutcome.SUCCEEDED, 1, 0, 0)
@@ -256,7 +258,7 @@ async def test_the_sync_engine_downloads_a_sample_channel(orders_file, default_l
     assert (await Order.get(channel_id=channel.id, reference="S-1")).channel_cancelled
 
     # From the very start again: every order is known, none comes twice.
-    await Channel.filter(id=channel.id).update(download_cursor=None)
+    await Account.filter(id=channel.id).update(cursor=None)
     replay = await sync.download_channel(channel.id, page_size=4)
     assert (replay.downloaded, replay.failed) == (0, 2)
     assert await Order.filter(channel_id=channel.id).count() == 4

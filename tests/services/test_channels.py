@@ -11,7 +11,7 @@ import pytest
 from tests.services.helpers import make_item, make_order, refused
 from orderdeck import crypto, db
 from orderdeck.config import Settings
-from orderdeck.models import AuditEntry, AuditKind, Channel, Listing, Order
+from orderdeck.models import AuditEntry, AuditKind, Channel, Listing, Order, Connection
 from orderdeck.services import channels, locations
 from orderdeck.services.errors import ErrorCode
 
@@ -26,10 +26,10 @@ async def test_a_channel_keeps_settings_and_only_an_encrypted_secret(default_loc
     north = await locations.create_location("North", actor)
     channel = await make_channel(actor, stock_location_ids=[default_location.id, north.id])
 
-    rows = await db.fetch("SELECT settings, secrets FROM channel", [])
+    rows = await db.fetch("SELECT settings, secrets FROM connection", [])
     assert "cs_top_secret" not in str(rows[0])
     assert "consumer_secret" not in str(rows[0]["settings"])
-    context = channels.channel_connection(await Channel.get(id=channel.id))[1]
+    context = channels.channel_connection(await Connection.get(id=channel.id))[1]
     assert context.settings.consumer_secret.get_secret_value() == "cs_top_secret"
     assert context.settings.url == "https://shop.example.com"
     assert channel.source == "WOOCOMMERCE" and channel.download_location_id == default_location.id
@@ -41,12 +41,12 @@ async def test_a_channel_keeps_settings_and_only_an_encrypted_secret(default_loc
 async def test_an_update_merges_settings_and_keeps_secrets_left_out(default_location, actor):
     channel = await make_channel(actor)
     await channels.update_channel(channel.id, {"settings": {"requests_per_second": 2}, "download_unpaid": True}, actor)
-    context = channels.channel_connection(await Channel.get(id=channel.id))[1]
+    context = channels.channel_connection(await Connection.get(id=channel.id))[1]
     assert context.settings.requests_per_second == 2
     assert context.settings.consumer_secret.get_secret_value() == "cs_top_secret"
 
     await channels.update_channel(channel.id, {"settings": {"consumer_secret": "cs_rotated"}}, actor)
-    context = channels.channel_connection(await Channel.get(id=channel.id))[1]
+    context = channels.channel_connection(await Connection.get(id=channel.id))[1]
     assert context.settings.consumer_secret.get_secret_value() == "cs_rotated"
     updates = await AuditEntry.filter(kind=AuditKind.CHANNEL_UPDATED).order_by("id")
     assert updates[0].after == {"settings": {**updates[0].before["settings"], "requests_per_second": 2.0},
@@ -70,7 +70,7 @@ async def test_an_update_merges_settings_and_keeps_secrets_left_out(default_loca
 )
 async def test_bad_channel_settings_are_refused(default_location, actor, data, field, code):
     if field is None:
-        assert (await make_channel(actor, **data)).name == "Web shop"
+        assert (await Connection.get(id=(await make_channel(actor, **data)).id)).name == "Web shop"
         return
     async with refused(field, code):
         await make_channel(actor, **data)
@@ -89,7 +89,7 @@ async def test_disable_enable_and_delete(default_location, actor):
     await Listing.create(channel_id=channel.id, stock_item_id=item.id, channel_sku="B-1")
     await channels.set_channel_enabled(channel.id, False, actor)
     await channels.set_channel_enabled(channel.id, True, actor)
-    assert (await Channel.get(id=channel.id)).enabled
+    assert (await Connection.get(id=channel.id)).enabled
 
     order = await make_order(actor, ("A", 1))
     await Order.filter(id=order.id).update(channel_id=channel.id)

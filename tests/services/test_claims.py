@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from orderdeck.jobs.scheduler import tick
-from orderdeck.models import Channel, Event, EventTopic, RunClaim, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models import Channel, Event, EventTopic, RunClaim, SyncKind, SyncOutcome, SyncRun, Connection
 from orderdeck.plugins.dto import OrderPage
 from orderdeck.services import channels, claims, sync
 from orderdeck.services.context import transaction
@@ -56,7 +56,7 @@ async def test_a_heartbeat_keeps_a_long_run_s_claim_and_release_frees_it(default
             assert await claims.take(shop.id, SyncKind.DISPATCH) is None
         await claim.renew()
 
-    assert (await RunClaim.get(channel_id=shop.id, kind=SyncKind.DISPATCH)).token is None
+    assert (await RunClaim.get(connection_id=shop.id, kind=SyncKind.DISPATCH)).token is None
     assert await claims.take(shop.id, SyncKind.DISPATCH) is not None
 
 
@@ -80,7 +80,7 @@ async def test_a_lapsed_claim_is_taken_over_and_its_old_holder_writes_nothing(de
     with pytest.raises(claims.ClaimLost):  # nor a page it downloaded
         await sync.ingest_page(shop.id, OrderPage(orders=[], cursor="from-the-old-run", has_more=False), old)
     assert (await SyncRun.get(id=run.id)).outcome == SyncOutcome.FAILED
-    assert (await Channel.get(id=shop.id)).download_cursor is None
+    assert (await Connection.get(id=shop.id)).cursor is None
     await new.renew()  # the new holder's claim is intact
 
 
@@ -90,14 +90,14 @@ async def test_the_tick_closes_dead_runs_and_leaves_live_ones(default_location, 
     live_claim = await claims.take(other.id, SyncKind.STOCK_PUSH)
     dead = await RunLog(dead_claim).start()
     live = await RunLog(live_claim).start()
-    orphan = await SyncRun.create(channel_id=other.id, kind=SyncKind.DOWNLOAD)  # e.g. from before claims
+    orphan = await SyncRun.create(connection_id=other.id, kind=SyncKind.DOWNLOAD)  # e.g. from before claims
     await lapse(dead_claim)
 
     assert (await tick()).runs_abandoned == 2
 
     assert (await SyncRun.get(id=dead.id)).abandoned and (await SyncRun.get(id=orphan.id)).abandoned
     assert (await SyncRun.get(id=live.id)).outcome == SyncOutcome.RUNNING
-    assert (await RunClaim.get(channel_id=shop.id, kind=SyncKind.STOCK_PUSH)).token is None  # released
+    assert (await RunClaim.get(connection_id=shop.id, kind=SyncKind.STOCK_PUSH)).token is None  # released
     finished = [e.data for e in await Event.filter(topic=EventTopic.SYNC, kind="FINISHED")]
     assert {(d["runId"], d["outcome"], d["abandoned"]) for d in finished} == {
         (str(dead.id), "FAILED", True), (str(orphan.id), "FAILED", True)}  # fmt: skip

@@ -237,7 +237,7 @@ async def test_a_failing_shop_counts_as_an_attempt_and_the_note_waits_for_its_ne
     assert (dispatch.state, dispatch.attempts, dispatch.claimed_at) == (DispatchState.PENDING, 1, None)
     assert "PartnerUnavailable" in dispatch.last_error and dispatch.next_attempt_at is not None
     assert await dispatches.send_dispatches(channel.id) is None  # not before its next attempt
-    run = await SyncRun.get(channel_id=channel.id, kind=SyncKind.DISPATCH)
+    run = await SyncRun.get(connection_id=channel.id, kind=SyncKind.DISPATCH)
     assert (run.outcome, run.failed) == (SyncOutcome.FAILED, 1) and "PartnerUnavailable" in run.error
     assert shop.order(in_shop["id"])["status"] == "processing"
 
@@ -286,7 +286,7 @@ async def test_an_unreadable_answer_is_retried_until_the_note_is_sent(shop, chan
 async def test_a_live_run_keeps_the_channel_a_dead_one_is_closed_and_its_notes_taken_over(shop, spy, channel, actor):
     [(left, left_in_shop), (new, _)] = await ship(shop, channel, actor, count=2)
     other = await claims.take(channel.id, SyncKind.DISPATCH)  # a run that claimed one note
-    dead = await SyncRun.create(channel_id=channel.id, kind=SyncKind.DISPATCH, claim_token=other.token)
+    dead = await SyncRun.create(connection_id=channel.id, kind=SyncKind.DISPATCH, claim_token=other.token)
     now = datetime.now(timezone.utc)
     await Dispatch.filter(order_id=left.id).update(claimed_at=now)
 

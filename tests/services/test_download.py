@@ -11,7 +11,7 @@ import pytest
 
 from tests.plugins.support import RunningApp, serve
 from tests.services.helpers import assert_stock_consistent, levels_of, make_item
-from orderdeck.models import Channel, Order, RunClaim, SyncIssue, SyncKind, SyncOutcome, SyncRun
+from orderdeck.models import Channel, Order, RunClaim, SyncIssue, SyncKind, SyncOutcome, SyncRun, Connection
 from orderdeck.plugins.errors import PartnerUnavailable
 from orderdeck.services import channels, listings, sync
 from orderdeck_woocommerce.sandbox import create_app
@@ -55,7 +55,7 @@ async def test_a_download_takes_paid_orders_skips_the_rest_and_logs_the_run(shop
     assert {issue.kind for issue in await SyncIssue.filter(run_id=run.id)} == {"SKIPPED_SHIPPED", "SKIPPED_UNPAID"}
     assert await Order.filter(channel_id=channel.id).count() == 3
     assert await levels_of("MUG", default_location.id) == (10, 6)
-    assert (await Channel.get(id=channel.id)).download_cursor
+    assert (await Connection.get(id=channel.id)).cursor
 
     again = await sync.download_channel(channel.id)
     assert (again.outcome, again.downloaded) == (SyncOutcome.SUCCEEDED, 0)
@@ -70,7 +70,7 @@ async def test_one_download_of_a_channel_at_a_time(shop, default_location, actor
     started = [run for run in runs if run is not None]
     assert len(started) == 1 and started[0].downloaded == 30
     assert await Order.filter(channel_id=channel.id).count() == 30
-    assert (await RunClaim.get(channel_id=channel.id, kind=SyncKind.DOWNLOAD)).token is None  # released
+    assert (await RunClaim.get(connection_id=channel.id, kind=SyncKind.DOWNLOAD)).token is None  # released
 
 
 async def test_refused_credentials_fail_the_run_without_a_retry(shop, default_location, actor):
@@ -87,7 +87,7 @@ async def test_an_unavailable_channel_fails_the_run_and_is_raised_for_a_retry(sh
     httpx.post(f"{shop.url}/__sandbox/faults", json={"kind": "server_error", "count": 10}, timeout=10)
     with pytest.raises(PartnerUnavailable):
         await sync.download_channel(channel.id)
-    run = await SyncRun.get(channel_id=channel.id)
+    run = await SyncRun.get(connection_id=channel.id)
     assert run.outcome == SyncOutcome.FAILED and "PartnerUnavailable" in run.error
 
 
@@ -99,10 +99,10 @@ async def test_the_page_asked_for_ahead_failing_keeps_the_page_being_written(sho
     httpx.post(f"{shop.url}/__sandbox/faults", json={"kind": "server_error", "count": 10, "after": 1}, timeout=10)
     with pytest.raises(PartnerUnavailable):
         await sync.download_channel(channel.id, page_size=4)
-    run = await SyncRun.get(channel_id=channel.id)
+    run = await SyncRun.get(connection_id=channel.id)
     assert (run.outcome, run.pages, run.downloaded) == (SyncOutcome.FAILED, 1, 4)
     assert await Order.filter(channel_id=channel.id).count() == 4
-    cursor = (await Channel.get(id=channel.id)).download_cursor
+    cursor = (await Connection.get(id=channel.id)).cursor
     assert cursor
 
     httpx.delete(f"{shop.url}/__sandbox/faults", timeout=10)

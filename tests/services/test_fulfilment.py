@@ -33,6 +33,8 @@ from orderdeck.services.errors import ErrorCode, ServiceError
 from orderdeck.services.fulfilment import exports, imports
 from orderdeck.services.fulfilment.locations import set_location_fulfilment
 
+ADDRESS = {"full_name": "Ada Lovelace", "address1": "1 Analytical Row", "town": "London", "postcode": "N1 1AA",
+           "country": "GB"}  # fmt: skip
 ROUTES = {"SHIPPED": "/ship", "CANCELLED": "/cancel", "ERROR": "/error"}
 
 
@@ -94,7 +96,7 @@ async def centre(sandbox, default_location, actor) -> Centre:
 
 
 async def test_an_order_goes_to_the_centre_once_and_comes_back_shipped(centre, actor):
-    order = await make_order(actor, ("MUG", 2), location_id=centre.location.id, reference="FC-1")
+    order = await make_order(actor, ("MUG", 2), shipping_address=ADDRESS, location_id=centre.location.id, reference="FC-1")
     run = await exports.export_orders(centre.connection_id)
     assert run is not None and run.outcome == SyncOutcome.SUCCEEDED and run.exported == 1
     order = await reload(order)
@@ -118,7 +120,7 @@ async def test_an_order_goes_to_the_centre_once_and_comes_back_shipped(centre, a
 
 
 async def test_an_exported_order_is_locked_in_until_the_centre_cancels_it(centre, actor, default_location):
-    order = await make_order(actor, ("CUP", 1), location_id=centre.location.id)
+    order = await make_order(actor, ("CUP", 1), shipping_address=ADDRESS, location_id=centre.location.id)
     await exports.export_orders(centre.connection_id)
     for refused in (
         await orders.move_orders([order.id], default_location.id, actor),
@@ -156,7 +158,7 @@ async def test_stock_reports_set_the_centres_levels(centre, actor):
 
 
 async def test_an_unknown_order_and_an_unreadable_report_are_issues_and_the_rest_applies(centre, actor):
-    order = await make_order(actor, ("MUG", 1), location_id=centre.location.id)
+    order = await make_order(actor, ("MUG", 1), shipping_address=ADDRESS, location_id=centre.location.id)
     await exports.export_orders(centre.connection_id)
     centre.call("POST", "/unreadable", json={"kind": "status"})
     centre.report(order.number, "SHIPPED", tracking="T-1")
@@ -168,7 +170,7 @@ async def test_an_unknown_order_and_an_unreadable_report_are_issues_and_the_rest
 
 
 async def test_a_failed_export_keeps_the_partners_message_and_goes_again(centre, actor):
-    order = await make_order(actor, ("MUG", 1), location_id=centre.location.id)
+    order = await make_order(actor, ("MUG", 1), shipping_address=ADDRESS, location_id=centre.location.id)
     centre.call("POST", "/faults", json={"kind": "server_error", "count": 50, "status": 503})
     run = await exports.export_orders(centre.connection_id)
     assert run is not None and run.failed == 1

@@ -366,7 +366,7 @@ async def test_a_live_run_keeps_the_channel_a_dead_one_is_closed_and_its_listing
         await listed(channel, sku, actor)
     # A run that claimed MUG and CUP (push_due cleared, push_claimed_at set); TEE changed since.
     other = await claims.take(channel.id, SyncKind.STOCK_PUSH)
-    dead = await SyncRun.create(channel_id=channel.id, kind=SyncKind.STOCK_PUSH, claim_token=other.token)
+    dead = await SyncRun.create(connection_id=channel.id, kind=SyncKind.STOCK_PUSH, claim_token=other.token)
     now = datetime.now(timezone.utc)
     await Listing.filter(channel_sku__in=["MUG", "CUP"]).update(push_due=False, push_claimed_at=now)
 

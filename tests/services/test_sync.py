@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from tests.services.helpers import assert_stock_consistent, levels_of, make_item
 from tests.services.test_channels import make_channel
-from orderdeck.models import AuditEntry, AuditKind, Channel, Order, OrderItem, OrderStatus, StockLedgerEntry
+from orderdeck.models import AuditEntry, AuditKind, Channel, Order, OrderItem, OrderStatus, StockLedgerEntry, Connection
 from orderdeck.plugins.dto import ChannelOrder, ChannelOrderLine, OrderPage
 from orderdeck.services import listings, sync
 
@@ -49,7 +49,7 @@ async def test_a_new_paid_order_is_created_linked_and_reserved(default_location,
     assert links == {"WC-MUG": True, "CUP": True, "GIFT-WRAP": False}  # listing first, then SKU, else unlinked
     assert await levels_of("MUG", default_location.id) == (10, 2)
     assert await levels_of("CUP", default_location.id) == (10, 1)
-    assert (await Channel.get(id=channel.id)).download_cursor == "c1"
+    assert (await Connection.get(id=channel.id)).cursor == "c1"
     assert (await AuditEntry.get(kind=AuditKind.ORDER_CREATED, subject_id=order.id)).actor == "sync:Web shop"
     await assert_stock_consistent()
 

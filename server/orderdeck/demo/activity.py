@@ -99,14 +99,14 @@ async def configure(shops: list[DemoShop]) -> None:
         await shop.stock_products()
         settings = {"url": shop.url, "consumer_key": shop.spec.consumer_key,
                     "consumer_secret": shop.spec.consumer_secret, "requests_per_second": 20}  # fmt: skip
-        channel = await Channel.get_or_none(name=shop.spec.name)
+        channel = await Channel.get_or_none(connection__name=shop.spec.name).select_related("connection")
         if channel is None:
             channel = await channels.create_channel({
                 "name": shop.spec.name, "plugin": DEMO_CONNECTOR, "settings": settings,
                 "download_location_id": location.id, "stock_location_ids": [location.id],
                 "sync_interval_seconds": 60,
             }, DEMO_ACTOR)  # fmt: skip
-        elif channel.settings.get("url") != shop.url:
+        elif channel.connection.settings.get("url") != shop.url:
             channel = await channels.update_channel(channel.id, {"settings": settings}, DEMO_ACTOR)
         for product in PRODUCTS:
             if not await Listing.filter(channel_id=channel.id, channel_sku=product.sku).exists():

@@ -57,7 +57,7 @@ def claimable(now: datetime) -> Q:
 
 
 async def _claim(claim: Claim, size: int) -> list[Claimed]:
-    now, channel_id = datetime.now(timezone.utc), claim.channel_id
+    now, channel_id = datetime.now(timezone.utc), claim.connection_id
     async with transaction():
         await claim.renew()
         # Model rows, not values_list(): Tortoise leaves FOR UPDATE out of a values_list() query,

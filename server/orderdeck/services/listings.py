@@ -55,14 +55,14 @@ async def link_listing(data: ListingInput | dict, actor: Actor) -> Listing:
     """List a stock item on a channel under the channel's SKU; link waiting order lines with it."""
     given = validated(ListingInput, data)
     async with transaction():
-        channel = await Channel.get_or_none(id=given.channel_id)
+        channel = await Channel.get_or_none(id=given.channel_id).select_related("connection")
         if channel is None:
             raise not_found("Channel", given.channel_id, "channelId")
         item = await StockItem.get_or_none(sku=given.sku)
         if item is None:
             raise not_found("SKU", given.sku, "sku")
         if await Listing.filter(channel_id=channel.id, channel_sku=given.channel_sku).exists():
-            raise ServiceError.one(f"{given.channel_sku} is already listed on {channel.name}", "channelSku",
+            raise ServiceError.one(f"{given.channel_sku} is already listed on {channel.connection.name}", "channelSku",
                                    ErrorCode.DUPLICATE)  # fmt: skip
         listing = Listing(channel_id=channel.id, stock_item_id=item.id,
                           **given.model_dump(exclude={"channel_id", "sku"}))  # fmt: skip
@@ -70,7 +70,7 @@ async def link_listing(data: ListingInput | dict, actor: Actor) -> Listing:
         try:
             await listing.save()
         except IntegrityError:
-            raise ServiceError.one(f"{given.channel_sku} is already listed on {channel.name}", "channelSku",
+            raise ServiceError.one(f"{given.channel_sku} is already listed on {channel.connection.name}", "channelSku",
                                    ErrorCode.DUPLICATE) from None  # fmt: skip
         linked = await _link_waiting_lines(channel, given.channel_sku, item, actor)
         audit = AuditLog(actor)

@@ -79,7 +79,7 @@ WORK: dict[SyncKind, Work] = {
         Work(SyncKind.DISPATCH, "send_dispatches", CHANNEL, dispatches.send_dispatches, timedelta(minutes=4),
              sweep=dispatches.forgotten, again_at=_next_dispatch_attempt),
         Work(SyncKind.EXPORT, "export_orders", CENTRE, exports.export_orders, timedelta(minutes=10),
-             sweep=exports.forgotten, again_at=_next_export_attempt),
+             sweep=exports.forgotten, on_request=exports.retry_now, again_at=_next_export_attempt),
         Work(SyncKind.STATUS_IMPORT, "import_statuses", CENTRE, imports.import_statuses, timedelta(minutes=10),
              periodic=True),
         Work(SyncKind.STOCK_IMPORT, "import_stock", CENTRE, imports.import_stock, timedelta(minutes=10),

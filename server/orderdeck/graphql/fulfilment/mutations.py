@@ -30,8 +30,8 @@ KIND = "FulfilmentConnection"
 class CreateFulfilmentConnectionInput:
     name: str = strawberry.field(description="Unique among all connections.")
     connector: str = strawberry.field(description="An installed fulfilment connector, e.g. ftp_warehouse.")
-    settings: JSON = strawberry.field(
-        default_factory=dict, description="The connector's settings (see connectors.settingsSchema), checked by it."
+    settings: JSON | None = strawberry.field(
+        default=None, description="The connector's settings (see connectors.settingsSchema), checked by it."
     )
     sync_interval_seconds: int = strawberry.field(default=300, description="Seconds between imports (60 to 86400).")
     enabled: bool = True

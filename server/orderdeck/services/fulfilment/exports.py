@@ -26,7 +26,7 @@ from orderdeck.plugins.connectors import FulfilmentConnector
 from orderdeck.plugins.csvfiles import Column
 from orderdeck.plugins.dto import DEFAULT_EXPORT_COLUMNS, Address, ExportBatch, FulfilmentOrder, FulfilmentOrderLine, ItemResult
 from orderdeck.plugins.errors import PartnerError
-from orderdeck.services import claims
+from orderdeck.services import claims, outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.claims import Claim
 from orderdeck.services.connections import hook_connection
@@ -197,6 +197,15 @@ async def forgotten(now: datetime) -> set[uuid.UUID]:
     found: set[Any] = set(await Order.filter(waiting | left, location__fulfilment_connection_id__isnull=False)
                           .distinct().values_list("location__fulfilment_connection_id", flat=True))  # fmt: skip
     return {c for c in found if c not in busy}
+
+
+async def retry_now(connection_id: uuid.UUID) -> None:
+    """Sync now of exports: the orders waiting out a failed export's backoff go at once (their
+    attempts start over), and the export is woken."""
+    served = await Location.filter(fulfilment_connection_id=connection_id).values_list("id", flat=True)
+    await Order.filter(state=OrderState.OPEN, fulfilment_state__isnull=True, export_next_at__isnull=False,
+                       location_id__in=list(served)).update(export_next_at=None, export_attempts=0)  # fmt: skip
+    outbox.wake(SyncKind.EXPORT, [connection_id])
 
 
 async def next_attempt(connection_id: uuid.UUID) -> datetime | None:
