@@ -95,11 +95,13 @@ def open_orders_from_both_shops(api: Api) -> list[dict[str, Any]] | None:
 def pushed_levels_match_reservations(api: Api, server: Server) -> str | None:
     """A SKU with stock reserved whose shops and listings all show what is available: level -
     allocated (orders keep coming, so look until one snapshot agrees)."""
-    items = api("{ stockItems(first: 50) { nodes { sku levels { level allocated available } } } }")["stockItems"]["nodes"]
+    # The shops are offered the default location's stock (the fulfilment centres hold their own).
+    items = api("{ stockItems(first: 50) { nodes { sku levels { location { isDefault } level allocated available } } } }")[
+        "stockItems"]["nodes"]  # fmt: skip
     listings = api("{ listings(first: 50) { nodes { channelSku lastSubmittedQuantity pushDue channel { name } } } }")
     shops = {spec.name: {p["sku"]: p["stock_quantity"] for p in shop_state(server, spec.slug)["products"]} for spec in SHOPS}
     for item in items:
-        [level] = item["levels"]
+        [level] = [level for level in item["levels"] if level["location"]["isDefault"]]
         if level["allocated"] == 0 or level["available"] != level["level"] - level["allocated"]:
             continue
         offered = max(0, level["available"])
@@ -123,13 +125,14 @@ def test_the_demo_shows_orders_stock_and_dispatches_and_restarts_without_duplica
     server = start_demo(tmp_path, free_port())
     try:
         links = readme_demo_links()
-        assert {"/demo/north/", "/demo/south/"} <= links, links
+        assert {"/demo/north/", "/demo/south/", "/demo/warehouse/", "/demo/dropship/"} <= links, links
         printed = set(re.findall(r"http://127\.0\.0\.1:\d+(/demo/\S+)", server.log.read_text()))
-        assert printed == {"/demo/north/", "/demo/south/"}, printed  # each shop, in the guide
-        for link in links | printed:  # every link answers: a shop's front page shows its state
+        # each shop and each fulfilment centre, in the guide
+        assert printed == {"/demo/north/", "/demo/south/", "/demo/warehouse/", "/demo/dropship/"}, printed
+        for link in links | printed:  # every link answers: a shop's or centre's front page shows its state
             page = httpx.get(f"{server.url}{link}", follow_redirects=True, timeout=10)
             assert page.status_code == 200, (link, page.status_code)
-            assert {"orders", "products"} <= set(page.json()), link
+            assert "orders" in page.json() and ("products" in page.json() or "warehouse" in link or "dropship" in link), link
         [token] = TOKEN.findall(server.log.read_text())
         api = Api(server, token)
         assert (tmp_path / "orderdeck-demo.sqlite3").exists(), "the demo keeps to its own database file"
@@ -154,6 +157,24 @@ def test_the_demo_shows_orders_stock_and_dispatches_and_restarts_without_duplica
 
         shop_order = eventually(completed_in_shop, f"{order['reference']} completed in {NORTH}")
         assert any("TRK-DEMO-42" in note["note"] for note in shop_order["notes"]), shop_order
+
+        # Some orders go to the fulfilment centres, which ship them: they come back processed with
+        # the centre's tracking number, and their shop is told.
+        def shipped_by_a_centre() -> list[dict[str, Any]] | None:
+            found = api("{ orders(first: 50, filter: {fulfilmentState: SHIPPED}) { nodes { reference subsource "
+                        "state exportFile location { name } shipping { trackingNumber } } } }")["orders"]["nodes"]  # fmt: skip
+            return found or None
+
+        shipped = eventually(shipped_by_a_centre, "an order shipped by a fulfilment centre", timeout=120)[0]
+        assert shipped["state"] == "PROCESSED" and shipped["exportFile"] and shipped["shipping"]["trackingNumber"]
+        slug = "north" if shipped["subsource"] == NORTH else "south"
+
+        def told_the_shop() -> dict[str, Any] | None:
+            shop_order = next(o for o in shop_state(server, slug)["orders"] if o["number"] == shipped["reference"])
+            return shop_order if shop_order["status"] == "completed" else None
+
+        told = eventually(told_the_shop, f"{shipped['reference']} completed in its shop with the centre's tracking")
+        assert any(shipped["shipping"]["trackingNumber"] in note["note"] for note in told["notes"]), told
         before = api(ALL_ORDERS)["orders"]
     finally:
         first_output = stop(server)

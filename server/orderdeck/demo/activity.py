@@ -16,21 +16,29 @@ from orderdeck.models import Channel, Listing, Order, StockItem, StockLevel, Syn
 from orderdeck.services.errors import ServiceError
 from orderdeck.demo.shops import Address, DemoShop
 from orderdeck.demo.catalogue import DELIVERY, DEMO_ACTOR, DEMO_CONNECTOR, FIRST_ORDER_NUMBER, LOW_STOCK, PAUSE_SECONDS, PRODUCTS, SETTLE_SECONDS
+from orderdeck.demo.centres import DemoCentre, configure_centres, request, send_to_centres
 from orderdeck.demo.guide import guide, say
 
 log = logging.getLogger(__name__)
 
 
-async def run_demo(shops: list[DemoShop], address: Address, rng: random.Random | None = None) -> None:
-    """Set the demo up once the server answers, then place orders until cancelled."""
-    rng = rng or random.Random()
+async def run_demo(shops: list[DemoShop], address: Address, centres: list[DemoCentre] | None = None,
+                   rng: random.Random | None = None) -> None:  # fmt: skip
+    """Set the demo up once the server answers, then place orders until cancelled (moving some
+    of them to the fulfilment centres, which ship them)."""
+    rng, centres = rng or random.Random(), centres or []
     await _until_serving(address)
     try:
         await configure(shops)
     except Exception:  # noqa: BLE001 - the API goes on serving; say why the demo does not
         log.exception("demo: setting up the demo's stock, channels and listings failed; the server runs without it")
         return
-    click.echo(guide(shops, address))
+    try:
+        await configure_centres(centres)
+    except Exception:  # noqa: BLE001 - the shops go on without the centres
+        log.exception("demo: setting up the fulfilment centres failed; the shops run without them")
+        centres = []
+    click.echo(guide(shops, address, centres))
     for shop in shops:  # a first round in every shop
         await _place(shop, 2, rng)
     while True:
@@ -39,10 +47,23 @@ async def run_demo(shops: list[DemoShop], address: Address, rng: random.Random |
             for shop in shops:
                 await _request(shop, {SyncKind.DOWNLOAD})
             await restock()
+            await _fulfil(centres, rng)
         except Exception:  # noqa: BLE001 - the demo goes on; the error is on the console
             log.exception("demo: downloading or restocking failed")
         await asyncio.sleep(rng.uniform(*PAUSE_SECONDS))
         await _place(rng.choice(shops), rng.randint(1, 3), rng)
+
+
+async def _fulfil(centres: list[DemoCentre], rng: random.Random) -> None:
+    """Send some new orders to the centres, and ask the centres for their reports."""
+    if not centres:
+        return
+    from orderdeck.services.locations import ensure_default_location
+
+    for centre, number in await send_to_centres(centres, (await ensure_default_location()).id, rng):
+        say(f"order {number} goes to {centre.spec.name}")
+    for centre in centres:
+        await request(centre, {SyncKind.STATUS_IMPORT, SyncKind.STOCK_IMPORT})
 
 
 async def _until_serving(address: Address, timeout: float = 60.0) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import click
 from starlette.applications import Starlette
@@ -17,6 +17,7 @@ from orderdeck.config import Settings, get_settings
 from orderdeck.demo.shops import Address, DemoShop
 from orderdeck.demo.catalogue import DEMO_CONNECTOR, DEMO_DATABASE_URL, SHOPS
 from orderdeck.demo.activity import run_demo
+from orderdeck.demo.centres import CENTRES, DemoCentre
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,27 @@ def create_app(address: Address, settings: Settings | None = None) -> Starlette:
     from orderdeck.app import create_app as create_orderdeck_app
 
     shops = [DemoShop(spec, address) for spec in SHOPS]
+    centres = [DemoCentre(spec, address) for spec in CENTRES]
     orderdeck_app = create_orderdeck_app(settings)
     _quiet_shop_traffic()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with orderdeck_app.router.lifespan_context(orderdeck_app):
-            task = asyncio.create_task(run_demo(shops, address), name="orderdeck-demo")
+        async with AsyncExitStack() as running:
+            for centre in centres:  # a mounted app's lifespan is its own to run (the warehouse's FTP server)
+                await running.enter_async_context(centre.app.router.lifespan_context(centre.app))
+            await running.enter_async_context(orderdeck_app.router.lifespan_context(orderdeck_app))
+            task = asyncio.create_task(run_demo(shops, address, centres), name="orderdeck-demo")
             try:
                 yield
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-                for shop in shops:
-                    await shop.control.aclose()
+                for client in [*(shop.control for shop in shops), *(centre.control for centre in centres)]:
+                    await client.aclose()
 
     routes = [Mount(shop.path, app=shop.mounted) for shop in shops]
+    routes += [Mount(centre.path, app=centre.mounted) for centre in centres]
     return Starlette(routes=[*routes, Mount("", app=orderdeck_app)], lifespan=lifespan)
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from orderdeck.config import get_settings
 from orderdeck.demo.shops import Address, DemoShop
+
+if TYPE_CHECKING:
+    from orderdeck.demo.centres import DemoCentre
 from orderdeck.demo.catalogue import DEMO_DATABASE_URL
 
 def say(message: str) -> None:
@@ -27,6 +33,14 @@ EXAMPLES = {
         "{ syncRuns(first: 10) { nodes { channel { name } kind outcome downloaded pushed dispatched error "
         "startedAt } } }"
     ),
+    "Orders at the fulfilment centres (exported, shipped by the centre, or in error)": (
+        "{ orders(first: 10, filter: {fulfilmentState: EXPORTED}) { nodes { number reference fulfilmentState "
+        "exportedAt exportFile labelError fulfilmentMessage location { name } } } }"
+    ),
+    "What the centres did (exports, status and stock imports)": (
+        "{ fulfilmentConnections { name connector locations { name } runs(limit: 5) { kind outcome exported "
+        "imported error } } }"
+    ),
     "The levels pushed to each shop": (
         "{ listings(first: 12) { nodes { channel { name } channelSku lastSubmittedQuantity submitStatus "
         "stockItem { levels { level allocated available } } } } }"
@@ -34,14 +48,16 @@ EXAMPLES = {
 }
 
 
-def guide(shops: list[DemoShop], address: Address) -> str:
+def guide(shops: list[DemoShop], address: Address, centres: Sequence[DemoCentre] = ()) -> str:
     """What the user can do now, printed once the demo is set up."""
     database = get_settings().database_url
     lines = [
         "",
         "  orderdeck demo: two WooCommerce sandbox shops take orders every few seconds; orderdeck",
         "  downloads them, reserves the stock, pushes the new levels to both shops and, once you",
-        "  process an order, sends the dispatch back to its shop.",
+        "  process an order, sends the dispatch back to its shop. Some orders go to a fulfilment",
+        "  warehouse (over FTP) or a drop shipper (over HTTP), which ship them a few seconds later:",
+        "  they come back processed with the centre's tracking number, all the way to the shop.",
         "",
         f"  GraphiQL   {address.base_url}/graphql  (in a browser; in its Headers pane put",
         '             {"Authorization": "Bearer <token>"})',
@@ -50,6 +66,8 @@ def guide(shops: list[DemoShop], address: Address) -> str:
     ]
     for n, shop in enumerate(shops):
         lines.append(f"  {'Shops' if n == 0 else '':<10} {shop.spec.name}: {shop.url}/  (its state, as JSON)")
+    for n, centre in enumerate(centres):
+        lines.append(f"  {'Centres' if n == 0 else '':<10} {centre.spec.name}: {centre.url}/  (its state, as JSON)")
     if database == DEMO_DATABASE_URL:
         lines.append(f"  Database   {database.removeprefix('sqlite://')} (delete it and its .key file to start afresh)")
     lines += ["", "  Try (in GraphiQL, or with curl and the token):"]
