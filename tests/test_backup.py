@@ -295,4 +295,4 @@ async def test_rotation_racing_secret_changes_loses_none_and_leaves_none_on_the_
     keys(KEY_B)
     for shop in shops:
         context = channels.channel_connection(await Connection.get(id=shop.id))[1]
-        assert context.settings.consumer_secret.get_secret_value() == f"cs-{shop.name}-4", "no change lost"
+        assert context.settings.consumer_secret.get_secret_value() == f"cs-{shop.id}-4", "no change lost"

@@ -76,7 +76,13 @@ class Channel(Node):
         description="Channel status -> {paid, shipped, cancelled}, overriding the plugin's mapping."
     )
     name = _of_connection(str, lambda c: c.name, "Unique name of the channel (among all connections).")
-    plugin = _of_connection(str, lambda c: c.connector, "The name of the connector serving this channel.")
+    connector = _of_connection(str, lambda c: c.connector, "The name of the connector serving this channel.")
+
+    @strawberry.field(description="The name of the connector serving this channel.",
+                      deprecation_reason="Use connector: a channel is a connection served by a channel connector.")  # fmt: skip
+    async def plugin(self, info: Info) -> str:
+        found = await info.context.loaders.get(connection_by_id).load(self.id)  # type: ignore[attr-defined]
+        return found.connector
     enabled = _of_connection(bool, lambda c: c.enabled, "Whether its syncs run (disabled: nothing is downloaded or sent).")
     settings = _of_connection(JSON, lambda c: c.settings, "The public settings (secrets left out).")
     sync_interval_seconds = _of_connection(int, lambda c: c.sync_interval_seconds, "Seconds between scheduled downloads.")
