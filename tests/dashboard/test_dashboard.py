@@ -2,12 +2,18 @@
 `orderdeck serve --demo`: a wrong token is refused, the right one signs in, orders the demo shops
 take arrive on the page without a reload, and an order processed from the page leaves the counts.
 Then, with the page's websocket routed through the test: a missed-events notice reloads the counts,
-and a connection the server refuses (4403) is shown as closed and can be reopened."""
+and a connection the server refuses (4403) is shown as closed and can be reopened. Last, against a
+plain `orderdeck serve` whose database the test fills (tests.dashboard.centre_world): the fulfilment
+centres with their latest runs, the orders in error at them, and a centre's run that ends while the
+page is open, followed without a reload."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +21,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS, Server, free_port, require_chromium, stop
+from orderdeck.graphql.common import encode_id
+from tests.dashboard import centre_world
+from tests.support import CHROMIUM, CHROMIUM_ARGS, Server, free_port, require_chromium, start_server, stop
 from tests.test_demo import TOKEN, start_demo
 
 WAIT_MS = 45_000
@@ -69,6 +77,31 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str
         yield server, token
     finally:
         stop(server)
+
+
+@pytest.fixture(scope="module")
+def centres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, dict[str, Any], dict[str, str]]]:
+    """A plain `orderdeck serve` on a fresh SQLite database, its admin token, the fulfilment centres
+    and orders tests.dashboard.centre_world wrote into it, and the environment to write more. The
+    scheduler ticks once an hour, so the server runs no centre's work of its own meanwhile."""
+    require_chromium()
+    folder = tmp_path_factory.mktemp("centres")
+    env = {**os.environ, "ORDERDECK_DATABASE_URL": f"sqlite://{folder / 'orderdeck.sqlite3'}",
+           "ORDERDECK_SCHEDULER_INTERVAL_SECONDS": "3600"}  # fmt: skip
+    server = start_server(env, folder, free_port())
+    try:
+        [token] = TOKEN.findall(server.log.read_text())
+        yield server, token, write_centres(env, "setup"), env
+    finally:
+        stop(server)
+
+
+def write_centres(env: dict[str, str], step: str, *args: str) -> dict[str, Any]:
+    """Run a step of tests.dashboard.centre_world against the server's database; what it printed."""
+    done = subprocess.run([sys.executable, "-m", "tests.dashboard.centre_world", step, *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +198,7 @@ def test_the_dashboard_signs_in_follows_new_orders_live_and_processes_one(demo: 
         assert fresh and min(fresh) > newest
         expect(page.locator("[data-testid=feed-row][data-kind=sync]").first).to_be_attached(timeout=SOON_MS)
         expect(page.locator("[data-testid=channel]")).to_have_count(2)
+        expect(page.locator("[data-testid=centre]")).to_have_count(2)  # the demo's warehouse and drop shipper
 
         # Process an order whose stock is all there, from its row.
         page.wait_for_function(SETTLED_COUNTS, timeout=SOON_MS)
@@ -265,6 +299,86 @@ def test_missed_events_reload_the_counts_and_a_refused_connection_is_shown(demo:
         expect(state).to_have_attribute("data-state", "live", timeout=SOON_MS)
         expect(page.get_by_test_id("banner")).to_be_hidden()
         assert len(routed) == 2
+        watched.assert_clean()
+    finally:
+        context.close()
+
+
+def error_row(page: Any, order_id: str) -> Any:
+    """The row of an order in the orders-in-error list (by the order's database id)."""
+    return page.locator(f'[data-testid=order-error-row][data-order-id="{encode_id("Order", order_id)}"]')
+
+
+def test_fulfilment_centres_and_orders_in_error_are_shown_and_followed_live(centres: tuple[Server, str, dict[str, Any], dict[str, str]],
+                                                                           browser: Any) -> None:  # fmt: skip
+    from playwright.sync_api import expect
+
+    server, token, world, env = centres
+    centre_id = encode_id("FulfilmentConnection", world["centre"])
+    idle_id = encode_id("FulfilmentConnection", world["idle"])
+    in_error, refused, waiting = (world["orders"][name] for name in ("in_error", "refused", "waiting"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        watched = Watched(page, server.url)
+        sign_in(page, server.url, token)
+
+        # Each centre: its connector, the locations it serves, enabled or not, its latest runs of each kind.
+        expect(page.get_by_test_id("centre")).to_have_count(2, timeout=SOON_MS)
+        centre = page.locator(f'[data-testid=centre][data-centre-id="{centre_id}"]')
+        expect(centre).to_have_attribute("data-enabled", "true")
+        expect(centre.locator("h3")).to_have_text("Drop shipper")
+        expect(centre.get_by_test_id("centre-connector")).to_have_attribute("title", "url_dropship")
+        expect(centre.get_by_test_id("centre-locations")).to_have_text("Serves Drop ship stock")
+        export = centre.locator("[data-testid=centre-run][data-kind=EXPORT]")
+        expect(export).to_have_attribute("data-outcome", "PARTIAL")
+        expect(export.get_by_test_id("run-counts")).to_have_text("2 exported · 1 failed")
+        status_import = centre.locator("[data-testid=centre-run][data-kind=STATUS_IMPORT]")
+        expect(status_import).to_have_attribute("data-outcome", "SUCCEEDED")
+        expect(status_import.get_by_test_id("run-counts")).to_have_text("1 imported")
+        expect(centre.locator("[data-testid=centre-run][data-kind=STOCK_IMPORT]")).to_have_attribute("data-outcome", "NONE")
+        idle = page.locator(f'[data-testid=centre][data-centre-id="{idle_id}"]')
+        expect(idle).to_have_attribute("data-enabled", "false")
+        expect(idle).to_contain_text("Disabled")
+        expect(idle.get_by_test_id("centre-locations")).to_have_text("Serves no location yet")
+        expect(idle.locator("[data-testid=centre-run][data-outcome=NONE]")).to_have_count(3)
+        expect(page.get_by_test_id("channel")).to_have_count(0)  # centres are not channels
+
+        # The orders in error: the one the centre reported, the one whose export failed; no others.
+        expect(page.get_by_test_id("order-errors-total")).to_have_attribute("data-count", "2")
+        rows = page.get_by_test_id("order-error-row")
+        expect(rows).to_have_count(2)
+        reported = error_row(page, in_error["id"])
+        expect(reported).to_have_attribute("data-problem", "FULFILMENT_ERROR")
+        expect(reported).to_contain_text(f"#{in_error['number']}")
+        expect(reported).to_contain_text("DS-2")
+        expect(reported).to_contain_text("Drop ship stock")
+        expect(reported).to_contain_text("Drop shipper")
+        expect(reported.get_by_test_id("order-error-message")).to_have_text(centre_world.CENTRE_ERROR)
+        label = error_row(page, refused["id"])
+        expect(label).to_have_attribute("data-problem", "LABEL_ERROR")
+        expect(label.get_by_test_id("order-error-message")).to_have_text(centre_world.LABEL_ERROR)
+        page.evaluate("window.__notReloaded = true")
+
+        # An export of the centre fails while the page is open: its sync event updates the panel, and the
+        # order it could not hand over joins the orders in error, without a reload.
+        run_id = encode_id("SyncRun", write_centres(env, "live", json.dumps(world))["run"])
+        event = page.locator(f'[data-testid=feed-row][data-kind=sync][data-run-id="{run_id}"]')
+        expect(event).to_have_attribute("data-connection-id", centre_id, timeout=SOON_MS)
+        expect(event).to_have_attribute("data-outcome", "FAILED")
+        expect(event).to_contain_text("Drop shipper: export failed")
+        expect(export).to_have_attribute("data-outcome", "FAILED", timeout=SOON_MS)
+        expect(export).to_have_attribute("data-run-id", run_id)
+        expect(export.get_by_test_id("run-error")).to_have_text(centre_world.LIVE_RUN_ERROR)
+        expect(page.get_by_test_id("order-errors-total")).to_have_attribute("data-count", "3", timeout=SOON_MS)
+        joined = error_row(page, waiting["id"])
+        expect(joined).to_have_attribute("data-problem", "LABEL_ERROR")
+        expect(joined.get_by_test_id("order-error-message")).to_have_text(centre_world.LIVE_LABEL_ERROR)
+        expect(rows.first).to_have_attribute("data-number", str(waiting["number"]))  # newest first
+        assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no sideways scrolling at 1280 px"
+        page.screenshot(path="/tmp/dashboard-centres.png", full_page=True, animations="disabled")
         watched.assert_clean()
     finally:
         context.close()

@@ -148,7 +148,7 @@ STOCK_LEVELS = """subscription($filter: StockLevelFilter, $after: EventId) {
 SYNC_PROGRESS = """subscription($filter: SyncProgressFilter, $after: EventId) {
   syncProgress(filter: $filter, after: $after) {
     __typename
-    ... on SyncProgressEvent { eventId phase runId channelId kind outcome pages orders pushed dispatched failed error }
+    ... on SyncProgressEvent { eventId phase runId connectionId channelId kind outcome pages orders pushed dispatched exported imported failed error }
     ... on EventsMissed { fromId toId reason }
   }
 }"""

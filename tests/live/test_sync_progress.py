@@ -43,7 +43,7 @@ async def test_a_download_reports_its_progress(live: LiveServer, shop, default_l
     orders_so_far = [p["orders"] for p in pages]
     assert orders_so_far == sorted(orders_so_far) and orders_so_far[-1] == 5
     assert finished["outcome"] == "SUCCEEDED" and finished["orders"] == 5 and finished["failed"] == 0
-    assert {e["channelId"] for e in got} == {channel_id} and {e["kind"] for e in got} == {"DOWNLOAD"}
+    assert {e["channelId"] for e in got} == {e["connectionId"] for e in got} == {channel_id} and {e["kind"] for e in got} == {"DOWNLOAD"}
 
 
 async def _until_finished(feed: Collector) -> dict:

@@ -3,6 +3,8 @@
 // Data flow: one GraphQL query loads everything shown plus `lastEventId`; one websocket
 // (graphql-transport-ws) then carries three subscriptions (orderEvents, stockLevels, syncProgress)
 // from that id on. Events go into the feed and trigger (debounced) re-queries of what they change.
+// Sync progress covers channels (DOWNLOAD, STOCK_PUSH, DISPATCH) and fulfilment centres (EXPORT,
+// STATUS_IMPORT, STOCK_IMPORT), told apart by their kind and matched by `connectionId`.
 // On reconnect each subscription resumes after the last event id it saw, so nothing is lost.
 
 const API_PATH = "/graphql";
@@ -10,8 +12,13 @@ const TOKEN_KEY = "orderdeck.dashboard.token";
 const RECENT_ORDERS = 20;
 const FEED_LIMIT = 100;
 const ORDER_STATUSES = ["UNPAID", "PAID", "PENDING", "RETURN", "RESEND"];
+const ERROR_ORDERS = 50;
 const SYNC_KINDS = ["DOWNLOAD", "STOCK_PUSH", "DISPATCH"];
-const SYNC_KIND_LABEL = { DOWNLOAD: "Download", STOCK_PUSH: "Stock push", DISPATCH: "Dispatch" };
+const FULFILMENT_KINDS = ["EXPORT", "STATUS_IMPORT", "STOCK_IMPORT"];
+const SYNC_KIND_LABEL = {
+  DOWNLOAD: "Download", STOCK_PUSH: "Stock push", DISPATCH: "Dispatch",
+  EXPORT: "Export", STATUS_IMPORT: "Status import", STOCK_IMPORT: "Stock import",
+};
 
 // ---------------------------------------------------------------------------------------------
 // GraphQL documents
@@ -22,12 +29,20 @@ const ORDER_FIELDS = `
   totals { total currency }`;
 
 const RUN_FIELDS = `
-  id kind outcome startedAt finishedAt pages downloaded updated pushed dispatched failed retrying waiting
-  abandoned error issues(limit: 5) { reference kind message }`;
+  id kind outcome startedAt finishedAt pages downloaded updated pushed dispatched exported imported failed retrying
+  waiting abandoned error issues(limit: 5) { reference kind message }`;
 
 const CHANNEL_FIELDS = `id name source enabled
   attention { listingsWaiting listingsRetrying dispatchesWaiting dispatchesRetrying needsAttention }
   runs(limit: 20) { ${RUN_FIELDS} }`;
+
+const CENTRE_FIELDS = `id name connector enabled
+  locations { id name }
+  runs(limit: 20) { ${RUN_FIELDS} }`;
+
+const ERROR_ORDER_FIELDS = `
+  id number reference source fulfilmentState fulfilmentMessage labelError exportedAt
+  location { id name fulfilmentConnectionId }`;
 
 const LOW_STOCK_FIELDS = `
   id sku title
@@ -36,6 +51,15 @@ const LOW_STOCK_FIELDS = `
 const ORDERS_QUERY = `
   openOrderCounts { location { id name } status count }
   openOrders(first: ${RECENT_ORDERS}, sort: NUMBER_DESC) { totalCount nodes { ${ORDER_FIELDS} } }`;
+
+// Two lists (a filter ANDs its fields): orders the centre reported in error, and orders whose export failed.
+const ORDER_ERRORS_QUERY = `
+  fulfilmentErrors: orders(filter: { state: OPEN, fulfilmentState: ERROR }, first: ${ERROR_ORDERS}, sort: NUMBER_DESC) {
+    totalCount nodes { ${ERROR_ORDER_FIELDS} }
+  }
+  labelErrors: orders(filter: { state: OPEN, labelError: true }, first: ${ERROR_ORDERS}, sort: NUMBER_DESC) {
+    totalCount nodes { ${ERROR_ORDER_FIELDS} }
+  }`;
 
 const LOW_STOCK_QUERY = `
   stockItems(filter: { belowMinimum: true }, first: 100) { totalCount nodes { ${LOW_STOCK_FIELDS} } }`;
@@ -48,6 +72,8 @@ const Q_DASHBOARD = `query Dashboard {
   locations { id name isDefault }
   ${ORDERS_QUERY}
   channels { ${CHANNEL_FIELDS} }
+  fulfilmentConnections { ${CENTRE_FIELDS} }
+  ${ORDER_ERRORS_QUERY}
   ${LOW_STOCK_QUERY}
 }`;
 
@@ -55,6 +81,9 @@ const Q_ORDERS = `query OpenOrders { lastEventId locations { id name isDefault }
 const Q_LOW_STOCK = `query LowStock { ${LOW_STOCK_QUERY} }`;
 const Q_CHANNEL = `query Channel($id: ID!) { channel(id: $id) { ${CHANNEL_FIELDS} } }`;
 const Q_CHANNELS = `query Channels { channels { ${CHANNEL_FIELDS} } }`;
+const Q_CENTRE = `query Centre($id: ID!) { fulfilmentConnection(id: $id) { ${CENTRE_FIELDS} } }`;
+const Q_CENTRES = `query Centres { fulfilmentConnections { ${CENTRE_FIELDS} } }`;
+const Q_ORDER_ERRORS = `query OrderErrors { ${ORDER_ERRORS_QUERY} }`;
 
 const M_PROCESS = `mutation Process($orderId: ID!) {
   processOrder(input: { orderId: $orderId }) {
@@ -91,7 +120,8 @@ const S_SYNC = `subscription SyncProgress($after: EventId) {
   syncProgress(after: $after) {
     __typename
     ... on SyncProgressEvent {
-      eventId at phase runId channelId kind outcome pages orders pushed dispatched failed retrying waiting abandoned error
+      eventId at phase runId connectionId channelId kind outcome pages orders pushed dispatched exported imported
+      failed retrying waiting abandoned error
     }
     ${MISSED_FIELDS}
   }
@@ -475,7 +505,9 @@ const state = {
   lastEventId: null, // highest event id seen (any stream)
   locations: new Map(), // id -> {id, name, isDefault}
   channels: new Map(), // id -> channel (with runs)
-  liveRuns: new Map(), // runId -> progress event (a run not yet re-queried)
+  liveRuns: new Map(), // runId -> progress event (a channel's run not yet re-queried)
+  centres: new Map(), // id -> fulfilment connection (with locations and runs)
+  liveCentreRuns: new Map(), // runId -> progress event (a fulfilment centre's run not yet re-queried)
   belowMinimum: new Set(), // "itemId|locationId" currently listed as below minimum
   feedIds: new Set(),
   orderRows: new Map(), // order id -> <tr>
@@ -764,15 +796,16 @@ function patchLowStock(event) {
 // ---------------------------------------------------------------------------------------------
 // Rendering: channels
 
-function latestRuns(channel) {
+/** A connection's (channel's or fulfilment centre's) newest run of each kind: queried, or from `liveRuns`. */
+function latestRuns(connection, liveRuns) {
   const latest = {};
-  for (const run of channel.runs) {
+  for (const run of connection.runs) {
     const known = latest[run.kind];
     if (!known || Date.parse(run.startedAt) > Date.parse(known.startedAt)) latest[run.kind] = run;
   }
   // A run in progress (from syncProgress) is newer than anything queried.
-  for (const live of state.liveRuns.values()) {
-    if (live.channelId !== channel.id) continue;
+  for (const live of liveRuns.values()) {
+    if (live.connectionId !== connection.id) continue;
     const known = latest[live.kind];
     if (!known || known.id === live.runId || Date.parse(live.at) > Date.parse(known.startedAt)) {
       latest[live.kind] = {
@@ -786,6 +819,8 @@ function latestRuns(channel) {
         updated: 0,
         pushed: live.pushed,
         dispatched: live.dispatched,
+        exported: live.exported,
+        imported: live.imported,
         failed: live.failed,
         retrying: live.retrying,
         waiting: live.waiting,
@@ -808,6 +843,9 @@ function runCounts(run) {
   }
   if (run.kind === "STOCK_PUSH") parts.push(`${fmtNumber(run.pushed)} pushed`);
   if (run.kind === "DISPATCH") parts.push(`${fmtNumber(run.dispatched)} dispatched`);
+  if (run.kind === "EXPORT") parts.push(`${fmtNumber(run.exported)} exported`);
+  if (run.kind === "STATUS_IMPORT") parts.push(`${fmtNumber(run.imported)} imported`);
+  if (run.kind === "STOCK_IMPORT") parts.push(`${fmtNumber(run.imported)} imported`);
   if (run.failed) parts.push(`${fmtNumber(run.failed)} failed`);
   if (run.retrying) parts.push(`${fmtNumber(run.retrying)} to retry`);
   if (run.waiting) parts.push(`${fmtNumber(run.waiting)} waiting for a change`);
@@ -836,13 +874,63 @@ function attentionLine(channel) {
   );
 }
 
+/** The newest run of each of `kinds` as a definition list; each entry is a `testid` element with
+ * data-kind, data-outcome and the run's counts. */
+function runList(latest, kinds, testid) {
+  return h(
+    "dl",
+    { class: "runs" },
+    kinds.map((kind) => {
+      const run = latest[kind];
+      return [
+        h("dt", {}, SYNC_KIND_LABEL[kind]),
+        h(
+          "dd",
+          {
+            "data-testid": testid,
+            "data-kind": kind,
+            "data-outcome": run ? run.outcome : "NONE",
+            "data-run-id": run ? run.id : null,
+            "data-live": run && run.live ? "true" : null,
+          },
+          run
+            ? [
+                h(
+                  "div",
+                  { class: "run-line" },
+                  badge(titleCase(run.outcome), OUTCOME_TONE[run.outcome]),
+                  h("span", { class: "run-time" }, timeEl(run.startedAt), run.finishedAt ? [" → ", timeEl(run.finishedAt)] : null),
+                  h("span", { class: "run-counts", "data-testid": "run-counts" }, runCounts(run)),
+                ),
+                run.error ? h("p", { class: "run-error", "data-testid": "run-error" }, run.error) : null,
+                run.issues && run.issues.length
+                  ? h(
+                      "ul",
+                      { class: "issues" },
+                      run.issues.map((issue) =>
+                        h(
+                          "li",
+                          { "data-testid": "run-issue" },
+                          h("span", { class: "mono" }, issue.reference),
+                          ` ${titleCase(issue.kind)}: ${issue.message}`,
+                        ),
+                      ),
+                    )
+                  : null,
+              ]
+            : h("span", { class: "muted" }, "No run yet"),
+        ),
+      ];
+    }),
+  );
+}
+
 function renderChannels() {
   const channels = [...state.channels.values()].sort((a, b) => a.name.localeCompare(b.name));
   $("channels-empty").hidden = channels.length > 0;
   $("channels").replaceChildren(
-    ...channels.map((channel) => {
-      const latest = latestRuns(channel);
-      return h(
+    ...channels.map((channel) =>
+      h(
         "article",
         { class: "channel", "data-testid": "channel", "data-channel-id": channel.id, "aria-label": channel.name },
         h(
@@ -854,49 +942,118 @@ function renderChannels() {
           channel.attention && channel.attention.needsAttention ? badge("Needs attention", "bad") : null,
         ),
         attentionLine(channel),
+        runList(latestRuns(channel, state.liveRuns), SYNC_KINDS, "channel-run"),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering: fulfilment centres
+
+const CONNECTOR_NAMES = { ftp_warehouse: "FTP warehouse", url_dropship: "URL drop shipper" };
+
+const connectorName = (c) => CONNECTOR_NAMES[c] || c;
+
+function centreName(id) {
+  const centre = id && state.centres.get(id);
+  return centre ? centre.name : null;
+}
+
+function renderCentres() {
+  const centres = [...state.centres.values()].sort((a, b) => a.name.localeCompare(b.name));
+  $("centres-empty").hidden = centres.length > 0;
+  $("centres").replaceChildren(
+    ...centres.map((centre) =>
+      h(
+        "article",
+        {
+          class: "channel centre",
+          "data-testid": "centre",
+          "data-centre-id": centre.id,
+          "data-enabled": String(centre.enabled),
+          "aria-label": centre.name,
+        },
         h(
-          "dl",
-          { class: "runs" },
-          SYNC_KINDS.map((kind) => {
-            const run = latest[kind];
-            return [
-              h("dt", {}, SYNC_KIND_LABEL[kind]),
-              h(
-                "dd",
-                { "data-testid": "channel-run", "data-kind": kind, "data-outcome": run ? run.outcome : "NONE" },
-                run
-                  ? [
-                      h(
-                        "div",
-                        { class: "run-line" },
-                        badge(titleCase(run.outcome), OUTCOME_TONE[run.outcome]),
-                        h("span", { class: "run-time" }, timeEl(run.startedAt), run.finishedAt ? [" → ", timeEl(run.finishedAt)] : null),
-                        h("span", { class: "run-counts" }, runCounts(run)),
-                      ),
-                      run.error ? h("p", { class: "run-error", "data-testid": "run-error" }, run.error) : null,
-                      run.issues && run.issues.length
-                        ? h(
-                            "ul",
-                            { class: "issues" },
-                            run.issues.map((issue) =>
-                              h(
-                                "li",
-                                { "data-testid": "run-issue" },
-                                h("span", { class: "mono" }, issue.reference),
-                                ` ${titleCase(issue.kind)}: ${issue.message}`,
-                              ),
-                            ),
-                          )
-                        : null,
-                    ]
-                  : h("span", { class: "muted" }, "No run yet"),
-              ),
-            ];
-          }),
+          "header",
+          { class: "channel-head" },
+          h("h3", {}, centre.name),
+          h("span", { class: "sub", "data-testid": "centre-connector", title: centre.connector }, connectorName(centre.connector)),
+          centre.enabled ? badge("Enabled", "ok") : badge("Disabled", "muted"),
         ),
+        h(
+          "p",
+          { class: "centre-locations small", "data-testid": "centre-locations" },
+          centre.locations.length
+            ? ["Serves ", centre.locations.map((l, i) => [i ? ", " : "", h("strong", {}, l.name)])]
+            : h("span", { class: "muted" }, "Serves no location yet"),
+        ),
+        runList(latestRuns(centre, state.liveCentreRuns), FULFILMENT_KINDS, "centre-run"),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering: orders in error at the fulfilment centres
+
+const PROBLEM = {
+  FULFILMENT_ERROR: { label: "Centre error", tone: "bad" },
+  LABEL_ERROR: { label: "Export failed", tone: "warn" },
+};
+
+/** Both lists as one, newest first: the count is both totals less the orders in both. */
+function renderOrderErrors({ fulfilmentErrors, labelErrors }) {
+  const rows = new Map();
+  for (const order of fulfilmentErrors.nodes) {
+    rows.set(order.id, { order, problem: "FULFILMENT_ERROR", message: order.fulfilmentMessage });
+  }
+  let both = 0;
+  for (const order of labelErrors.nodes) {
+    if (rows.has(order.id)) both += 1;
+    else rows.set(order.id, { order, problem: "LABEL_ERROR", message: order.labelError });
+  }
+  const total = fulfilmentErrors.totalCount + labelErrors.totalCount - both;
+  const listed = [...rows.values()].sort((a, b) => b.order.number - a.order.number);
+
+  $("order-errors-body").replaceChildren(
+    ...listed.map(({ order, problem, message }) => {
+      const centre = centreName(order.location.fulfilmentConnectionId);
+      return h(
+        "tr",
+        {
+          "data-testid": "order-error-row",
+          "data-order-id": order.id,
+          "data-number": String(order.number),
+          "data-problem": problem,
+        },
+        h(
+          "td",
+          {},
+          h("strong", { class: "order-number" }, `#${order.number}`),
+          h("span", { class: "sub mono" }, order.reference || "no reference"),
+        ),
+        h("td", {}, order.location.name, centre ? h("span", { class: "sub" }, centre) : null),
+        h(
+          "td",
+          { class: "problem" },
+          badge(PROBLEM[problem].label, PROBLEM[problem].tone),
+          " ",
+          h("span", { "data-testid": "order-error-message" }, message || "no message"),
+        ),
+        h("td", {}, timeEl(order.exportedAt)),
       );
     }),
   );
+  const count = $("order-errors-total");
+  const before = count.dataset.count;
+  count.textContent = fmtNumber(total);
+  count.dataset.count = String(total);
+  if (before !== undefined && before !== String(total)) flash(count);
+  $("order-errors-card").dataset.state = total ? "errors" : "clear";
+  $("order-errors-empty").hidden = total > 0;
+  $("order-errors-summary").textContent =
+    total > listed.length ? `The newest ${listed.length} of ${fmtNumber(total)}` : "";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -938,12 +1095,16 @@ function describeStock(e) {
 }
 
 function describeSync(e) {
-  const channel = channelName(e.channelId) || "A channel";
+  const channel = isFulfilment(e)
+    ? centreName(e.connectionId) || "A fulfilment centre"
+    : channelName(e.connectionId) || "A channel";
   const kind = SYNC_KIND_LABEL[e.kind].toLowerCase();
   const counts = [];
   if (e.kind === "DOWNLOAD") counts.push(`${e.orders} order${e.orders === 1 ? "" : "s"}`, `${e.pages} page${e.pages === 1 ? "" : "s"}`);
   if (e.kind === "STOCK_PUSH") counts.push(`${e.pushed} pushed`);
   if (e.kind === "DISPATCH") counts.push(`${e.dispatched} dispatched`);
+  if (e.kind === "EXPORT") counts.push(`${e.exported} exported`);
+  if (e.kind === "STATUS_IMPORT" || e.kind === "STOCK_IMPORT") counts.push(`${e.imported} imported`);
   if (e.failed) counts.push(`${e.failed} failed`);
   if (e.retrying) counts.push(`${e.retrying} to retry`);
   if (e.waiting) counts.push(`${e.waiting} waiting for a change`);
@@ -1033,17 +1194,51 @@ const refreshChannels = coalesce(async () => {
   }
   // Runs now known from the query need no live stand-in.
   for (const [runId, live] of state.liveRuns) {
-    const channel = state.channels.get(live.channelId);
+    const channel = state.channels.get(live.connectionId);
     if (!channel || channel.runs.some((r) => r.id === runId && r.outcome !== "RUNNING")) state.liveRuns.delete(runId);
   }
   renderChannels();
 }, 300, 1500, ["channels-card"]);
 
+const centresToRefresh = new Set();
+const refreshCentres = coalesce(async () => {
+  const generation = state.generation;
+  const ids = [...centresToRefresh];
+  centresToRefresh.clear();
+  if (!ids.length) {
+    const data = await gql(Q_CENTRES);
+    if (generation !== state.generation) return;
+    state.centres = new Map(data.fulfilmentConnections.map((c) => [c.id, c]));
+    state.liveCentreRuns.clear();
+  } else {
+    const answers = await Promise.all(ids.map((id) => gql(Q_CENTRE, { id })));
+    if (generation !== state.generation) return;
+    answers.forEach(({ fulfilmentConnection: centre }, i) => {
+      if (centre) state.centres.set(centre.id, centre);
+      else state.centres.delete(ids[i]);
+    });
+  }
+  for (const [runId, live] of state.liveCentreRuns) {
+    const centre = state.centres.get(live.connectionId);
+    if (!centre || centre.runs.some((r) => r.id === runId && r.outcome !== "RUNNING")) state.liveCentreRuns.delete(runId);
+  }
+  renderCentres();
+}, 300, 1500, ["centres-card"]);
+
+const refreshOrderErrors = coalesce(async () => {
+  const generation = state.generation;
+  const data = await gql(Q_ORDER_ERRORS);
+  if (generation !== state.generation) return;
+  renderOrderErrors(data);
+}, 300, 1500, ["order-errors-card"]);
+
 function refreshAll() {
   state.refreshFailed = false;
   refreshOrders();
+  refreshOrderErrors();
   refreshLowStock();
   refreshChannels();
+  refreshCentres();
 }
 
 function setLocations(locations) {
@@ -1116,7 +1311,11 @@ function startLive(after) {
   state.socket = socket;
 
   follow(socket, after, {
-    query: S_ORDERS, field: "orderEvents", stream: "Order", refresh: refreshOrders,
+    query: S_ORDERS, field: "orderEvents", stream: "Order",
+    refresh() {
+      refreshOrders();
+      refreshOrderErrors();
+    },
     onEvent(m) {
       addFeedRow({
         id: m.eventId,
@@ -1128,6 +1327,7 @@ function startLive(after) {
         data: { event: m.kind, orderId: m.orderId, orderNumber: String(m.number), state: m.state },
       });
       refreshOrders();
+      refreshOrderErrors(); // a centre's status, an export or a change by hand may put it in or out of error
     },
   });
 
@@ -1155,31 +1355,61 @@ function startLive(after) {
   });
 
   follow(socket, after, {
-    query: S_SYNC, field: "syncProgress", stream: "Sync", refresh: refreshChannels,
+    query: S_SYNC, field: "syncProgress", stream: "Sync",
+    refresh() {
+      refreshChannels();
+      refreshCentres();
+      refreshOrderErrors();
+    },
     onEvent(m) {
       addFeedRow({
         id: m.eventId,
         at: m.at,
         kind: "sync",
-        label: `${SYNC_KIND_LABEL[m.kind]} ${m.phase.toLowerCase()}`,
+        label: `${SYNC_KIND_LABEL[m.kind] || titleCase(m.kind)} ${m.phase.toLowerCase()}`,
         tone: m.phase === "FINISHED" ? OUTCOME_TONE[m.outcome] : "muted",
         text: describeSync(m),
-        data: { event: `SYNC_${m.phase}`, runId: m.runId, channelId: m.channelId, outcome: m.outcome },
+        data: {
+          event: `SYNC_${m.phase}`, runId: m.runId, connectionId: m.connectionId, channelId: m.channelId,
+          syncKind: m.kind, outcome: m.outcome,
+        },
       });
-      if (!state.channels.has(m.channelId)) {
-        refreshChannels(); // a channel added since the page loaded
-        return;
-      }
-      state.liveRuns.set(m.runId, m); // a finished run is shown until the re-query answers
-      if (m.phase === "FINISHED") {
-        channelsToRefresh.add(m.channelId);
-        refreshChannels();
-      }
-      renderChannels();
+      if (isFulfilment(m)) followCentreRun(m);
+      else followChannelRun(m);
     },
   });
 
   socket.start();
+}
+
+const isFulfilment = (event) => FULFILMENT_KINDS.includes(event.kind);
+
+function followChannelRun(m) {
+  if (!state.channels.has(m.connectionId)) {
+    refreshChannels(); // a channel added since the page loaded
+    return;
+  }
+  state.liveRuns.set(m.runId, m); // a finished run is shown until the re-query answers
+  if (m.phase === "FINISHED") {
+    channelsToRefresh.add(m.connectionId);
+    refreshChannels();
+  }
+  renderChannels();
+}
+
+function followCentreRun(m) {
+  // An export's failures are label errors; a status import may report orders in error.
+  if (m.phase === "FINISHED" && m.kind !== "STOCK_IMPORT") refreshOrderErrors();
+  if (!state.centres.has(m.connectionId)) {
+    refreshCentres(); // a centre added since the page loaded
+    return;
+  }
+  state.liveCentreRuns.set(m.runId, m);
+  if (m.phase === "FINISHED") {
+    centresToRefresh.add(m.connectionId);
+    refreshCentres();
+  }
+  renderCentres();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1279,9 +1509,12 @@ async function loadDashboard() {
   $("viewer").textContent = `${data.me.name} · ${titleCase(data.me.role)}`;
   setLocations(data.locations);
   state.channels = new Map(data.channels.map((c) => [c.id, c]));
+  state.centres = new Map(data.fulfilmentConnections.map((c) => [c.id, c]));
   renderCounts(data.openOrderCounts, data.lastEventId);
   renderOrders(data.openOrders);
   renderChannels();
+  renderCentres();
+  renderOrderErrors(data);
   renderLowStock(data.stockItems);
   noteEventId(data.lastEventId);
   startLive(data.lastEventId);
@@ -1306,13 +1539,17 @@ function signOut(message) {
   state.socket = null;
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
-  for (const refresh of [refreshOrders, refreshLowStock, refreshChannels]) refresh.cancel();
+  for (const refresh of [refreshOrders, refreshOrderErrors, refreshLowStock, refreshChannels, refreshCentres]) {
+    refresh.cancel();
+  }
   Object.assign(state, {
     viewer: null,
     lastEventId: null,
     locations: new Map(),
     channels: new Map(),
     liveRuns: new Map(),
+    centres: new Map(),
+    liveCentreRuns: new Map(),
     belowMinimum: new Set(),
     feedIds: new Set(),
     orderRows: new Map(),
@@ -1320,11 +1557,14 @@ function signOut(message) {
     outcomes: new Map(),
     previousCounts: new Map(),
   });
-  for (const id of ["counts-head", "counts-body", "counts-foot", "orders-body", "low-body", "feed-body", "channels"]) {
+  for (const id of ["counts-head", "counts-body", "counts-foot", "orders-body", "order-errors-body", "low-body",
+    "feed-body", "channels", "centres"]) {
     $(id).replaceChildren();
   }
-  $("open-orders-total").textContent = "–";
-  delete $("open-orders-total").dataset.count;
+  for (const id of ["open-orders-total", "order-errors-total"]) {
+    $(id).textContent = "–";
+    delete $(id).dataset.count;
+  }
   $("counts-as-of").textContent = "";
   $("last-event-id").textContent = "–";
   delete $("last-event-id").dataset.eventId;

@@ -91,13 +91,22 @@ class SyncProgressEvent:
     at: datetime = strawberry.field(description="When the progress was committed.")
     phase: SyncPhase
     run_id: strawberry.ID = strawberry.field(description="The SyncRun's global id.")
-    channel_id: strawberry.ID = strawberry.field(description="The channel's global id.")
+    connection_id: strawberry.ID = strawberry.field(
+        description="The global id of the connection it ran for: a Channel's (DOWNLOAD, STOCK_PUSH, DISPATCH) or a "
+        "FulfilmentConnection's (EXPORT, STATUS_IMPORT, STOCK_IMPORT)."
+    )
+    channel_id: strawberry.ID = strawberry.field(
+        description="The connection's id as a Channel id (kept for older clients; for a fulfilment centre's run use "
+        "connectionId)."
+    )
     kind: SyncKind
     outcome: SyncOutcome = strawberry.field(description="RUNNING until the run ends.")
     pages: int = strawberry.field(description="Pages downloaded, or batches sent, so far.")
     orders: int = strawberry.field(description="Orders downloaded or updated so far.")
     pushed: int = strawberry.field(description="Listing quantities accepted so far.")
     dispatched: int = strawberry.field(description="Dispatch notes accepted so far.")
+    exported: int = strawberry.field(description="Orders handed to the fulfilment centre so far (export).")
+    imported: int = strawberry.field(description="Order statuses or stock levels applied so far (imports).")
     failed: int = strawberry.field(description="Orders, listings or notes that failed so far (errors).")
     retrying: int = strawberry.field(
         description="Of the failed listings or notes: those sent again later by themselves (a passing failure)."
@@ -177,12 +186,19 @@ def stock_level_event(event: events.Published) -> StockLevelEvent:
     )  # fmt: skip
 
 
+FULFILMENT_KINDS = {_SyncKind.EXPORT, _SyncKind.STATUS_IMPORT, _SyncKind.STOCK_IMPORT}
+"""The kinds of a fulfilment centre's work (the others are a channel's)."""
+
+
 def sync_progress_event(event: events.Published) -> SyncProgressEvent:
     d = event.data
+    kind = _SyncKind(d["kind"])
+    connection = d.get("connectionId", d["channelId"])  # events kept from before connections carry channelId only
     return SyncProgressEvent(
         event_id=event.id, at=event.at, phase=_SyncPhase(event.kind), run_id=_gid("SyncRun", d["runId"]),
-        channel_id=_gid("Channel", d["channelId"]), kind=_SyncKind(d["kind"]), outcome=_SyncOutcome(d["outcome"]),
+        connection_id=_gid("FulfilmentConnection" if kind in FULFILMENT_KINDS else "Channel", connection),
+        channel_id=_gid("Channel", d["channelId"]), kind=kind, outcome=_SyncOutcome(d["outcome"]),
         pages=d["pages"], orders=d["downloaded"] + d["updated"], pushed=d["pushed"], dispatched=d["dispatched"],
-        failed=d["failed"], retrying=d.get("retrying", 0), waiting=d.get("waiting", 0),
+        exported=d.get("exported", 0), imported=d.get("imported", 0), failed=d["failed"], retrying=d.get("retrying", 0), waiting=d.get("waiting", 0),
         abandoned=d.get("abandoned", False), error=d["error"],
     )  # fmt: skip
