@@ -195,7 +195,8 @@ async def forgotten(now: datetime) -> set[uuid.UUID]:
     left = Q(state=OrderState.OPEN, fulfilment_state__isnull=True, export_claimed_at__isnull=False)
     busy = await claims.live_connections(SyncKind.EXPORT)
     found: set[Any] = set(await Order.filter(waiting | left, location__fulfilment_connection_id__isnull=False)
-                          .distinct().values_list("location__fulfilment_connection_id", flat=True))  # fmt: skip
+                          .order_by("location__fulfilment_connection_id").distinct()
+                          .values_list("location__fulfilment_connection_id", flat=True))  # fmt: skip
     return {c for c in found if c not in busy}
 
 
