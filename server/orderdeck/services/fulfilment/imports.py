@@ -5,8 +5,8 @@ Each run reads the reports waiting at the centre, applies each one in its own tr
 by the run's claim) and records it by name and content hash (ImportedReport) in that
 transaction; then asks the connector to consume it. A report met again (consuming failed, or the
 centre wrote the same file twice) is consumed without being applied: importing the same report
-twice changes nothing. A bad row, an unknown order or SKU is an issue of the run; the good rows
-apply.
+twice changes nothing. A bad row, an unknown order or SKU is an issue of the run (its message
+starting with the report's name); the good rows apply.
 
 Statuses, keyed by order number or reference, among the orders at the centre's locations:
 SHIPPED or COMPLETE processes an order the centre holds, with the reported carrier, service and
@@ -105,7 +105,8 @@ async def _apply_once(claim: Claim, log: RunLog, account: Connection, kind: Sync
         await ImportedReport.create(connection_id=account.id, kind=kind, name=report.file.name[:255],
                                     content_hash=report.file.content_hash, run_id=run.id)  # fmt: skip
     run.failed += len(issues)
-    return issues
+    # A run reads several reports: each issue says which one it is in.
+    return [(reference, what, f"{report.file.name}: {message}") for reference, what, message in issues]
 
 
 # --- statuses

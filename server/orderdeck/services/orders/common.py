@@ -183,7 +183,11 @@ def refuse_unless_open(order: Order, verb: str) -> None:
 
 def refuse_locked_in(order: Order, verb: str) -> None:
     """Refuse while a fulfilment centre holds the order: exported to it (or reported in error by
-    it), until it reports the order cancelled (FULFILMENT_LOCKED)."""
+    it), until it reports the order cancelled, or on its way there (claimed by an export run,
+    whose upload may have reached the centre already) (FULFILMENT_LOCKED)."""
+    if order.export_claimed_at is not None and order.fulfilment_state is None:
+        raise Refusal(f"Order {order.number} is being exported to its fulfilment centre and cannot be {verb} "
+                      "now", ErrorCode.FULFILMENT_LOCKED)  # fmt: skip
     if order.fulfilment_state in LOCKED_IN:
         at = f" on {order.exported_at:%Y-%m-%d %H:%M}" if order.exported_at else ""
         raise Refusal(f"Order {order.number} was exported to its fulfilment centre{at} and cannot be {verb} until "
