@@ -19,7 +19,7 @@ A broken constraint raises Tortoise's ``IntegrityError`` on both dialects, as ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -222,3 +222,38 @@ def _readers(model: type[Model], dialect: str) -> tuple[dict[str, str] | None, t
         if column in native and convert is not None:
             conversions.append((column, convert))
     return columns, tuple(conversions)
+
+
+async def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> int:
+    """Write ``fields`` of each of ``rows`` (instances of one model, each with its own values) in
+    one statement on the current connection, matched by primary key; return how many rows were
+    given. Values are stored as ``QuerySet.update`` stores them (each field's ``to_db_value``).
+
+    - PostgreSQL: ``UPDATE t SET c = v.c ... FROM unnest($1::type[], ...) AS v(pk, c, ...)
+      WHERE t.pk = v.pk``: one array parameter per column, whatever the number of rows;
+    - SQLite: one ``executemany`` of ``UPDATE t SET c = ? ... WHERE pk = ?``.
+    """
+    if not rows:
+        return 0
+    model = type(rows[0])
+    meta = model._meta
+    conn = db.connection()
+    dialect = conn.capabilities.dialect
+    names = [meta.pk_attr, *fields]
+    columns = [meta.fields_db_projection[name] for name in names]
+    to_db = [meta.fields_map[name].to_db_value for name in names]
+    values = [[convert(getattr(row, name), None) for row in rows] for name, convert in zip(names, to_db)]
+    table = meta.db_table
+    sets = ", ".join(f'"{column}" = v."{column}"' for column in columns[1:])
+    if dialect == "postgres":
+        types = [meta.fields_map[name].get_for_dialect("postgres", "SQL_TYPE") for name in names]
+        arrays = ", ".join(f"${n}::{sql_type}[]" for n, sql_type in enumerate(types, 1))
+        quoted = ", ".join(f'"{column}"' for column in columns)
+        sql = (f'UPDATE "{table}" SET {sets} FROM unnest({arrays}) AS v({quoted}) '
+               f'WHERE "{table}"."{columns[0]}" = v."{columns[0]}"')  # fmt: skip
+        await conn.execute_query(sql, values)
+    else:
+        assignments = ", ".join(f'"{column}" = ?' for column in columns[1:])
+        sql = f'UPDATE "{table}" SET {assignments} WHERE "{columns[0]}" = ?'
+        await conn.execute_many(sql, [[*record[1:], record[0]] for record in zip(*values)])
+    return len(rows)

@@ -16,6 +16,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from orderdeck.models import ActorKind
+from orderdeck.services.bulk import update_rows
 from orderdeck.services.errors import not_found
 
 M = TypeVar("M", bound=Model)
@@ -125,12 +126,19 @@ async def locked(model: type[M], row_id: uuid.UUID, what: str) -> M:
 
 
 async def save_fields(rows: list[M], fields: list[str]) -> None:
-    """Write ``fields`` of each row: one ``UPDATE ... WHERE id IN (...)`` per distinct set of values.
+    """Write ``fields`` of each row in one statement: ``UPDATE ... WHERE id IN (...)`` when every
+    row has the same values, else one ``UPDATE ... FROM unnest(...)`` of each row's own values
+    (services.bulk.update_rows), never a statement per row (a status import gives each order its
+    own tracking number).
 
     Used instead of Tortoise's bulk_update, whose ``SET col = CASE WHEN id = ...`` form PostgreSQL
     plans as a scan of the whole table.
     """
-    for values, ids in by_values(rows, fields).items():
+    groups = by_values(rows, fields)
+    if len(groups) > 1:
+        await update_rows(rows, fields)
+        return
+    for values, ids in groups.items():
         await type(rows[0]).filter(pk__in=ids).update(**dict(zip(fields, values)))
 
 
