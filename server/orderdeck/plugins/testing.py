@@ -60,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
@@ -101,16 +101,14 @@ SKUS = ("CONTRACT-MUG", "CONTRACT-CUP")
 """The products the suite lists before it places orders of them."""
 
 
-class ChannelSandboxAdapter:
-    """How the contract suite drives one channel connector's sandbox (subclass it; see the module
-    docstring). ``url`` is the running sandbox's address; ``control_call`` calls its control API."""
+class SandboxAdapter:
+    """What every contract suite's adapter has: the running sandbox's address (``url``) and its
+    control API (``control_call``)."""
 
     connector: ClassVar[str]
     """The connector's name, which is also its sandbox's."""
     sandbox_options: ClassVar[dict[str, Any]] = {}
     """The sandbox's ``create_app(**sandbox_options)`` (credentials the connection uses...)."""
-    states: ClassVar[tuple[str, ...]] = STATES
-    """The states the channel's orders can be placed in (all of STATES unless it lacks one)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -124,6 +122,29 @@ class ChannelSandboxAdapter:
 
     def close(self) -> None:
         self.control.close()
+
+
+A = TypeVar("A", bound=SandboxAdapter)
+
+
+def served(adapter: type[A]) -> Iterator[A]:
+    """The adapter's sandbox, found by its connector's name, fresh and served on loopback, behind
+    the adapter (for a contract suite's ``sandbox`` fixture)."""
+    offered = manager.sandbox(adapter.connector)
+    with serve(offered.create_app(**adapter.sandbox_options)) as running:
+        driver = adapter(running.url)
+        try:
+            yield driver
+        finally:
+            driver.close()
+
+
+class ChannelSandboxAdapter(SandboxAdapter):
+    """How the contract suite drives one channel connector's sandbox (subclass it; see the module
+    docstring)."""
+
+    states: ClassVar[tuple[str, ...]] = STATES
+    """The states the channel's orders can be placed in (all of STATES unless it lacks one)."""
 
     # What the channel's adapter implements
 
@@ -186,13 +207,7 @@ class ChannelContract:
     @pytest.fixture
     def sandbox(self) -> Iterator[ChannelSandboxAdapter]:
         """The connector's sandbox, fresh and served on loopback, behind the channel's adapter."""
-        offered = manager.sandbox(self.adapter.connector)
-        with serve(offered.create_app(**self.adapter.sandbox_options)) as running:
-            adapter = self.adapter(running.url)
-            try:
-                yield adapter
-            finally:
-                adapter.close()
+        yield from served(self.adapter)
 
     @pytest.fixture
     def connector(self) -> ChannelConnector:
@@ -414,27 +429,11 @@ class ChannelContract:
 # --- fulfilment centres
 
 
-class FulfilmentSandboxAdapter:
+class FulfilmentSandboxAdapter(SandboxAdapter):
     """How the fulfilment contract suite drives a fulfilment connector's sandbox (subclass it, as
     ChannelSandboxAdapter). The sandbox's control API (``control_call``) takes the shared faults:
     ``server_error`` and ``disconnect`` must make the centre unreachable for that many requests
     (an FTP sandbox answers 421 and drops the connection instead)."""
-
-    connector: ClassVar[str]
-    sandbox_options: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.control = httpx.Client(base_url=f"{url}{CONTROL}", timeout=10)
-
-    def control_call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A control API call (``path`` under /__sandbox/), its JSON answer; fails the test if refused."""
-        response = self.control.request(method, path, **kwargs)
-        assert response.status_code < 300, f"{method} {CONTROL}{path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def close(self) -> None:
-        self.control.close()
 
     # What the centre's adapter implements
 
@@ -504,13 +503,7 @@ class FulfilmentContract:
     @pytest.fixture
     def sandbox(self) -> Iterator[FulfilmentSandboxAdapter]:
         """The connector's sandbox, fresh and served on loopback, behind the centre's adapter."""
-        offered = manager.sandbox(self.adapter.connector)
-        with serve(offered.create_app(**self.adapter.sandbox_options)) as running:
-            adapter = self.adapter(running.url)
-            try:
-                yield adapter
-            finally:
-                adapter.close()
+        yield from served(self.adapter)
 
     @pytest.fixture
     def connector(self) -> FulfilmentConnector:
