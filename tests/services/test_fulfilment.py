@@ -16,6 +16,7 @@ from tests.services.helpers import levels_of, make_item, make_order, reload
 from orderdeck.models import (
     AuditEntry,
     AuditKind,
+    Connection,
     Dispatch,
     DispatchState,
     FulfilmentState,
@@ -182,3 +183,37 @@ async def test_a_failed_export_keeps_the_partners_message_and_goes_again(centre,
     order = await reload(order)
     assert order.fulfilment_state == FulfilmentState.EXPORTED and order.label_error == ""
     assert centre.received() == [order.number]
+
+
+async def test_bad_fulfilment_settings_are_refused_by_field_and_change_nothing(default_location, actor):
+    from orderdeck.services import channels
+
+    centre = await connections.create_connection(
+        {"name": "Drop", "connector": "url_dropship", "settings": {"url": "https://drop.example.com", "api_key": "k"}},
+        actor)  # fmt: skip
+    shop = await channels.create_channel({"name": "Shop", "plugin": "woocommerce", "settings": {
+        "url": "https://shop.example.com", "consumer_key": "ck", "consumer_secret": "cs"}}, actor)  # fmt: skip
+    place = await locations.create_location("Centre stock", actor)
+    cases = [
+        ({"connection_id": centre.id, "export_file_pattern": "orders-{nope}.csv"}, "exportFilePattern", ErrorCode.INVALID),
+        ({"connection_id": centre.id, "export_file_pattern": "orders.csv"}, "exportFilePattern", ErrorCode.INVALID),
+        ({"connection_id": centre.id, "export_file_pattern": "out/{batch}.csv"}, "exportFilePattern", ErrorCode.INVALID),
+        ({"connection_id": centre.id, "export_columns": [{"source": "password"}]}, "exportColumns.0.source", ErrorCode.INVALID),
+        ({"connection_id": shop.id}, "id", ErrorCode.NOT_FOUND),  # a channel is not a fulfilment connection
+        ({"connection_id": uuid.uuid4()}, "id", ErrorCode.NOT_FOUND),
+    ]
+    for data, field, code in cases:
+        with pytest.raises(ServiceError) as refused:
+            await set_location_fulfilment(place.id, data, actor)
+        assert [(e.field, e.code) for e in refused.value.errors] == [(field, code)], (data, refused.value.errors)
+        after = await Location.get(id=place.id)
+        assert (after.fulfilment_connection_id, after.export_columns) == (None, []), data
+    for data, field in (({"name": "X", "connector": "nosuch"}, "connector"),
+                        ({"name": "X", "connector": "url_dropship", "settings": {"url": "not a url"}}, "settings.url"),
+                        ({"name": "Drop", "connector": "url_dropship",
+                          "settings": {"url": "https://drop.example.com", "api_key": "k"}}, "name")):  # fmt: skip
+        with pytest.raises(ServiceError) as refused:
+            await connections.create_connection(data, actor)
+        assert field in [e.field for e in refused.value.errors], (data, refused.value.errors)
+    names = set(await Connection.all().values_list("name", flat=True))
+    assert names == {"Drop", "Shop"}, "nothing was created"
