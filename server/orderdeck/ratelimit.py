@@ -1,36 +1,29 @@
-"""Token buckets, in Redis when one is configured (shared by every process), in the process
-otherwise: requests per minute per API token (``rate_limiter``), and requests to each partner per
-connection and operation (``partner_limiter``, used by the plugin toolkit's PartnerHttp).
+"""Token buckets (pyrate-limiter's TokenBucket), in Redis when one is configured (shared by every
+process), in the process otherwise: requests per minute per API token (``rate_limiter``), and
+requests to each partner per connection and operation (``partner_limiter``, used by the plugin
+toolkit's PartnerHttp).
 
 A bucket holds up to ``burst`` requests and refills at ``per_minute / 60`` a second; a request takes
-one, or is refused with the seconds until one is back (sent as Retry-After, or waited out).
+one, or is refused with the seconds until one is back (sent as Retry-After, or waited out). The
+library does the arithmetic and, in Redis, the atomic update (one Lua script per take); this module
+only keeps one bucket per key, each with the rate its caller gives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import pyrate_limiter as pyrate
 
 from orderdeck.config import Settings
 
-_TAKE = """
-local now = redis.call('TIME')
-now = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens, at = tonumber(state[1]), tonumber(state[2])
-if tokens == nil then tokens, at = burst, now end
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return tostring(wait)
-"""
+_KEPT_BUCKETS = 10_000
+"""Bucket objects kept per limiter; a forgotten Redis key's state stays in Redis until it expires."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +37,11 @@ class Rate:
     def per_second(self) -> float:
         return self.per_minute / 60
 
+    def as_pyrate(self) -> pyrate.Rate:
+        """The library's rate: whole requests per interval, so fractional rates (a partner
+        announcing 0.0167 a second) are counted per 1,000 minutes."""
+        return pyrate.Rate(max(1, round(self.per_minute * 1000)), pyrate.Duration.MINUTE * 1000, burst=self.burst)
+
 
 class RateLimiter(Protocol):
     rate: Rate
@@ -56,40 +54,72 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
+def _wait(decision: pyrate.Decision) -> float:
+    """The seconds a refused request waits (0 when allowed)."""
+    if decision.allowed:
+        return 0.0
+    return max(decision.retry_after_ms or 1, 1) / 1000
+
+
+class _Buckets:
+    """One StateBucket per key, the rate re-set on each take (a partner may re-tune it)."""
+
+    def __init__(self, rate: Rate, store: Any) -> None:
+        self.rate = rate
+        self._store = store  # key -> StateStore
+        self._buckets: OrderedDict[str, tuple[Rate, pyrate.StateBucket]] = OrderedDict()
+
+    def bucket(self, key: str, rate: Rate) -> pyrate.StateBucket:
+        kept = self._buckets.get(key)
+        if kept is None:
+            bucket = pyrate.StateBucket([rate.as_pyrate()], algorithm=pyrate.TokenBucket(), store=self._store(key))
+        else:
+            known, bucket = kept
+            if known != rate:
+                bucket.rates = [rate.as_pyrate()]
+            self._buckets.move_to_end(key)
+        self._buckets[key] = (rate, bucket)
+        return bucket
+
+    def forget_full(self) -> None:
+        """Past the cap, drop the buckets that are full again (a new one starts full anyway)."""
+        if len(self._buckets) > _KEPT_BUCKETS:
+            for key in [key for key, (_, bucket) in self._buckets.items() if bucket.count() == 0]:
+                del self._buckets[key]
+
+    def forget_oldest(self) -> None:
+        """Past the cap, drop the least recently used bucket objects (their state stays in Redis)."""
+        while len(self._buckets) > _KEPT_BUCKETS:
+            self._buckets.popitem(last=False)
+
+    def clear(self) -> None:
+        self._buckets.clear()
+
+
 class MemoryRateLimiter:
     """Buckets in this process (one API process, or a limit per process)."""
 
     def __init__(self, rate: Rate) -> None:
         self.rate = rate
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets = _Buckets(rate, lambda key: pyrate.InMemoryStateStore())
         self._lock = threading.Lock()  # no await inside: shared by every thread's event loop
 
     async def take(self, key: str, rate: Rate | None = None) -> float:
         rate = rate or self.rate
         with self._lock:
-            now = time.monotonic()
-            tokens, at = self._buckets.get(key, (float(rate.burst), now))
-            tokens = min(rate.burst, tokens + (now - at) * rate.per_second)
-            wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
-            else:
-                wait = (1 - tokens) / rate.per_second
-            self._buckets[key] = (tokens, now)
-            if len(self._buckets) > 10_000:  # forget full buckets of keys gone quiet
-                self._forget_full(now)
-            return wait
-
-    def _forget_full(self, now: float) -> None:
-        full_after = self.rate.burst / self.rate.per_second
-        self._buckets = {k: (t, at) for k, (t, at) in self._buckets.items() if now - at < full_after}
+            bucket = self._buckets.bucket(key, rate)
+            now = bucket.now()
+            decision = bucket.put_decision(pyrate.RateItem(key, now))
+            assert isinstance(decision, pyrate.Decision)  # the in-memory store answers at once
+            self._buckets.forget_full()
+            return _wait(decision)
 
     async def close(self) -> None:
         self._buckets.clear()
 
 
 class RedisRateLimiter:
-    """Buckets in Redis, updated atomically by a script: every API process shares them."""
+    """Buckets in Redis, updated atomically by the library's script: every process shares them."""
 
     def __init__(self, rate: Rate, url: str, namespace: str) -> None:
         from redis.asyncio import Redis
@@ -97,14 +127,17 @@ class RedisRateLimiter:
         self.rate = rate
         self.prefix = f"{namespace}:ratelimit:"
         self._redis = Redis.from_url(url)
-        self._take = self._redis.register_script(_TAKE)
+        self._buckets = _Buckets(rate, lambda key: pyrate.RedisStateStore(self._redis, self.prefix + key))
 
     async def take(self, key: str, rate: Rate | None = None) -> float:
         rate = rate or self.rate
-        wait = await self._take(keys=[self.prefix + key], args=[rate.per_second, rate.burst])
-        return float(wait)
+        bucket = self._buckets.bucket(key, rate)
+        self._buckets.forget_oldest()
+        decision = await bucket.put_decision(pyrate.RateItem(key, bucket.now()))
+        return _wait(decision)
 
     async def close(self) -> None:
+        self._buckets.clear()
         await self._redis.aclose()
 
 

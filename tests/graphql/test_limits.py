@@ -316,7 +316,9 @@ async def test_concurrent_requests_never_take_more_than_the_burst(store: str) ->
         shared = store != "memory"
         waits = await asyncio.gather(*(limiters[n % 2].take("token") for n in range(60)))
         assert sum(wait == 0 for wait in waits) == (5 if shared else 10)
-        assert all(0 < wait <= 60 for wait in waits if wait != 0)  # back within a minute at 1 a minute
+        # back within a minute at 1 a minute (give or take the milliseconds between a take reading
+        # the clock and its turn in Redis: each process stamps its own requests)
+        assert all(0 < wait <= 60.5 for wait in waits if wait != 0), sorted(set(waits))
     finally:
         for limiter in limiters:
             await limiter.close()
