@@ -3,6 +3,7 @@ from tortoise.transactions import in_transaction
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
+from orderdeck.migration_ops import DescriptionOnly
 from orderdeck.models.audit import AuditKind, AuditSubject
 from orderdeck.models.connections import ConnectionKind, SyncKind
 from orderdeck.models.orders import FulfilmentState
@@ -54,14 +55,6 @@ class RemoveTableConstraint(ops.RemoveConstraint):
         if state_editor is not None and state_editor.client.capabilities.dialect == "sqlite":
             return
         await super().database_forward(app_label, old_state, new_state, state_editor)
-
-
-class DescriptionOnly(ops.AlterField):
-    """A change of an enum field's values: no database change (its column holds any text), only
-    the migration state's (altering it would rebuild the table on SQLite)."""
-
-    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
-        return
 
 
 class RemoveForeignKey(ops.RemoveField):

@@ -6,6 +6,10 @@ process on first use. Every test process has its own: under pytest-xdist each wo
 with its own databases, temporary folders, Redis namespace (ORDERDECK_BROKER_NAMESPACE) and ports
 (tests.support.free_port). Between tests every table is emptied and the default location recreated.
 
+Migrating an empty database takes Tortoise some seconds of CPU, so each backend is migrated once
+per run (``MigratedTemplate``), and every worker's database is a copy of it (SQLite: the file;
+PostgreSQL: CREATE DATABASE ... TEMPLATE).
+
 Also here, for the job tests and the GraphQL tests of channel work: the in-process worker on the
 test's event loop (``jobs``) and WooCommerce sandbox shops served over real HTTP (``shop_a``,
 ``shop_b``).
@@ -17,7 +21,10 @@ Environment:
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -66,12 +73,12 @@ TABLES = [
 ]  # fmt: skip
 
 
-async def create_postgres_database(name: str) -> str:
-    """Create an empty PostgreSQL database and return its URL."""
+async def create_postgres_database(name: str, template: str | None = None) -> str:
+    """Create an empty PostgreSQL database (or a copy of ``template``) and return its URL."""
     conn = await asyncpg.connect(f"{POSTGRES}/postgres")
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     return f"{POSTGRES}/{name}"
@@ -99,17 +106,71 @@ async def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await drop_postgres_database(name)
 
 
-POOL = "minsize=1&maxsize=30&max_inactive_connection_lifetime=5"
+POOL = "minsize=1&maxsize=20&max_inactive_connection_lifetime=5"
 """The session database's pool on PostgreSQL: room for the concurrency tests' bursts, and
-connections idle for 5 s are closed, so that two xdist workers (and anything else on the server)
-stay well inside max_connections."""
+connections idle for 5 s are closed, so that four xdist workers (and anything else on the server)
+stay inside PostgreSQL's default max_connections (100)."""
+
+
+class MigratedTemplate:
+    """A database of one backend built from the migrations once per test run, under a lock in the
+    run's temporary folder (shared by every xdist worker), and copied for each worker."""
+
+    def __init__(self, run_root: Path, backend: str) -> None:
+        self.backend, self.run_root = backend, run_root
+        self.name = template_name(run_root)
+        self.sqlite_file = run_root / "template.sqlite3"
+
+    async def copy_to(self, target: str) -> str:
+        """Make the database ``target`` (a PostgreSQL name, or a SQLite file path) a copy of the
+        template, built first if this is the run's first copy; its URL."""
+        with (self.run_root / f"template-{self.backend}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one builder, and no copy while it builds
+            ready = self.run_root / f"template-{self.backend}.ready"
+            if not ready.exists():
+                await self._build()
+                ready.touch()
+            if self.backend == "sqlite":
+                shutil.copyfile(self.sqlite_file, target)
+                return f"sqlite://{target}"
+            return await create_postgres_database(target, template=self.name)
+
+    async def _build(self) -> None:
+        if self.backend == "sqlite":
+            self.sqlite_file.unlink(missing_ok=True)
+            await db.migrate(f"sqlite://{self.sqlite_file}")
+        else:
+            await db.migrate(await create_postgres_database(self.name))
+
+
+def template_name(run_root: Path) -> str:
+    """The PostgreSQL template database of the run whose temporary folder is ``run_root``."""
+    return f"orderdeck_template_{hashlib.sha256(str(run_root).encode()).hexdigest()[:12]}"
+
+
+def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's temporary folder: an xdist worker's is a folder in it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or a run without xdist) drops the run's PostgreSQL template."""
+    if hasattr(session.config, "workerinput") or "postgres" not in BACKENDS:
+        return
+    import asyncio
+
+    root = run_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
+    if (root / "template-postgres.ready").exists():
+        asyncio.run(drop_postgres_database(template_name(root)))
 
 
 class SessionDatabases:
-    """This test process's migrated databases, one per backend, each made on first use and dropped
-    at the end. Tests switch backends as they go (a serial run takes every SQLite test, then every
-    PostgreSQL one; an xdist worker takes a file's SQLite tests, then its PostgreSQL ones, then the
-    next file's): a switch reopens the connections, it never migrates again."""
+    """This test process's migrated databases, one per backend, each made on first use (a copy of
+    the run's MigratedTemplate) and dropped at the end. Tests switch backends as they go (a serial
+    run takes every SQLite test, then every PostgreSQL one; an xdist worker takes a file's SQLite
+    tests, then its PostgreSQL ones, then the next file's): a switch reopens the connections, it
+    never migrates again."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self.tmp_path_factory = tmp_path_factory
@@ -120,12 +181,12 @@ class SessionDatabases:
     async def url(self, backend: str) -> str:
         """The URL of this process's migrated database of ``backend``, made now if need be."""
         if backend not in self.urls:
+            template = MigratedTemplate(run_root(self.tmp_path_factory), backend)
             if backend == "postgres":
-                url = await create_postgres_database(f"orderdeck_test_{os.getpid()}")
+                url = await template.copy_to(f"orderdeck_test_{os.getpid()}")
             else:
-                url = f"sqlite://{self.tmp_path_factory.mktemp('sqlite') / 'orderdeck.sqlite3'}"
+                url = await template.copy_to(str(self.tmp_path_factory.mktemp("sqlite") / "orderdeck.sqlite3"))
             self.urls[backend] = url
-            await db.migrate(url)
             self.emptying[backend] = await emptying_script(url)
         return self.urls[backend]
 

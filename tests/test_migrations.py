@@ -53,26 +53,20 @@ def _model_columns() -> dict[str, set[str]]:
     return tables
 
 
-async def test_fresh_postgres_database_from_migrations_matches_models():
-    name = f"orderdeck_migr_{uuid.uuid4().hex[:8]}"
-    url = await create_postgres_database(name)
-    try:
-        await db.migrate(url)
-        conn = await asyncpg.connect(url)
-        try:
-            rows = await conn.fetch(
-                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
-            )
-        finally:
-            await conn.close()
-        actual: dict[str, set[str]] = {}
-        for row in rows:
-            actual.setdefault(row["table_name"], set()).add(row["column_name"])
-        for table, columns in _model_columns().items():
-            assert table in actual, f"table {table} missing"
-            assert actual[table] == columns, f"{table}: database {sorted(actual[table])} != models {sorted(columns)}"
-    finally:
-        await drop_postgres_database(name)
+async def test_a_database_built_from_the_migrations_has_every_column_of_the_models(database_url: str):
+    """The test session's database (a copy of one built from the migrations alone) has each
+    model's table with exactly its columns."""
+    if database_url.startswith("postgres"):
+        query = "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+    else:
+        query = ("SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m "
+                 "JOIN pragma_table_info(m.name) p WHERE m.type = 'table'")  # fmt: skip
+    actual: dict[str, set[str]] = {}
+    for row in await db.connection().execute_query_dict(query):
+        actual.setdefault(row["table_name"], set()).add(row["column_name"])
+    for table, columns in _model_columns().items():
+        assert table in actual, f"table {table} missing"
+        assert actual[table] == columns, f"{table}: database {sorted(actual[table])} != models {sorted(columns)}"
 
 
 def _project_files() -> list[str]:
@@ -283,29 +277,22 @@ async def _indexes() -> set[tuple[str, bool, tuple[str, ...]]]:
     return found
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_migrations_build_every_unique_constraint_and_index_the_models_declare(backend: str, tmp_path: Path):
-    """What the migrations build holds every index a schema made straight from the models has
-    (SQLite alters a column by rebuilding its table, which must not lose them)."""
-    names = [f"orderdeck_migr_idx_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    if backend == "postgres":
-        migrated, declared = [await create_postgres_database(name) for name in names]
-    else:
-        migrated, declared = (f"sqlite://{tmp_path / name}.sqlite3" for name in names)
+async def test_migrations_build_every_unique_constraint_and_index_the_models_declare(database_url: str, tmp_path: Path):
+    """What the migrations build (the test session's database, a copy of one built from the
+    migrations alone) holds every index a schema made straight from the models has (SQLite alters
+    a column by rebuilding its table, which must not lose them)."""
+    name = f"orderdeck_migr_idx_{uuid.uuid4().hex[:8]}"
+    postgres = database_url.startswith("postgres")
+    declared = await create_postgres_database(name) if postgres else f"sqlite://{tmp_path / name}.sqlite3"
     try:
-        await db.migrate(migrated)
-        found = {}
-        for url in (migrated, declared):
-            async with TortoiseContext() as ctx:
-                await ctx.init(config=db.tortoise_config(url))
-                if url == declared:
-                    await ctx.generate_schemas()
-                found[url] = await _indexes()
-        assert found[declared] - found[migrated] == set()
+        migrated = await _indexes()
+        async with TortoiseContext() as ctx:
+            await ctx.init(config=db.tortoise_config(declared))
+            await ctx.generate_schemas()
+            assert await _indexes() - migrated == set()
     finally:
-        if backend == "postgres":
-            for name in names:
-                await drop_postgres_database(name)
+        if postgres:
+            await drop_postgres_database(name)
 
 
 async def test_0010_names_channel_skus_listed_twice_instead_of_failing_obscurely(tmp_path: Path):
@@ -440,7 +427,8 @@ async def test_0011_moves_each_channels_account_to_a_connection_and_loses_nothin
             for channel_id, row in (await _rows("channel")).items():
                 old = channels[channel_id]
                 kept = {c: old[c] for c in ("id", "source", "download_location_id", "download_unpaid", "status_overrides")}
-                assert row == {**kept, "connection_id": old["id"]}
+                later = {"follow_up_since": None, "follow_up_after_days": 7}  # 0012's: off for every channel
+                assert row == {**kept, "connection_id": old["id"], **later}
             for table, rows in moved.items():  # the same rows, under their channel's connection
                 after = await _rows(table)
                 assert after.keys() == rows.keys(), table

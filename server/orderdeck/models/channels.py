@@ -15,7 +15,9 @@ class Channel(Model):
 
     One to one with its connection, under the same id. Orders download to download_location. The
     stock offered on the channel is the sum of what is available at its stock locations (none:
-    nothing is pushed).
+    nothing is pushed). Where the connector offers a follow-up on a sale (e.g. Amazon's review
+    request), it is on since follow_up_since (null: off), follow_up_after_days after each dispatch
+    sent from then on.
     """
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -29,6 +31,8 @@ class Channel(Model):
     )
     download_unpaid = fields.BooleanField(default=False, db_default=False)
     status_overrides = fields.JSONField(default=dict)
+    follow_up_since = fields.DatetimeField(null=True)
+    follow_up_after_days = fields.IntField(default=7, db_default=7)
 
     class Meta:
         table = "channel"

@@ -52,12 +52,13 @@ class Connection(Model):
 
 
 class SyncKind(str, Enum):
-    """What a run of a connection's work does (channels: download, stock push, dispatch;
-    fulfilment centres: export, status import, stock import)."""
+    """What a run of a connection's work does (channels: download, stock push, dispatch,
+    follow-up; fulfilment centres: export, status import, stock import)."""
 
     DOWNLOAD = "DOWNLOAD"
     STOCK_PUSH = "STOCK_PUSH"
     DISPATCH = "DISPATCH"
+    FOLLOW_UP = "FOLLOW_UP"
     EXPORT = "EXPORT"
     STATUS_IMPORT = "STATUS_IMPORT"
     STOCK_IMPORT = "STOCK_IMPORT"
@@ -90,6 +91,7 @@ class SyncRun(Model):
     duplicates = fields.IntField(default=0, db_default=0)
     pushed = fields.IntField(default=0, db_default=0)
     dispatched = fields.IntField(default=0, db_default=0)
+    followed_up = fields.IntField(default=0, db_default=0)
     exported = fields.IntField(default=0, db_default=0)
     imported = fields.IntField(default=0, db_default=0)
     failed = fields.IntField(default=0, db_default=0)

@@ -309,7 +309,8 @@ class Dispatch(Model):
     Recorded in the same transaction as processing (the outbox), and the dispatch job sends it.
     Orders with no channel to tell (direct, imported) are recorded as NOT_REQUIRED. claimed_at is
     set while a dispatch job sends it (a claim older than the job's timeout is taken over); after
-    a refused attempt, the next waits until next_attempt_at.
+    a refused attempt, the next waits until next_attempt_at. Once SENT, the channel's follow-up
+    (if on) is made once: followed_up_at says when, follow_up_error why the channel refused it.
     """
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -324,9 +325,12 @@ class Dispatch(Model):
     next_attempt_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    followed_up_at = fields.DatetimeField(null=True)
+    follow_up_error = fields.TextField(null=True)
 
     class Meta:
         table = "dispatch"
+        indexes = (("followed_up_at", "sent_at"),)  # the follow-ups due: not yet made, sent long enough ago
 
 
 class DeletedOrder(Model):

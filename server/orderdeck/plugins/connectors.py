@@ -43,6 +43,7 @@ from orderdeck.plugins.dto import (
     ConnectionResult,
     DispatchNote,
     ExportBatch,
+    FollowUp,
     ExportResult,
     ImportedFile,
     ItemResult,
@@ -133,7 +134,9 @@ class ChannelConnector(Connector):
     """The most updates one push_stock call takes (the channel's own limit)."""
     dispatch_batch_size: ClassVar[int] = 20
     """The most notes one send_dispatches call takes."""
-    attributes = {"source": str, "stock_batch_size": int, "dispatch_batch_size": int}
+    follow_up_batch_size: ClassVar[int] = 20
+    """The most orders one follow_up call takes."""
+    attributes = {"source": str, "stock_batch_size": int, "dispatch_batch_size": int, "follow_up_batch_size": int}
 
     @hook()
     async def download_orders(self, connection: Connection[Any], cursor: str | None, page_size: int) -> OrderPage:
@@ -169,6 +172,16 @@ class ChannelConnector(Connector):
         """Tell the channel these orders shipped (at most ``dispatch_batch_size``); one result per
         note (a failed one is tried again, then waits for retryDispatches). Raise as push_stock
         does when the call as a whole fails."""
+        raise NotImplementedError
+
+    @hook(required=False)
+    async def follow_up(self, connection: Connection[Any], requests: list[FollowUp]) -> list[ItemResult]:
+        """Follow up these shipped orders with their buyers, once each (at most
+        ``follow_up_batch_size``), e.g. Amazon's request for a review and seller feedback; one
+        result per request. A failed result is final (the channel refused it, e.g. the order is
+        not eligible): it is recorded and never tried again. Raise as push_stock does when the
+        call as a whole fails (a passing failure is tried again at the next run). Channels that
+        offer no follow-up leave the hook out: the seller cannot switch it on for them."""
         raise NotImplementedError
 
 
@@ -224,6 +237,11 @@ def hooks(base: type[Connector]) -> dict[str, Hook]:
             if hasattr(value, "__orderdeck_hook__"):
                 found[name] = Hook(name, inspect.iscoroutinefunction(value), value.__orderdeck_hook__)
     return found
+
+
+def implements(connector: Connector, name: str) -> bool:
+    """Whether ``connector`` implements the optional hook ``name`` of its kind."""
+    return getattr(type(connector), name) is not getattr(KINDS[connector.kind], name)
 
 
 def problems(connector: object) -> list[str]:

@@ -150,6 +150,20 @@ class DispatchNote:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """Follow up a shipped order with its buyer (e.g. ask for a review), once.
+
+    dispatch_id: orderdeck's id of the order's dispatch (hand it back in the result).
+    external_reference: the channel's own id of the order, "" when unknown.
+    """
+
+    dispatch_id: str
+    order_reference: str
+    shipped_at: datetime
+    external_reference: str = ""
+
+
+@dataclass(frozen=True)
 class ItemResult:
     """The outcome for one stock update or dispatch note: ok, or the channel's error."""
 

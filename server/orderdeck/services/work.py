@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from orderdeck.models import Connection, ConnectionKind, SyncKind, SyncRun
-from orderdeck.services import dispatches, outbox, stock_push, sync
+from orderdeck.services import dispatches, follow_ups, outbox, stock_push, sync
 from orderdeck.services.connections import WORDS, locked_connection, require_connector, require_enabled
 from orderdeck.services.context import transaction
 from orderdeck.services.errors import ErrorCode, ServiceError
@@ -78,6 +78,7 @@ WORK: dict[SyncKind, Work] = {
              sweep=stock_push.forgotten, on_request=_resend_stock),
         Work(SyncKind.DISPATCH, "send_dispatches", CHANNEL, dispatches.send_dispatches, timedelta(minutes=4),
              sweep=dispatches.forgotten, again_at=_next_dispatch_attempt),
+        Work(SyncKind.FOLLOW_UP, "follow_up", CHANNEL, follow_ups.follow_up, timedelta(minutes=10), periodic=True),
         Work(SyncKind.EXPORT, "export_orders", CENTRE, exports.export_orders, timedelta(minutes=10),
              sweep=exports.forgotten, on_request=exports.retry_now, again_at=_next_export_attempt),
         Work(SyncKind.STATUS_IMPORT, "import_statuses", CENTRE, imports.import_statuses, timedelta(minutes=10),

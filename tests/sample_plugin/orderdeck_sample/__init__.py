@@ -20,8 +20,9 @@ again under the same number (orderdeck updates the order it already has). The do
 the count of entries already handed over ("0", "2", ...), so each entry is downloaded once and a
 download from the stored cursor finds only what was appended since.
 
-Beside ``orders.json``, push_stock keeps ``orders.stock.json`` (channel SKU -> quantity) and
-send_dispatches ``orders.dispatches.json`` (dispatch id -> what shipped). ``api_key`` is a SecretStr,
+Beside ``orders.json``, push_stock keeps ``orders.stock.json`` (channel SKU -> quantity),
+send_dispatches ``orders.dispatches.json`` (dispatch id -> what shipped) and follow_up (the optional
+hook: the channel asks the buyer for a review) ``orders.follow_ups.json`` (order number -> when). ``api_key`` is a SecretStr,
 so orderdeck stores it encrypted and never returns it; it stands in for a real channel's
 credentials (any non-empty key is accepted).
 """
@@ -46,6 +47,7 @@ from orderdeck.plugins.dto import (
     ChannelOrderLine,
     ConnectionResult,
     DispatchNote,
+    FollowUp,
     ItemResult,
     OrderPage,
     StatusMapping,
@@ -262,6 +264,29 @@ class SampleChannel(ChannelConnector):
                 results.append(ItemResult(note.dispatch_id, True))
         if records:
             await asyncio.to_thread(_merge_into, settings.orders_file.with_suffix(".dispatches.json"), records)
+        return results
+
+
+    async def follow_up(self, connection: Connection[SampleSettings], requests: list[FollowUp]) -> list[ItemResult]:
+        """Record a review request per order in ``orders.follow_ups.json``. An order the file does
+        not hold, or one already asked about, is refused, as a real channel would."""
+        settings = _settings(connection)
+        entries = await asyncio.to_thread(_read_orders_file, settings.orders_file)
+        known = {_reference_of(entry) for entry in entries}
+        path = settings.orders_file.with_suffix(".follow_ups.json")
+        asked = await asyncio.to_thread(lambda: json.loads(path.read_text()) if path.exists() else {})
+        records: dict[str, Any] = {}
+        results = []
+        for request in requests:
+            if request.order_reference not in known:
+                results.append(ItemResult(request.dispatch_id, False, f"order {request.order_reference} is not on the channel"))
+            elif request.order_reference in asked or request.order_reference in records:
+                results.append(ItemResult(request.dispatch_id, False, f"order {request.order_reference} was already asked"))
+            else:
+                records[request.order_reference] = request.shipped_at.isoformat()
+                results.append(ItemResult(request.dispatch_id, True))
+        if records:
+            await asyncio.to_thread(_merge_into, path, records)
         return results
 
 

@@ -25,7 +25,7 @@ from orderdeck.graphql.common import UserError, attempt, decode_id, encode_id, g
 from orderdeck.graphql.context import Info
 from orderdeck.graphql.permissions import MANAGE_CHANNELS, MANAGE_STOCK
 from orderdeck.plugins.dto import ConnectionResult
-from orderdeck.services import channels, connections, failed_jobs, listings, work
+from orderdeck.services import channels, connections, failed_jobs, follow_ups, listings, work
 from orderdeck.services.errors import ServiceError
 
 
@@ -117,6 +117,21 @@ class Mutation:
 
     @strawberry.mutation(
         permission_classes=MANAGE_CHANNELS,
+        description="Switch a channel's follow-up on a sale on (for orders dispatched from now) or off, and set how "
+        f"many days after dispatch it is made (0-{follow_ups.MAX_AFTER_DAYS}; unchanged when left out). "
+        "INVALID_TRANSITION when the channel's connector offers none.",
+    )  # fmt: skip
+    async def set_channel_follow_up(self, info: Info, id: strawberry.ID, enabled: bool,
+                                    after_days: int | None = None) -> ChannelPayload:  # fmt: skip
+        async def switch() -> models.Channel:
+            return await follow_ups.set_channel_follow_up(decode_id(id, "Channel", "id"), enabled, after_days,
+                                                          info.context.actor)  # fmt: skip
+
+        channel, errors = await attempt(switch)
+        return ChannelPayload(channel=channel, errors=errors)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        permission_classes=MANAGE_CHANNELS,
         description="Delete a channel no order references, with its listings and sync history (IN_USE "
         "otherwise: disable it instead).",
     )
@@ -147,7 +162,7 @@ class Mutation:
         permission_classes=MANAGE_CHANNELS,
         description="Start an enabled channel's work now rather than when next due: `kinds` lists which "
         "(DOWNLOAD: new orders; STOCK_PUSH: every listing's quantity again, changed or not; DISPATCH: pending "
-        "dispatch notes). The work runs in the background: follow it in `syncRuns`.",
+        "dispatch notes; FOLLOW_UP: the follow-ups due). The work runs in the background: follow it in `syncRuns`.",
     )
     async def sync_channel(
         self,

@@ -32,14 +32,15 @@ from orderdeck.graphql.stock.loaders import stock_item_by_id
 from orderdeck.graphql.stock.types import StockItem
 from orderdeck.plugins.connectors import ConnectorKind as _ConnectorKind
 from orderdeck.services.connections import secret_fields
+from orderdeck.services.follow_ups import offers_follow_up
 
 SubmitStatus = strawberry.enum(
     models.SubmitStatus, name="SubmitStatus", description="What became of the last quantity sent for a listing."
 )
 SyncKind = strawberry.enum(
     models.SyncKind, name="SyncKind",
-    description="A kind of a connection's work: a channel's DOWNLOAD, STOCK_PUSH, DISPATCH; a fulfilment centre's "
-    "EXPORT, STATUS_IMPORT, STOCK_IMPORT.",
+    description="A kind of a connection's work: a channel's DOWNLOAD, STOCK_PUSH, DISPATCH, FOLLOW_UP; a fulfilment "
+    "centre's EXPORT, STATUS_IMPORT, STOCK_IMPORT.",
 )  # fmt: skip
 SyncOutcome = strawberry.enum(models.SyncOutcome, name="SyncOutcome", description="How a sync run ended.")
 ConnectorKind = strawberry.enum(_ConnectorKind, name="ConnectorKind", description="What a connector connects to.")
@@ -62,6 +63,19 @@ def _secrets_set(connection: models.Connection) -> list[str]:
 def _of_connection(graphql_type: Any, part: Callable[[models.Connection], Any], description: str) -> Any:
     """A field read from the object's connection (the channel's, under the same id)."""
     return batched_field(graphql_type, connection_by_id, key=by("id"), shape=part, description=description)
+
+
+@strawberry.type(
+    description="A channel's follow-up on a sale: once an order's dispatch note has reached the channel, the channel "
+    "follows the order up with its buyer (Amazon: asks for a product review and seller feedback) afterDays later, "
+    "once per order (switch it with setChannelFollowUp)."
+)
+class ChannelFollowUp:
+    offered: bool = strawberry.field(description="Whether the channel's connector offers a follow-up at all.")
+    enabled: bool = strawberry.field(description="Whether it is on.")
+    since: datetime | None = strawberry.field(
+        description="When it was switched on: orders dispatched from then on are followed up; null when off.")
+    after_days: int = strawberry.field(description="Days after the dispatch note reached the channel.")
 
 
 @strawberry.type(
@@ -112,6 +126,13 @@ class Channel(Node):
     async def listings(self, info: Info, limit: int = NESTED_DEFAULT) -> list[Listing]:
         key = (self.id, limit)
         return await info.context.loaders.get(listings_by_channel).load(key)  # type: ignore[arg-type,return-value]
+
+    @strawberry.field(description="The follow-up on a sale (e.g. Amazon's review request), where the channel offers one.")
+    async def follow_up(self, info: Info) -> ChannelFollowUp:
+        found = await info.context.loaders.get(connection_by_id).load(self.id)  # type: ignore[attr-defined]
+        channel: Any = self
+        return ChannelFollowUp(offered=offers_follow_up(found.connector), enabled=channel.follow_up_since is not None,
+                               since=channel.follow_up_since, after_days=channel.follow_up_after_days)  # fmt: skip
 
     attention = batched_field(
         "ChannelAttention", attention_by_channel, key=by("id"),
@@ -253,6 +274,7 @@ class SyncRun:
     )
     pushed: int = strawberry.field(description="Listing quantities the channel accepted (stock push).")
     dispatched: int = strawberry.field(description="Dispatch notes the channel accepted (dispatch).")
+    followed_up: int = strawberry.field(description="Orders the channel followed up with their buyers (follow-up).")
     exported: int = strawberry.field(description="Orders handed to the fulfilment centre (export).")
     imported: int = strawberry.field(description="Order statuses or stock levels applied (imports).")
     failed: int = strawberry.field(description="Orders, listings or notes that failed (see issues).")

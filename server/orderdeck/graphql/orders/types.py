@@ -158,6 +158,10 @@ class Dispatch:
     attempts: int = strawberry.field(description="How many times sending it was tried (since the last retry).")
     last_error: str | None = strawberry.field(description="Why the channel refused the last attempt; null if not.")
     sent_at: datetime | None = strawberry.field(description="When the channel was told; null until SENT.")
+    followed_up_at: datetime | None = strawberry.field(
+        description="When the channel was asked to follow the sale up with the buyer (Channel.followUp); null if not yet.")
+    follow_up_error: str | None = strawberry.field(
+        description="Why the channel refused the follow-up (it is not asked again); null if it did not.")
 
     @strawberry.field(description="When a PENDING note the channel refused is tried again; null otherwise.")
     def next_attempt_at(self) -> datetime | None:
