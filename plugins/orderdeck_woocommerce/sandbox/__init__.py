@@ -63,16 +63,20 @@ def create_app(
     seed: int | None = None,
     utc_offset_hours: float = 0.0,
     currency: str = "GBP",
+    permissions: str = "read_write",
 ) -> Starlette:
     """A new sandbox shop: ``skus`` become simple products with random stock, ``seed_orders``
-    random orders are placed; ``utc_offset_hours`` is the site's timezone (local dates).
-    ``app.state.sandbox`` is its ``Shop``."""
+    random orders are placed; ``utc_offset_hours`` is the site's timezone (local dates);
+    ``permissions`` those of its API key (read, write, read_write). ``app.state.sandbox`` is its
+    ``Shop``. Serve it over HTTPS (``serve(app, certificate=...)``) for HTTP Basic; over plain
+    HTTP it takes OAuth 1.0a signatures only, as WooCommerce does."""
     shop = Shop(key=key, secret=secret, skus=list(DEFAULT_SKUS if skus is None else skus), seed=seed,
-                utc_offset_hours=utc_offset_hours, currency=currency)  # fmt: skip
+                utc_offset_hours=utc_offset_hours, currency=currency, permissions=permissions)  # fmt: skip
     for _ in range(seed_orders):
         shop.create_order({})
     banner = (
-        f"WooCommerce sandbox: shop URL = the address below, consumer key {key!r}, consumer secret {secret!r}; "
+        f"WooCommerce sandbox: shop URL = the address below, consumer key {key!r}, consumer secret {secret!r} "
+        "(OAuth 1.0a signatures over http, as a real shop; HTTP Basic over https only); "
         f"{len(shop.products)} products, {len(shop.orders)} orders; control API under /__sandbox/"
     )
     return sandbox_app(shop, api_routes(shop), control=control_routes(shop), banner=banner)
