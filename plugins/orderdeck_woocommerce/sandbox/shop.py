@@ -134,8 +134,8 @@ class Shop(Emulator):
     messages = {
         "rate_limit": ("rest_too_many_requests", "Too many requests, slow down."),
         "server_error": ("internal_server_error", "There has been a critical error on this website."),
-        "unauthorised": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
     }
+    """Credentials are WooCommerce's own (``api``, ``auth``), so no "unauthorised" of the base's."""
     malformed_body = '[{"id": 101, "status": "processing", "line_items": [{"sku": '
 
     def __init__(self, *, key: str, secret: str, skus: list[str], seed: int | None, utc_offset_hours: float,
