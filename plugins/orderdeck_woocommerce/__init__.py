@@ -62,6 +62,7 @@ from orderdeck.plugins.errors import (
 )
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck.plugins.sandbox import Sandbox
+from orderdeck.plugins.toolkit import TrustedCertificate
 from orderdeck_woocommerce import mapping
 from orderdeck_woocommerce.client import MAX_BATCH, MAX_PER_PAGE, WooCommerceClient, gmt
 from orderdeck_woocommerce.sandbox import SANDBOX
@@ -79,10 +80,13 @@ class WooCommerceSettings(BaseModel):
     """A WooCommerce channel: the shop and a REST API key (WooCommerce > Settings > Advanced >
     REST API; Read/Write permission)."""
 
-    url: str = Field(description="The shop's address, e.g. https://shop.example.com")
+    url: str = Field(description="The shop's address, e.g. https://shop.example.com (over http:// requests are "
+                                 "signed with OAuth 1.0a, but orders travel unencrypted)")
     consumer_key: str = Field(min_length=1, description="REST API consumer key (ck_...)")
     consumer_secret: SecretStr = Field(description="REST API consumer secret (cs_...)")
-    verify_tls: bool = Field(True, description="Check the shop's TLS certificate")
+    trusted_certificate: TrustedCertificate = Field(
+        None, description="A PEM certificate to trust instead of the public CAs (a shop with a self-signed certificate)"
+    )
     requests_per_second: float = Field(5.0, gt=0, le=100, description="Most API requests a second")
     timeout_seconds: float = Field(20.0, ge=1, le=120, description="Longest wait for one answer from the shop")
 
@@ -106,7 +110,7 @@ def _client(connection: Connection[WooCommerceSettings]) -> WooCommerceClient:
         settings.url,
         settings.consumer_key,
         settings.consumer_secret.get_secret_value(),
-        verify_tls=settings.verify_tls,
+        trusted_certificate=settings.trusted_certificate,
         rate=settings.requests_per_second,
         timeout=settings.timeout_seconds,
         limit_key=connection.connection_id,  # one budget per shop, shared by every call and worker

@@ -1,8 +1,12 @@
 """The WooCommerce REST API v3 (``<shop>/wp-json/wc/v3``), as far as orderdeck uses it.
 
 Every call goes through the shared ``PartnerHttp`` (rate limiting, 429 / Retry-After, retries and
-typed errors live there, not here). Authentication is HTTP Basic with the REST API consumer key and
-secret (WooCommerce accepts it over HTTPS; the sandbox accepts it over plain HTTP).
+typed errors live there, not here). Authentication is WooCommerce's (``auth_for``): HTTP Basic with
+the REST API consumer key and secret over HTTPS; over plain HTTP, where WooCommerce refuses Basic,
+each request (each retry too) is signed with OAuth 1.0a (HMAC-SHA256, a new nonce and the current
+timestamp, the parameters in the query string as WooCommerce documents), so the secret never
+travels in clear. The shop's certificate is checked against the public CAs, or against the
+``trusted_certificate`` given (a self-signed shop); checks are never turned off.
 
 Facts of the API this client relies on (WooCommerce's ``WC_REST_CRUD_Controller``):
 - ``modified_after`` / ``modified_before`` are exclusive, at one-second resolution, and compare with
@@ -26,7 +30,8 @@ from typing import Any
 import httpx
 
 from orderdeck.plugins.errors import PartnerUnreadable
-from orderdeck.plugins.toolkit import PartnerHttp
+from orderdeck.plugins.oauth1 import OAuth1
+from orderdeck.plugins.toolkit import PartnerHttp, tls_context
 
 API_PATH = "/wp-json/wc/v3"
 MAX_PER_PAGE = 100
@@ -74,6 +79,14 @@ def gmt(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat()
 
 
+def auth_for(url: str, consumer_key: str, consumer_secret: str) -> httpx.Auth:
+    """How requests to the shop at ``url`` authenticate: HTTP Basic over https, OAuth 1.0a
+    signatures (in the query string) over http."""
+    if url.lower().startswith("https://"):
+        return httpx.BasicAuth(consumer_key, consumer_secret)
+    return OAuth1(consumer_key, consumer_secret, signature_method="HMAC-SHA256", placement="query")
+
+
 class WooCommerceClient:
     """A client of one shop's REST API. Use as an async context manager, or call ``close()``."""
 
@@ -83,7 +96,7 @@ class WooCommerceClient:
         consumer_key: str,
         consumer_secret: str,
         *,
-        verify_tls: bool = True,
+        trusted_certificate: str | None = None,
         rate: float = 5.0,
         burst: int | None = None,
         **http_options: Any,
@@ -92,8 +105,8 @@ class WooCommerceClient:
             url.rstrip("/") + API_PATH,
             rate=rate,
             burst=burst if burst is not None else max(1, int(rate)),
-            auth=(consumer_key, consumer_secret),
-            verify=verify_tls,
+            auth=auth_for(url, consumer_key, consumer_secret),
+            verify=tls_context(trusted_certificate),
             headers={"Accept": "application/json", "User-Agent": "orderdeck-woocommerce"},
             **http_options,
         )

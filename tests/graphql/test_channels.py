@@ -62,8 +62,8 @@ async def test_a_channel_is_created_and_read_back_without_its_secret(client, def
     channel = await Channel.get(connection__name="Web shop")
     created = payload["channel"]
     assert created["id"] == encode_id("Channel", channel.id)
-    assert created["settings"] == {"url": "https://shop.example.com", "consumer_key": "ck_live", "verify_tls": True,
-                                   "requests_per_second": 5.0, "timeout_seconds": 20.0}  # fmt: skip
+    assert created["settings"] == {"url": "https://shop.example.com", "consumer_key": "ck_live",
+                                   "trusted_certificate": None, "requests_per_second": 5.0, "timeout_seconds": 20.0}  # fmt: skip
     assert created["secretsSet"] == ["consumer_secret"]
     assert (created["plugin"], created["source"], created["enabled"]) == ("woocommerce", "WOOCOMMERCE", True)
     assert created["downloadLocation"] == {"name": "Default"}

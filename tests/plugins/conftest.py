@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ pytest.register_assert_rewrite("orderdeck.plugins.testing")  # the contract suit
 
 from orderdeck.plugins.connectors import ChannelConnector, Connection
 from orderdeck.plugins.manager import channel_connector
+from orderdeck.plugins.sandbox.ftp import self_signed_certificate
+from orderdeck.plugins.toolkit import tls_context
 from orderdeck_woocommerce import WooCommerceSettings
 from orderdeck_woocommerce.sandbox import create_app
 from tests.plugins.support import RunningApp, serve
@@ -24,9 +27,9 @@ SKUS = ["MUG-RED", "MUG-BLUE", "TEE-S", "TEE-M", "POSTER-A2"]
 class Control:
     """The sandbox's control API (/__sandbox/), for arranging and inspecting the shop."""
 
-    def __init__(self, running: RunningApp) -> None:
+    def __init__(self, running: RunningApp, trusted_certificate: str | None = None) -> None:
         self.url = running.url
-        self.http = httpx.Client(base_url=f"{running.url}/__sandbox", timeout=10)
+        self.http = httpx.Client(base_url=f"{running.url}/__sandbox", timeout=10, verify=tls_context(trusted_certificate))
 
     def _ok(self, response: httpx.Response) -> Any:
         assert response.status_code < 300, response.text
@@ -102,3 +105,25 @@ def channel(sandbox: RunningApp) -> Connection[WooCommerceSettings]:
 def hooks() -> ChannelConnector:
     """The WooCommerce connector, as the sync engine finds and calls it."""
     return channel_connector("woocommerce")
+
+
+@pytest.fixture(scope="session")
+def shop_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A throwaway self-signed certificate for 127.0.0.1: the PEM file of it and its key (for the
+    server) and the certificate alone as PEM text (for a client to trust)."""
+    return self_signed_certificate(tmp_path_factory.mktemp("shop-tls"))
+
+
+@pytest.fixture
+def tls_sandbox(sandbox_options: dict[str, Any], shop_certificate: tuple[Path, str]) -> Iterator[RunningApp]:
+    """A fresh sandbox shop served over HTTPS on loopback, with ``shop_certificate``."""
+    with serve(create_app(**sandbox_options), certificate=shop_certificate[0]) as running:
+        yield running
+
+
+@pytest.fixture
+def tls_control(tls_sandbox: RunningApp, shop_certificate: tuple[Path, str]) -> Iterator[Control]:
+    """The control API of ``tls_sandbox`` (over HTTPS, trusting its certificate)."""
+    control = Control(tls_sandbox, shop_certificate[1])
+    yield control
+    control.http.close()

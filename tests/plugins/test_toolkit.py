@@ -15,12 +15,14 @@ from orderdeck.plugins.errors import (
     PartnerUnavailable,
     PartnerUnreadable,
 )
+from orderdeck.plugins.oauth1 import OAuth1
 from orderdeck.plugins.toolkit import PartnerHttp
 from tests.plugins.conftest import KEY, SECRET
 
 
 def http(sandbox, **options) -> PartnerHttp:
-    options = {"rate": 100.0, "burst": 100, "auth": (KEY, SECRET), **options}
+    """A client of the WooCommerce sandbox (over plain HTTP, so requests are signed, as the shop requires)."""
+    options = {"rate": 100.0, "burst": 100, "auth": OAuth1(KEY, SECRET, placement="query"), **options}
     return PartnerHttp(f"{sandbox.url}/wp-json/wc/v3", **options)
 
 
@@ -79,8 +81,8 @@ async def test_a_slow_answer_within_the_timeout_is_fine(sandbox, control):
 
 
 async def test_401_raises_auth_error_with_the_channels_message(sandbox, control):
-    async with http(sandbox, auth=(KEY, "cs_wrong")) as client:
-        with pytest.raises(PartnerAuthError, match="401.*Sorry, you cannot list resources"):
+    async with http(sandbox, auth=OAuth1(KEY, "cs_wrong", placement="query")) as client:
+        with pytest.raises(PartnerAuthError, match="401.*Invalid signature - provided signature does not match"):
             await client.request("GET", "/orders")
     assert len(control.requests()) == 1, "auth errors are not retried"
 

@@ -1,6 +1,8 @@
 """The WooCommerce sandbox against WooCommerce's documented REST v3 contract: the fields it emits,
-authentication, collection parameters and headers, notes, products and batch errors; and the
-`orderdeck sandbox` command."""
+authentication over HTTPS, collection parameters and headers, dates, notes, products and batch
+errors, the error codes of each route; and the `orderdeck sandbox` command. The shop is served over
+HTTPS here (a throwaway self-signed certificate the client trusts), where WooCommerce takes HTTP
+Basic; test_woocommerce_auth.py covers plain HTTP (OAuth 1.0a)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import sys
 
 import httpx
 import pytest
+import woocommerce
 
+from orderdeck.plugins.toolkit import tls_context
 from tests.plugins.conftest import KEY, SECRET
 from tests.plugins.support import sandbox_command
 
@@ -35,8 +39,25 @@ MONEY = r"^-?\d+\.\d{2}$"
 
 
 @pytest.fixture
-def api(sandbox):
-    with httpx.Client(base_url=f"{sandbox.url}/wp-json/wc/v3", auth=(KEY, SECRET), timeout=10) as client:
+def sandbox(tls_sandbox):
+    """This module's shop: served over HTTPS."""
+    return tls_sandbox
+
+
+@pytest.fixture
+def control(tls_control):
+    return tls_control
+
+
+@pytest.fixture
+def trusted(shop_certificate):
+    """What a client checks the shop's certificate against: the shop's own certificate."""
+    return tls_context(shop_certificate[1])
+
+
+@pytest.fixture
+def api(sandbox, trusted):
+    with httpx.Client(base_url=f"{sandbox.url}/wp-json/wc/v3", auth=(KEY, SECRET), timeout=10, verify=trusted) as client:
         yield client
 
 
@@ -71,15 +92,72 @@ def test_local_dates_follow_the_site_timezone(api, control):
     assert (order["date_created_gmt"], order["date_created"]) == ("2024-05-01T10:00:00", "2024-05-01T12:00:00")
 
 
-def test_authentication(sandbox, control):
+def test_authentication_over_https(sandbox, control, trusted):
     url = f"{sandbox.url}/wp-json/wc/v3/orders"
-    for auth in [None, (KEY, "cs_wrong"), ("ck_wrong", SECRET)]:
-        response = httpx.get(url, auth=auth)
-        assert response.status_code == 401
-        assert response.json() == {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
-                                   "data": {"status": 401}}  # fmt: skip
-    assert httpx.get(url, auth=(KEY, SECRET)).status_code == 200
-    assert httpx.get(url, params={"consumer_key": KEY, "consumer_secret": SECRET}).status_code == 200
+    cannot_list = {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
+                   "data": {"status": 401}}  # fmt: skip
+    assert httpx.get(url, auth=(KEY, SECRET), verify=trusted).status_code == 200
+    assert httpx.get(url, params={"consumer_key": KEY, "consumer_secret": SECRET}, verify=trusted).status_code == 200
+    # A known key with a wrong secret is refused as such; no key, or a key the shop does not know,
+    # is nobody, whom the route refuses.
+    for credentials in [{"auth": (KEY, "cs_wrong")}, {"params": {"consumer_key": KEY, "consumer_secret": "cs_wrong"}}]:
+        refused = httpx.get(url, verify=trusted, **credentials)
+        assert refused.status_code == 401
+        assert refused.json() == {"code": "woocommerce_rest_authentication_error", "message": "Consumer secret is invalid.",
+                                  "data": {"status": 401}}  # fmt: skip
+    for auth in [None, ("ck_wrong", SECRET)]:
+        response = httpx.get(url, auth=auth, verify=trusted)
+        assert (response.status_code, response.json()) == (401, cannot_list)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(url, auth=(KEY, SECRET))  # the public CAs do not vouch for the shop
+
+
+def test_each_route_refuses_nobody_with_its_own_error(sandbox, control, trusted):
+    (order,) = control.orders(random=1)
+    product = control.product("MUG-RED")
+    anonymous = httpx.Client(base_url=f"{sandbox.url}/wp-json/wc/v3", verify=trusted)
+    cases = [
+        ("GET", "/orders", None, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
+        ("GET", f"/orders/{order['id']}", None, "woocommerce_rest_cannot_view", "Sorry, you cannot view this resource."),
+        ("PUT", f"/orders/{order['id']}", {"status": "completed"}, "woocommerce_rest_cannot_edit",
+         "Sorry, you are not allowed to edit this resource."),
+        ("GET", f"/orders/{order['id']}/notes", None, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
+        ("POST", f"/orders/{order['id']}/notes", {"note": "x"}, "woocommerce_rest_cannot_create",
+         "Sorry, you are not allowed to create resources."),
+        ("GET", "/products", None, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
+        ("PUT", f"/products/{product['id']}", {"stock_quantity": 1}, "woocommerce_rest_cannot_edit",
+         "Sorry, you are not allowed to edit this resource."),
+        ("POST", "/products/batch", {"update": []}, "woocommerce_rest_cannot_batch",
+         "Sorry, you are not allowed to batch manipulate this resource."),
+    ]  # fmt: skip
+    for method, path, body, code, message in cases:
+        response = anonymous.request(method, path, json=body)
+        assert (response.status_code, response.json()) == (401, {"code": code, "message": message, "data": {"status": 401}}), path
+    # Parameters are checked before permissions, and an object that does not exist is not guarded.
+    assert anonymous.get("/orders", params={"per_page": 500}).json()["code"] == "rest_invalid_param"
+    assert anonymous.get("/orders/424242").json()["code"] == "woocommerce_rest_shop_order_invalid_id"
+    assert control.order(order["id"])["status"] == order["status"], "nothing changed"
+    anonymous.close()
+
+
+@pytest.mark.parametrize("permissions, method, allowed", [("read", "GET", True), ("read", "PUT", False),
+                                                         ("write", "GET", False), ("write", "PUT", True)])  # fmt: skip
+def test_a_key_may_only_read_or_only_write(sandbox_options, shop_certificate, permissions, method, allowed):
+    from orderdeck_woocommerce.sandbox import create_app
+    from tests.plugins.support import serve
+
+    with serve(create_app(**sandbox_options, permissions=permissions), certificate=shop_certificate[0]) as running:
+        product = running.app.state.sandbox.upsert_product({"sku": "MUG-RED"})
+        response = httpx.request(method, f"{running.url}/wp-json/wc/v3/products/{product.id}", auth=(KEY, SECRET),
+                                 json={"stock_quantity": 3} if method == "PUT" else None,
+                                 verify=tls_context(shop_certificate[1]))  # fmt: skip
+    if allowed:
+        assert response.status_code == 200
+    else:
+        kind = "read" if method == "GET" else "write"
+        assert (response.status_code, response.json()) == (401, {
+            "code": "woocommerce_rest_authentication_error",
+            "message": f"The API key provided does not have {kind} permissions.", "data": {"status": 401}})  # fmt: skip
 
 
 def test_paging_headers_and_links(api, control):
@@ -141,6 +219,22 @@ def test_invalid_parameters_are_refused_as_wordpress_does(api):
         assert response.status_code == 400, params
         body = response.json()
         assert body["code"] == "rest_invalid_param" and name in body["data"]["params"]
+        assert body["message"] == f"Invalid parameter(s): {name}" and name in body["data"]["details"]
+
+
+def test_dates_must_be_rfc_3339(api, control):
+    control.orders({"date_created_gmt": "2024-05-01T10:00:00", "date_modified_gmt": "2024-05-01T10:00:00"})
+    for name in ("after", "before", "modified_after", "modified_before"):
+        for bad in ["2024-05-01", "2024-05-01T10:00", "01/05/2024 10:00:00", "1714557600", "2024-05-01T10:00:00+2",
+                    "2024-02-30T10:00:00", "yesterday"]:  # fmt: skip
+            response = api.get("/orders", params={name: bad})
+            assert response.status_code == 400, (name, bad)
+            assert response.json() == {"code": "rest_invalid_param", "message": f"Invalid parameter(s): {name}", "data": {
+                "status": 400, "params": {name: "Invalid date."},
+                "details": {name: {"code": "rest_invalid_date", "message": "Invalid date.", "data": None}}}}  # fmt: skip
+    for good in ["2024-05-01T09:00:00", "2024-05-01 09:00:00", "2024-05-01t09:00:00.250", "2024-05-01T09:00:00Z",
+                 "2024-05-01T09:00:00+00:00", "2024-05-01T10:00:00+02"]:  # fmt: skip
+        assert len(api.get("/orders", params={"after": good, "dates_are_gmt": "true"}).json()) == 1, good
 
 
 def test_unknown_routes_and_ids(api):
@@ -148,6 +242,18 @@ def test_unknown_routes_and_ids(api):
     assert api.delete("/orders").status_code == 404
     missing = api.get("/orders/424242")
     assert missing.status_code == 404 and missing.json()["code"] == "woocommerce_rest_shop_order_invalid_id"
+    # Updating what does not exist is a bad request (400), as WooCommerce's update_item answers.
+    update = api.put("/orders/424242", json={"status": "completed"})
+    assert (update.status_code, update.json()) == (400, {"code": "woocommerce_rest_shop_order_invalid_id",
+                                                         "message": "Invalid ID.", "data": {"status": 400}})  # fmt: skip
+    product = api.get("/products/424242")
+    assert (product.status_code, product.json()["code"]) == (404, "woocommerce_rest_product_invalid_id")
+    stock = api.put("/products/424242", json={"stock_quantity": 1})
+    assert (stock.status_code, stock.json()["code"]) == (400, "woocommerce_rest_product_invalid_id")
+    notes = api.get("/orders/424242/notes")
+    assert (notes.status_code, notes.json()["code"]) == (404, "woocommerce_rest_shop_order_invalid_id")
+    note = api.post("/orders/424242/notes", json={"note": "Shipped"})
+    assert (note.status_code, note.json()["code"]) == (404, "woocommerce_rest_order_invalid_id")
 
 
 def test_order_update_and_notes(api, control):
@@ -217,8 +323,8 @@ def test_seeded_orders_are_random_over_the_configured_skus():
 def test_the_sandbox_command_serves_a_seeded_shop(tmp_path):
     with sandbox_command("woocommerce", "--seed-orders", "4", log=tmp_path / "sandbox.log") as running:
         assert len(running.state["orders"]) == 4
-        orders = httpx.get(f"{running.url}/wp-json/wc/v3/orders", auth=("ck_sandbox", "cs_sandbox")).json()
-        assert len(orders) == 4
+        shop = woocommerce.API(url=running.url, consumer_key="ck_sandbox", consumer_secret="cs_sandbox", version="wc/v3")
+        assert len(shop.get("orders").json()) == 4  # over http: signed with OAuth 1.0a
     assert "consumer key 'ck_sandbox'" in running.log.read_text()
 
 

@@ -6,21 +6,30 @@
 Built on the sandbox base (``orderdeck.plugins.sandbox``): faults, the request log and the control
 API's plumbing are the base's; this package is WooCommerce's own: ``shop`` (the state and its
 changes, WooCommerce's error body and credentials), ``render`` (its JSON), ``api`` (its routes) and
-``control`` (the shop's control routes). State lives in memory, per app instance.
+``control`` (the shop's control routes), ``auth`` (WooCommerce's authentication) and ``errors``
+(WordPress's error bodies). State lives in memory, per app instance.
 
 The emulated API (under /wp-json/wc/v3), as WooCommerce behaves:
-- HTTP Basic with the configured consumer key/secret (or consumer_key/consumer_secret query
-  parameters); otherwise 401 ``{"code": "woocommerce_rest_cannot_view", "message", "data":
-  {"status": 401}}``.
+- Authentication as WooCommerce's (see ``auth``): over HTTPS, HTTP Basic or the consumer_key /
+  consumer_secret query parameters; over plain HTTP, OAuth 1.0a signatures only (nonces, a
+  15-minute timestamp window); refused credentials answer 401
+  ``woocommerce_rest_authentication_error`` (or ``..._missing_parameter``), and a request
+  without credentials reaches the route, which refuses nobody with its own 401
+  (``woocommerce_rest_cannot_view``, ``_cannot_edit``, ``_cannot_create``, ``_cannot_batch``).
+  Parameters are validated before permissions, as WordPress does.
 - GET /orders: status (comma list, "any" = all but trash), modified_after / modified_before /
-  after / before (exclusive, one-second resolution, in the site's local time unless
-  dates_are_gmt=true), orderby (date, id, include, title, slug, modified; date and modified sort
-  by ID second, as WooCommerce does), order (default desc), page, per_page (1-100, default 10);
-  X-WP-Total, X-WP-TotalPages and Link (rel="prev"/"next") headers; 400 rest_invalid_param.
-- GET/PUT /orders/{id}; GET/POST /orders/{id}/notes (notes are kept; newest first).
-- GET /products (sku: exact, comma list), GET/PUT /products/{id}, POST /products/batch (at most
-  100 items; an unknown id gets ``{"id", "error": {"code": "woocommerce_rest_product_invalid_id",
-  ...}}`` in place of the product).
+  after / before (RFC 3339 only, else 400 rest_invalid_param naming the parameter; exclusive,
+  one-second resolution, in the site's local time unless dates_are_gmt=true), orderby (date, id,
+  include, title, slug, modified; date and modified sort by ID second, as WooCommerce does), order
+  (default desc), page, per_page (1-100, default 10); X-WP-Total, X-WP-TotalPages and Link
+  (rel="prev"/"next") headers; 400 rest_invalid_param with ``params`` and ``details``.
+- GET/PUT /orders/{id} (an unknown id: 404 on GET, 400 on PUT,
+  ``woocommerce_rest_shop_order_invalid_id``); GET/POST /orders/{id}/notes (notes are kept;
+  newest first).
+- GET /products (sku: exact, comma list), GET/PUT /products/{id} (unknown: 404 / 400
+  ``woocommerce_rest_product_invalid_id``), POST /products/batch (at most 100 items; an unknown id
+  gets ``{"id", "error": {"code": "woocommerce_rest_product_invalid_id", ...}}`` in place of the
+  product).
 - Orders and products share one id sequence (WordPress posts), line items another.
 
 The control API under /__sandbox/ is not WooCommerce (no auth; JSON in, JSON out):
@@ -63,16 +72,20 @@ def create_app(
     seed: int | None = None,
     utc_offset_hours: float = 0.0,
     currency: str = "GBP",
+    permissions: str = "read_write",
 ) -> Starlette:
     """A new sandbox shop: ``skus`` become simple products with random stock, ``seed_orders``
-    random orders are placed; ``utc_offset_hours`` is the site's timezone (local dates).
-    ``app.state.sandbox`` is its ``Shop``."""
+    random orders are placed; ``utc_offset_hours`` is the site's timezone (local dates);
+    ``permissions`` those of its API key (read, write, read_write). ``app.state.sandbox`` is its
+    ``Shop``. Serve it over HTTPS (``serve(app, certificate=...)``) for HTTP Basic; over plain
+    HTTP it takes OAuth 1.0a signatures only, as WooCommerce does."""
     shop = Shop(key=key, secret=secret, skus=list(DEFAULT_SKUS if skus is None else skus), seed=seed,
-                utc_offset_hours=utc_offset_hours, currency=currency)  # fmt: skip
+                utc_offset_hours=utc_offset_hours, currency=currency, permissions=permissions)  # fmt: skip
     for _ in range(seed_orders):
         shop.create_order({})
     banner = (
-        f"WooCommerce sandbox: shop URL = the address below, consumer key {key!r}, consumer secret {secret!r}; "
+        f"WooCommerce sandbox: shop URL = the address below, consumer key {key!r}, consumer secret {secret!r} "
+        "(OAuth 1.0a signatures over http, as a real shop; HTTP Basic over https only); "
         f"{len(shop.products)} products, {len(shop.orders)} orders; control API under /__sandbox/"
     )
     return sandbox_app(shop, api_routes(shop), control=control_routes(shop), banner=banner)

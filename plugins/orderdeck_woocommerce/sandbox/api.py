@@ -16,16 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from orderdeck.plugins.sandbox import number_page, page_url
 from orderdeck_woocommerce.sandbox.render import API, note_json, order_json, product_json, site_url
-from orderdeck_woocommerce.sandbox.shop import (
-    ORDER_STATUSES,
-    Order,
-    Product,
-    RestError,
-    Shop,
-    invalid_param,
-    now,
-    parse_date,
-)
+from orderdeck_woocommerce.sandbox.errors import RestError, invalid_param, rest_date
+from orderdeck_woocommerce.sandbox.shop import ORDER_STATUSES, Order, Product, Shop, now, order_status
 
 ORDERBY = ["date", "id", "include", "title", "slug", "modified"]
 MAX_BATCH = 100
@@ -41,10 +33,10 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     try:
         value = int(raw)
     except ValueError:
-        raise invalid_param(name, f"{name} is not of type integer.") from None
+        raise invalid_param(name, f"{name} is not of type integer.", "rest_invalid_type") from None
     if value < low or (high is not None and value > high):
         bounds = f"between {low} (inclusive) and {high} (inclusive)" if high else f"greater than or equal to {low}"
-        raise invalid_param(name, f"{name} must be {bounds}")
+        raise invalid_param(name, f"{name} must be {bounds}", "rest_out_of_bounds")
     return value
 
 
@@ -54,13 +46,13 @@ def _bool_param(request: Request, name: str) -> bool:
         return True
     if raw in ("false", "0", ""):
         return False
-    raise invalid_param(name, f"{name} is not of type boolean.")
+    raise invalid_param(name, f"{name} is not of type boolean.", "rest_invalid_type")
 
 
 def _enum_param(request: Request, name: str, default: str, options: list[str]) -> str:
     value = request.query_params.get(name) or default
     if value not in options:
-        raise invalid_param(name, f"{name} is not one of {', '.join(options)}.")
+        raise invalid_param(name, f"{name} is not one of {', '.join(options)}.", "rest_not_in_enum")
     return value
 
 
@@ -73,11 +65,7 @@ def _date_param(request: Request, name: str, to_frame: Callable[[datetime], date
     raw = request.query_params.get(name)
     if not raw:
         return None
-    try:
-        parsed = parse_date(raw)
-    except ValueError:
-        raise invalid_param(name, "Invalid date.") from None
-    return to_frame(parsed).replace(microsecond=0)
+    return to_frame(rest_date(name, raw)).replace(microsecond=0)
 
 
 def _paging(request: Request) -> tuple[int, int]:
@@ -137,10 +125,13 @@ def api_routes(shop: Shop) -> list[BaseRoute]:
 
         return convert
 
-    def order_or_404(order_id: int) -> Order:
-        order = shop.orders.get(order_id)
+    def permitted_order(request: Request, action: str, missing: int) -> Order:
+        """The order of the path, once the route's permission check passed; WooCommerce's
+        "Invalid ID." (with status ``missing``) when there is none."""
+        order = shop.orders.get(int(request.path_params["id"]))
+        Shop.permit(request, action, found=order is not None)
         if order is None:
-            raise RestError("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+            raise RestError("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", missing)
         return order
 
     async def list_orders(request: Request) -> Response:
@@ -150,11 +141,13 @@ def api_routes(shop: Shop) -> list[BaseRoute]:
         statuses = _list_param(request, "status") or ["any"]
         for status in statuses:
             if status not in [*ORDER_STATUSES, "any"]:
-                raise invalid_param("status", f"status[0] is not one of {', '.join([*ORDER_STATUSES, 'any'])}.")
+                raise invalid_param("status", f"status[0] is not one of {', '.join([*ORDER_STATUSES, 'any'])}.",
+                                    "rest_not_in_enum")  # fmt: skip
         use_gmt = _bool_param(request, "dates_are_gmt")
         frame = to_frame(use_gmt)
         bounds = {name: _date_param(request, name, frame)
                   for name in ("after", "before", "modified_after", "modified_before")}  # fmt: skip
+        Shop.permit(request, "list")
 
         def when(moment: datetime) -> datetime:
             return moment if use_gmt else moment + shop.offset
@@ -185,21 +178,30 @@ def api_routes(shop: Shop) -> list[BaseRoute]:
         return _collection(request, selected, paging, lambda o: order_json(shop, o, site_url(request)))
 
     async def one_order(request: Request) -> Response:
-        order = order_or_404(int(request.path_params["id"]))
-        if request.method != "GET":
-            body = await _json_body(request)
-            if "status" in body:
-                shop.touch_order(order, str(body["status"]), None)
+        if request.method == "GET":
+            order = permitted_order(request, "read", 404)
+            return JSONResponse(order_json(shop, order, site_url(request)))
+        body = await _json_body(request)
+        status = order_status(body["status"]) if "status" in body else None
+        order = permitted_order(request, "edit", 400)  # an update of no order is a bad request
+        if status is not None:
+            shop.touch_order(order, status, None)
         return JSONResponse(order_json(shop, order, site_url(request)))
 
     async def order_notes(request: Request) -> Response:
-        order = order_or_404(int(request.path_params["id"]))
+        order = shop.orders.get(int(request.path_params["id"]))
         if request.method == "GET":
+            Shop.permit(request, "list")
+            if order is None:
+                raise RestError("woocommerce_rest_shop_order_invalid_id", "Invalid order ID.", 404)
             notes = sorted(order.notes, key=lambda n: n["id"], reverse=True)
             return JSONResponse([note_json(shop, n) for n in notes])
         body = await _json_body(request)
         if not isinstance(body.get("note"), str) or not body["note"]:
             raise RestError("rest_missing_callback_param", "Missing parameter(s): note", 400, params=["note"])
+        Shop.permit(request, "create")
+        if order is None:
+            raise RestError("woocommerce_rest_order_invalid_id", "Invalid order ID.", 404)
         note = shop.add_note(order, body["note"], bool(body.get("customer_note", False)))
         return JSONResponse(note_json(shop, note), status_code=201)
 
@@ -212,19 +214,23 @@ def api_routes(shop: Shop) -> list[BaseRoute]:
             products = [p for p in products if p.sku in wanted]  # products and variations, as WooCommerce
         else:
             products = [p for p in products if p.type != "variation"]
+        Shop.permit(request, "list")
         products.sort(key=lambda p: (p.created, p.id), reverse=True)
         return _collection(request, products, paging, lambda p: product_json(shop, p, site_url(request)))
 
     async def one_product(request: Request) -> Response:
         product = shop.products.get(int(request.path_params["id"]))
-        if product is None:
-            raise RestError("woocommerce_rest_product_invalid_id", "Invalid ID.", 404)
+        body = await _json_body(request) if request.method != "GET" else {}
+        Shop.permit(request, "read" if request.method == "GET" else "edit", found=product is not None)
+        if product is None:  # GET: not found; an update of no product: a bad request
+            raise RestError("woocommerce_rest_product_invalid_id", "Invalid ID.", 404 if request.method == "GET" else 400)
         if request.method != "GET":
-            _apply_product(product, await _json_body(request))
+            _apply_product(product, body)
         return JSONResponse(product_json(shop, product, site_url(request)))
 
     async def batch_products(request: Request) -> Response:
         body = await _json_body(request)
+        Shop.permit(request, "batch")
         count = sum(len(body.get(key) or []) for key in ("create", "update", "delete"))
         if count > MAX_BATCH:
             raise RestError("woocommerce_rest_request_entity_too_large",

@@ -14,7 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from orderdeck.plugins.sandbox import ApiError, Emulator, basic_auth, credentials_match
+from orderdeck.plugins.sandbox import Emulator
+from orderdeck.plugins.sandbox.emulator import Handler
+from orderdeck_woocommerce.sandbox.auth import ApiKey
+from orderdeck_woocommerce.sandbox.errors import RestError, invalid_param, wp_error
 from orderdeck_woocommerce.sandbox.render import CENT, gmt, order_json, site_url
 
 ORDER_STATUSES = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "trash"]
@@ -53,21 +56,11 @@ def parse_date(value: str) -> datetime:
     return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
 
 
-def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
-    """A WordPress REST error: ``{"code", "message", "data": {"status", ...}}``."""
-    return JSONResponse({"code": code, "message": message, "data": {"status": status, **data}}, status_code=status)
-
-
-class RestError(ApiError):
-    """Answered as a WordPress REST error body."""
-
-    def __init__(self, code: str, message: str, status: int, **data: Any) -> None:
-        super().__init__(wp_error(code, message, status, **data), message)
-
-
-def invalid_param(name: str, reason: str) -> RestError:
-    """WordPress's answer to a query parameter it refuses."""
-    return RestError("rest_invalid_param", f"Invalid parameter(s): {name}", 400, params={name: reason})
+def order_status(value: Any) -> str:
+    """An order status as an update gives it, or WordPress's 400 for one that is none."""
+    if not isinstance(value, str) or value not in ORDER_STATUSES:
+        raise invalid_param("status", f"status is not one of {', '.join(ORDER_STATUSES)}.", "rest_not_in_enum")
+    return value
 
 
 @dataclass
@@ -125,21 +118,30 @@ class Product:
     modified: datetime = field(default_factory=now)
 
 
+PERMISSION_ERRORS = {
+    "list": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
+    "read": ("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource."),
+    "edit": ("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource."),
+    "create": ("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources."),
+    "batch": ("woocommerce_rest_cannot_batch", "Sorry, you are not allowed to batch manipulate this resource."),
+}
+"""What each kind of route answers an anonymous request (WooCommerce's REST controllers)."""
+
+
 class Shop(Emulator):
     """One emulated shop: its products and orders (faults and the request log come with the base)."""
 
     messages = {
         "rate_limit": ("rest_too_many_requests", "Too many requests, slow down."),
         "server_error": ("internal_server_error", "There has been a critical error on this website."),
-        "unauthorised": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
     }
+    """Credentials are WooCommerce's own (``api``, ``auth``), so no "unauthorised" of the base's."""
     malformed_body = '[{"id": 101, "status": "processing", "line_items": [{"sku": '
 
     def __init__(self, *, key: str, secret: str, skus: list[str], seed: int | None, utc_offset_hours: float,
-                 currency: str) -> None:  # fmt: skip
+                 currency: str, permissions: str = "read_write") -> None:  # fmt: skip
         super().__init__()
-        self.key = key
-        self.secret = secret
+        self.api_key = ApiKey(key, secret, permissions)
         self.rng = random.Random(seed)
         self.offset = timedelta(hours=utc_offset_hours)
         self.currency = currency
@@ -156,13 +158,24 @@ class Shop(Emulator):
     def error(self, status: int, code: str, message: str) -> Response:
         return wp_error(code, message, status)
 
-    def authorised(self, request: Request) -> bool:
-        """HTTP Basic with the consumer key and secret, else the consumer_key and consumer_secret
-        query parameters."""
-        given = basic_auth(request)
-        if given is None:
-            given = (request.query_params.get("consumer_key", ""), request.query_params.get("consumer_secret", ""))
-        return credentials_match(given, (self.key, self.secret))
+    def api(self, handler: Handler, *, authenticate: bool = True) -> Handler:
+        """The base's wrapping (log, faults), then WooCommerce's authentication (``auth``): refused
+        credentials answer its error; ``request.state.authenticated`` tells the route's
+        permission check (``permit``) whether a key or nobody is asking."""
+
+        async def authenticated(request: Request) -> Response:
+            request.state.authenticated = await self.api_key.authenticate(request) if authenticate else True
+            return await handler(request)
+
+        return super().api(authenticated, authenticate=False)
+
+    @staticmethod
+    def permit(request: Request, action: str, found: bool = True) -> None:
+        """A route's permission check (WooCommerce's ``*_permissions_check``): an anonymous request
+        is refused with the route's 401 (``PERMISSION_ERRORS[action]``); one about an object that
+        does not exist (``found`` False) passes, to be answered "Invalid ID." by the route."""
+        if found and not request.state.authenticated:
+            raise RestError(*PERMISSION_ERRORS[action], 401)
 
     def unmatched(self, request: Request, status: int, detail: str) -> Response:
         if request.url.path.startswith("/wp-json"):
@@ -308,9 +321,7 @@ class Shop(Emulator):
         """A change to an order (its status, if given): date_modified becomes ``modified`` or now."""
         moment = now()
         if status is not None:
-            if status not in ORDER_STATUSES:
-                raise RestError("rest_invalid_param", "Invalid parameter(s): status", 400,
-                                params={"status": f"status is not one of {', '.join(ORDER_STATUSES)}."})  # fmt: skip
+            order_status(status)
             if status == "completed" and order.status != "completed":
                 order.completed = moment
             if status in ("processing", "completed") and order.paid is None:

@@ -26,10 +26,11 @@ import functools
 import json
 import ssl
 import uuid
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import certifi
 import httpx
+from pydantic import AfterValidator
 from tenacity import AsyncRetrying, RetryCallState
 
 from orderdeck.ratelimit import Rate, partner_limiter
@@ -48,6 +49,30 @@ T = TypeVar("T")
 def default_tls() -> ssl.SSLContext:
     """One TLS context with the system's CA certificates, shared by every client of the process."""
     return ssl.create_default_context(cafile=certifi.where())
+
+
+@functools.cache
+def tls_context(trusted_certificate: str | None = None) -> ssl.SSLContext:
+    """What a client checks a partner's certificate against (``PartnerHttp(verify=...)``): the
+    public CAs, or with ``trusted_certificate`` (PEM) that certificate alone (a self-signed
+    partner, a sandbox). Checks are never turned off."""
+    if not trusted_certificate:
+        return default_tls()
+    return ssl.create_default_context(cadata=trusted_certificate)
+
+
+def _pem_certificate(value: str | None) -> str | None:
+    if value and value.strip():
+        try:
+            ssl.create_default_context(cadata=value)
+        except (ssl.SSLError, ValueError):
+            raise ValueError("must be a certificate in PEM form (-----BEGIN CERTIFICATE-----...)") from None
+        return value
+    return None
+
+
+TrustedCertificate = Annotated[str | None, AfterValidator(_pem_certificate)]
+"""A connector setting: a PEM certificate to trust instead of the public CAs (empty: none)."""
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
