@@ -203,8 +203,12 @@ class AmazonClient:
         raise PartnerUnreadable(f"getOrderItems {order_id}: more than 100 pages of items")
 
     async def confirm_shipment(self, order_id: str, body: dict[str, Any]) -> None:
-        """confirmShipment: tell Amazon a package of the order shipped (204)."""
-        await self.call("confirmShipment", "POST", f"{ORDERS}/{_segment(order_id)}/shipmentConfirmation", json=body)
+        """confirmShipment: tell Amazon a package of the order shipped (204, no body: any other
+        answer, e.g. a proxy's page, is unreadable and the note is tried again)."""
+        response = await self.call("confirmShipment", "POST", f"{ORDERS}/{_segment(order_id)}/shipmentConfirmation", json=body)
+        if response.status_code != 204 or response.content.strip():
+            raise PartnerUnreadable(f"confirmShipment {order_id}: expected 204 without a body, got {response.status_code} "
+                                    f"{response.text[:200]!r}")  # fmt: skip
 
     # Listings Items 2021-08-01
 

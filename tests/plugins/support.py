@@ -136,11 +136,13 @@ class ApiSpec:
         self.document = _nullable(document) if self.openapi3 else document
         self.name = name
         if self.openapi3:
-            servers = self.document.get("servers") or [{"url": ""}]
-            base = re.sub(r"^[a-z]+://[^/]+", "", servers[0].get("url", "")).rstrip("/")
-            base = re.sub(r"\{[^}]+\}", "[^/]+", base)  # server variables
+            server = (self.document.get("servers") or [{"url": ""}])[0]
+            url = server.get("url", "")
+            for variable, spec in server.get("variables", {}).items():  # their defaults
+                url = url.replace(f"{{{variable}}}", str(spec.get("default", "")))
+            base = re.escape(re.sub(r"^[a-z]+://[^/]+", "", url).rstrip("/"))
         else:
-            base = (self.document.get("basePath") or "").rstrip("/")
+            base = re.escape((self.document.get("basePath") or "").rstrip("/"))
         self.operations: list[SpecOperation] = []
         for template, item in self.document["paths"].items():
             shared = item.get("parameters", [])
