@@ -119,3 +119,18 @@ async def test_two_concurrent_writes_of_one_page_create_each_order_once(postgres
     assert await Order.filter(channel_id=channel.id).count() == 10
     assert await levels_of("MUG", default_location.id) == (10, 20)
     await assert_stock_consistent()
+
+
+async def test_a_channels_extended_properties_are_stored_with_the_order(default_location, actor):
+    """What a channel says of an order beyond the fields (e.g. Amazon's FulfillmentChannel AFN: an
+    order Amazon fulfils) is kept as the order's extended properties."""
+    from dataclasses import replace
+
+    from orderdeck.models import OrderProperty
+
+    channel = await shop(default_location, actor)
+    fba = replace(channel_order("1901"), properties={"FulfillmentChannel": "AFN", "IsPrime": "true"})
+    await sync.ingest_page(channel.id, page(fba))
+    order = await Order.get(reference="1901")
+    stored = {p.name: p.value for p in await OrderProperty.filter(order_id=order.id)}
+    assert stored == {"FulfillmentChannel": "AFN", "IsPrime": "true"}

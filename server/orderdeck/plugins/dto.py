@@ -65,6 +65,8 @@ class ChannelOrder:
 
     reference: the channel's order number (unique per channel; what users search by).
     status: the channel's own status text, mapped by the plugin's map_status hook.
+    properties: extended properties (name: value) the channel adds to the order, stored with it
+        (e.g. Amazon's FulfillmentChannel, AFN for orders Amazon fulfils).
     """
 
     reference: str
@@ -82,6 +84,7 @@ class ChannelOrder:
     postage: Decimal = Decimal(0)
     total: Decimal | None = None
     payment_method: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

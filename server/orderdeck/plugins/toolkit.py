@@ -12,8 +12,10 @@ and typed errors, so no plugin re-implements them.
   partner's budget holds across calls, jobs and workers; ``request(..., operation=...)`` gives an
   operation its own bucket (``operation_rates`` sets its rate).
 - 429: waits for Retry-After (or the bucket's pace) and tries again, up to ``max_wait`` seconds in
-  all; past that raises PartnerRateLimited(retry_after) for the job to retry later. A rate header
-  (e.g. Amazon's x-amzn-RateLimit-Limit) re-tunes the bucket to what the channel announces.
+  all; past that raises PartnerRateLimited(retry_after) for the job to retry later (a 429 without
+  Retry-After waits one interval of the operation's rate). A rate header (e.g. Amazon's
+  x-amzn-RateLimit-Limit) re-tunes the bucket of the operation it answered (or the client's own
+  rate, for requests without an operation) to what the channel announces.
 - Timeouts, connection errors and 5xx are retried ``retries`` times with exponential backoff, then
   raise PartnerUnavailable. 401/403 raise PartnerAuthError; other 4xx raise PartnerDataError, with the
   channel's own message; unreadable bodies raise PartnerUnreadable (retried: see errors.py).
@@ -183,10 +185,10 @@ class PartnerHttp:
             response = await self.client.request(method, url, **kwargs)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise PartnerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
-        self._follow_rate(response)
+        self._follow_rate(response, operation)
         status = response.status_code
         if status == 429:
-            pause = _retry_after(response, 1 / self.rate.per_second)
+            pause = _retry_after(response, 1 / self.operation_rates.get(operation, self.rate).per_second)
             raise PartnerRateLimited(f"{method} {url}: rate limited by the partner", retry_after=pause)
         if status >= 500:
             raise PartnerUnavailable(f"{method} {url}: HTTP {status}: {_message(response)}")
@@ -196,15 +198,20 @@ class PartnerHttp:
             raise PartnerDataError(f"{method} {url}: HTTP {status}: {_message(response)}")
         return response
 
-    def _follow_rate(self, response: httpx.Response) -> None:
-        """Follow the rate the partner announces (requests a second) in its rate header."""
+    def _follow_rate(self, response: httpx.Response, operation: str) -> None:
+        """Follow the rate the partner announces (requests a second) in its rate header, for the
+        operation the response answers (its own bucket when it has one)."""
         if self.rate_header and self.rate_header in response.headers:
             try:
                 announced = float(response.headers[self.rate_header])
             except ValueError:
                 return
             if announced > 0:
-                self.rate = Rate(announced * 60, self.rate.burst)
+                if operation in self.operation_rates:
+                    burst = self.operation_rates[operation].burst
+                    self.operation_rates[operation] = Rate(announced * 60, burst)
+                else:
+                    self.rate = Rate(announced * 60, self.rate.burst)
 
     @staticmethod
     def json(response: httpx.Response, expected: type[T]) -> T:

@@ -102,6 +102,7 @@ def order_input(connection: Connection, channel: Channel, order: ChannelOrder, p
         "billing_address": asdict(order.billing_address) if order.billing_address else None,
         "shipping_service": order.shipping_service, "postage": order.postage, "currency": order.currency,
         "payment_method": order.payment_method,
+        "properties": [{"name": name, "value": value} for name, value in order.properties.items()],
         "items": [{"sku": line.channel_sku, "channel_sku": line.channel_sku, "item_number": line.line_id,
                    "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price,
                    "discount": line.discount} for line in order.lines],

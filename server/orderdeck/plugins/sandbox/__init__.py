@@ -78,7 +78,7 @@ from starlette.applications import Starlette
 
 from orderdeck.plugins.connectors import NAME
 from orderdeck.plugins.sandbox.auth import basic_auth, bearer_token, credentials_match
-from orderdeck.plugins.sandbox.emulator import CONTROL, ApiError, Emulator, control_error, control_json, sandbox_app
+from orderdeck.plugins.sandbox.emulator import CONTROL, FAULT_HEADER, ApiError, Emulator, control_error, control_json, sandbox_app
 from orderdeck.plugins.sandbox.faults import FAULT_KINDS, DroppedConnection, Fault, FaultQueue
 from orderdeck.plugins.sandbox.log import LoggedRequest, RequestLog
 from orderdeck.plugins.sandbox.paging import (
@@ -93,7 +93,7 @@ from orderdeck.plugins.sandbox.paging import (
 )
 
 __all__ = [
-    "CONTROL", "FAULT_KINDS", "ApiError", "CursorPage", "DroppedConnection", "Emulator", "Fault", "FaultQueue",
+    "CONTROL", "FAULT_HEADER", "FAULT_KINDS", "ApiError", "CursorPage", "DroppedConnection", "Emulator", "Fault", "FaultQueue",
     "InvalidCursor", "LoggedRequest", "NumberedPage", "RequestLog", "Sandbox", "basic_auth", "bearer_token",
     "control_error", "control_json", "credentials_match", "cursor_page", "decode_cursor", "encode_cursor",
     "number_page", "page_url", "problems", "sandbox_app",

@@ -26,6 +26,8 @@ from orderdeck.plugins.sandbox.log import RequestLog
 Handler = Callable[[Request], Awaitable[Response]]
 CONTROL = "/__sandbox"
 """Where the control API lives (not the partner's API: no auth, JSON in, JSON out)."""
+FAULT_HEADER = "X-Sandbox-Fault"
+"""Marks an answer an injected fault gave (its kind), not the emulated partner."""
 
 
 class ApiError(Exception):
@@ -113,6 +115,7 @@ class Emulator:
                 await asyncio.sleep(fault.seconds)
             response = self.fault_response(fault)
             if response is not None:
+                response.headers[FAULT_HEADER] = fault.kind  # tests checking answers against a spec skip these
                 return response
         if authenticate and not self.authorised(request):
             return self.error(401, *self.messages["unauthorised"])
