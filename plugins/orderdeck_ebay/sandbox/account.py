@@ -97,7 +97,7 @@ class Quota:
         moment = time.monotonic()
         self.made = [t for t in self.made if t > moment - self.seconds]
         if len(self.made) >= self.calls:
-            return self.made[0] + self.seconds - moment
+            return (self.made[0] + self.seconds - moment) if self.made else self.seconds
         self.made.append(moment)
         return None
 
