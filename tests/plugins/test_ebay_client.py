@@ -15,8 +15,9 @@ from orderdeck.plugins.errors import PartnerAuthError, PartnerRateLimited, Partn
 from orderdeck.plugins.manager import channel_connector
 from orderdeck.plugins.oauth import TOKENS
 from orderdeck_ebay import download
+from orderdeck_ebay.client import SCOPES, EbayClient
 from orderdeck_ebay.sandbox import EbayAccount
-from tests.plugins.ebay import EbayControl, assert_kept, connection, ebay_sandbox, past
+from tests.plugins.ebay import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, EbayControl, assert_kept, connection, ebay_sandbox, past
 
 pytestmark = pytest.mark.asyncio
 
@@ -265,3 +266,19 @@ async def test_malformed_json_is_unreadable_and_a_dropped_connection_unavailable
     assert (await hooks.download_orders(channel, None, 10)).orders == []
     faulty = (EbayAccount.malformed_body.encode(), b'{"partial": ')  # the faults' answers, broken on purpose
     ebay.recorder.exchanges[:] = [e for e in ebay.recorder.exchanges if e.response_body not in faulty]
+
+
+async def test_a_401_that_outlives_a_new_token_and_a_403_are_auth_errors(hooks):
+    with ebay_sandbox(token_seconds=0) as ebay:  # every token eBay issues is dead on arrival
+        with pytest.raises(PartnerAuthError, match="errorId 1001"):
+            await hooks.download_orders(connection(ebay.url), None, 10)
+        assert [r["status"] for r in ebay.requests()] == [200, 401, 200, 401], "refreshed once, then given up"
+        TOKENS.clear()
+    with ebay_sandbox() as ebay:
+        settings = connection(ebay.url).settings
+        async with EbayClient(connection_id="ch-narrow", api_url=ebay.url, token_url=settings.token_endpoint(), client_id=CLIENT_ID,
+                              client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN, scopes=SCOPES[:1],
+                              limits=settings.limits()) as narrow:  # fmt: skip
+            with pytest.raises(PartnerAuthError, match="errorId 1100"):
+                await narrow.bulk_update_quantities([("MUG-RED", 1)])
+        assert_kept(ebay.recorder.exchanges)
