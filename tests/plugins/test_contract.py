@@ -164,7 +164,7 @@ def test_every_problem_is_reported_by_plugin_and_connector(plugins_folder):
 def test_the_connectors_that_keep_the_contract_work_beside_the_broken_ones(plugins_folder):
     names = {c.name: c.kind for c in manager.connectors()}
     assert names == {"pair_shop": ConnectorKind.CHANNEL, "pair_warehouse": ConnectorKind.FULFILMENT_CENTRE,
-                     "sample": ConnectorKind.CHANNEL, "woocommerce": ConnectorKind.CHANNEL, "amazon": ConnectorKind.CHANNEL,
+                     "sample": ConnectorKind.CHANNEL, "woocommerce": ConnectorKind.CHANNEL, "amazon": ConnectorKind.CHANNEL, "ebay": ConnectorKind.CHANNEL,
                      "url_dropship": ConnectorKind.FULFILMENT_CENTRE,
                      "ftp_warehouse": ConnectorKind.FULFILMENT_CENTRE}  # fmt: skip
     assert manager.loaded().origins["pair_warehouse"] == "good_pair"

@@ -130,7 +130,7 @@ def plugins_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def test_a_plugin_offering_a_sandbox_is_found_by_its_connectors_name(plugins_folder):
-    assert [s.name for s in manager.sandboxes()] == ["amazon", "ftp_warehouse", "kiosk", "kiosk_plain", "twice", "url_dropship", "woocommerce"]
+    assert [s.name for s in manager.sandboxes()] == ["amazon", "ebay", "ftp_warehouse", "kiosk", "kiosk_plain", "twice", "url_dropship", "woocommerce"]
     offered = manager.sandbox("kiosk")
     assert isinstance(offered, Sandbox) and (offered.title, offered.description) == ("Kiosk API", "A made-up kiosk API")
     assert manager.loaded().origins["kiosk"] == "kiosk_shop"
@@ -161,9 +161,9 @@ def test_an_unknown_sandbox_is_refused_with_the_sandboxes_there_are(plugins_fold
     runner = CliRunner()
     nosuch = runner.invoke(main, ["sandbox", "nosuch"])
     assert nosuch.exit_code == 1
-    assert "No installed connector is called 'nosuch' (sandboxes: amazon, ftp_warehouse, kiosk, kiosk_plain, twice, url_dropship, woocommerce)" in nosuch.output
+    assert "No installed connector is called 'nosuch' (sandboxes: amazon, ebay, ftp_warehouse, kiosk, kiosk_plain, twice, url_dropship, woocommerce)" in nosuch.output
     none = runner.invoke(main, ["sandbox", "sample"])
-    assert none.exit_code == 1 and "The sample connector offers no sandbox (sandboxes: amazon, ftp_warehouse, kiosk" in none.output
+    assert none.exit_code == 1 and "The sample connector offers no sandbox (sandboxes: amazon, ebay, ftp_warehouse, kiosk" in none.output
     seeded = runner.invoke(main, ["sandbox", "kiosk_plain", "--seed-orders", "3"])
     assert seeded.exit_code == 1 and "The kiosk_plain sandbox takes no --seed-orders" in seeded.output
 

@@ -94,12 +94,15 @@ class OrderPage:
     cursor: where the next call continues (opaque to orderdeck, stored only after the page is
         committed); has_more: whether another page follows now.
     rejected: orders the plugin could not read, as (reference or "", reason), logged as skips.
+    notices: what the run's log should say about the download itself (e.g. that the cursor was
+        older than the channel can look back, so it was moved on), one issue each.
     """
 
     orders: list[ChannelOrder]
     cursor: str | None
     has_more: bool
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ class FollowUp:
 
 @dataclass(frozen=True)
 class ItemResult:
-    """The outcome for one stock update or dispatch note: ok, or the channel's error."""
+    """The outcome for one stock update or dispatch note: ok, or the channel's error (on an ok
+    result: the channel's warnings, if it gave any, kept with the listing)."""
 
     id: str
     ok: bool

@@ -19,6 +19,10 @@ and typed errors, so no plugin re-implements them.
 - Timeouts, connection errors and 5xx are retried ``retries`` times with exponential backoff, then
   raise PartnerUnavailable. 401/403 raise PartnerAuthError; other 4xx raise PartnerDataError, with the
   channel's own message; unreadable bodies raise PartnerUnreadable (retried: see errors.py).
+- ``error_for(response, what)``: a partner's own reading of its error answers (e.g. eBay's
+  ``{"errors": [{"errorId", ...}]}``), asked first for every answer of 400 or more: the typed
+  error it returns is raised (and retried as its type says), None leaves the answer to the rules
+  above.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import functools
 import json
 import ssl
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import certifi
@@ -38,6 +43,7 @@ from tenacity import AsyncRetrying, RetryCallState
 from orderdeck.ratelimit import Rate, partner_limiter
 from orderdeck.plugins.errors import (
     PartnerAuthError,
+    PartnerError,
     PartnerDataError,
     PartnerRateLimited,
     PartnerUnavailable,
@@ -140,6 +146,7 @@ class PartnerHttp:
         rate_header: str | None = None,
         limit_key: str | None = None,
         operation_rates: dict[str, tuple[float, int]] | None = None,
+        error_for: Callable[[httpx.Response, str], PartnerError | None] | None = None,
         **client_options: Any,
     ) -> None:
         self.rate = Rate(rate * 60, burst)
@@ -148,6 +155,7 @@ class PartnerHttp:
         self.retries = retries
         self.max_wait = max_wait
         self.rate_header = rate_header
+        self.error_for = error_for
         if client_options.get("verify", True) is True:
             client_options["verify"] = default_tls()  # loading the CA bundle costs ~40 ms a client
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, **client_options)
@@ -187,6 +195,10 @@ class PartnerHttp:
             raise PartnerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         self._follow_rate(response, operation)
         status = response.status_code
+        if status >= 400 and self.error_for is not None:
+            error = self.error_for(response, f"{method} {url}")
+            if error is not None:
+                raise error
         if status == 429:
             pause = _retry_after(response, 1 / self.operation_rates.get(operation, self.rate).per_second)
             raise PartnerRateLimited(f"{method} {url}: rate limited by the partner", retry_after=pause)

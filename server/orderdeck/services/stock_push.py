@@ -118,9 +118,11 @@ async def _record(claim: Claim, batch: Batch, results: list[ItemResult], run: Sy
         result = by_id.get(str(listing_id)) or ItemResult(str(listing_id), False, "the plugin gave no result")
         listing.push_claimed_at, listing.submitted_at = None, now
         listing.push_attempts, listing.next_push_at = 0, None
-        if result.ok:
-            listing.submitted_quantity, listing.submit_status, listing.submit_error = quantity, SubmitStatus.OK, ""
+        if result.ok:  # an accepted update's text is the channel's warnings, kept with the listing
+            listing.submitted_quantity, listing.submit_status, listing.submit_error = quantity, SubmitStatus.OK, result.error[:500]
             run.pushed += 1
+            if result.error:
+                issues.append((listing.channel_sku, "WARNING", f"quantity {quantity} taken with warnings: {result.error}"))
         else:
             listing.submit_status, listing.submit_error = SubmitStatus.FAILED, result.error[:500]
             run.failed += 1

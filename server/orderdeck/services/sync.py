@@ -11,6 +11,7 @@ For each order of a page:
   then by SKU, stock reserved (a line whose SKU matches nothing stays unlinked, and is logged);
 - unreadable (rejected by the plugin, or invalid for orderdeck): logged as failed, the rest of
   the page goes on.
+The page's notices (what the plugin says about the download itself) are logged as NOTICE issues.
 The channel's cursor advances in the same transaction, so a page is never half taken.
 
 download_channel runs those pages as one SyncRun of the automation log (counts and each skipped or
@@ -116,6 +117,7 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
     for reference, reason in page.rejected:
         counts.failed += 1
         counts.issues.append((reference, "REJECTED", reason))
+    counts.issues += [("", "NOTICE", notice) for notice in page.notices]
     async with transaction():
         if claim is not None:
             await claim.renew()
