@@ -427,7 +427,7 @@ async def test_0011_moves_each_channels_account_to_a_connection_and_loses_nothin
             for channel_id, row in (await _rows("channel")).items():
                 old = channels[channel_id]
                 kept = {c: old[c] for c in ("id", "source", "download_location_id", "download_unpaid", "status_overrides")}
-                later = {"follow_up_since": None, "follow_up_after_days": 7}  # 0012's: off for every channel
+                later = {"follow_up_since": None, "follow_up_after_days": 7, "fulfilment_location_id": None}  # 0012's
                 assert row == {**kept, "connection_id": old["id"], **later}
             for table, rows in moved.items():  # the same rows, under their channel's connection
                 after = await _rows(table)

@@ -15,7 +15,8 @@ class Channel(Model):
 
     One to one with its connection, under the same id. Orders download to download_location. The
     stock offered on the channel is the sum of what is available at its stock locations (none:
-    nothing is pushed). Where the connector offers a follow-up on a sale (e.g. Amazon's review
+    nothing is pushed). Orders the channel fulfils itself (Amazon FBA) go to fulfilment_location
+    (none: they are refused, each logged). Where the connector offers a follow-up on a sale (e.g. Amazon's review
     request), it is on since follow_up_since (null: off), follow_up_after_days after each dispatch
     sent from then on.
     """
@@ -28,6 +29,9 @@ class Channel(Model):
     )
     stock_locations = fields.ManyToManyField(
         "models.Location", related_name="stock_channels", through="channel_stock_location"
+    )
+    fulfilment_location = fields.ForeignKeyField(
+        "models.Location", related_name="fulfilling_channels", on_delete=fields.RESTRICT, null=True, db_index=True
     )
     download_unpaid = fields.BooleanField(default=False, db_default=False)
     status_overrides = fields.JSONField(default=dict)

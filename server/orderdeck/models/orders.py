@@ -36,15 +36,19 @@ class FulfilmentState(str, Enum):
     ERROR: the centre reported an error (still locked in; fulfilment_message says what);
     SHIPPED: the centre shipped it (the order is processed); CANCELLED: the centre cancelled it
     (the lock-in ended: the order is open and movable again, and not exported again unless moved).
+    BY_CHANNEL: the order's channel fulfils it itself (Amazon FBA): held at the channel's
+    fulfilment location (locked and parked, holding no stock: the channel's own inventory counts
+    it), never exported, processed when the channel reports it shipped (SHIPPED).
     """
 
     EXPORTED = "EXPORTED"
     ERROR = "ERROR"
     SHIPPED = "SHIPPED"
     CANCELLED = "CANCELLED"
+    BY_CHANNEL = "BY_CHANNEL"
 
 
-LOCKED_IN = (FulfilmentState.EXPORTED, FulfilmentState.ERROR)
+LOCKED_IN = (FulfilmentState.EXPORTED, FulfilmentState.ERROR, FulfilmentState.BY_CHANNEL)
 """The fulfilment states in which the centre holds the order."""
 
 

@@ -67,6 +67,9 @@ class ChannelOrder:
     status: the channel's own status text, mapped by the plugin's map_status hook.
     properties: extended properties (name: value) the channel adds to the order, stored with it
         (e.g. Amazon's FulfillmentChannel, AFN for orders Amazon fulfils).
+    fulfilled_by_channel: the channel fulfils the order itself (Amazon FBA): it goes to the
+        channel's fulfilment location, held there (locked, parked, holding no stock), is never
+        exported or processed by hand, and is processed when the channel reports it shipped.
     """
 
     reference: str
@@ -85,6 +88,7 @@ class ChannelOrder:
     total: Decimal | None = None
     payment_method: str = ""
     properties: dict[str, str] = field(default_factory=dict)
+    fulfilled_by_channel: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class ChannelInput(Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
     download_location_id: uuid.UUID | None = None
     stock_location_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    fulfilment_location_id: uuid.UUID | None = None
     download_unpaid: bool = False
     status_overrides: dict[text(100, 1), StatusOverride] = Field(default_factory=dict, max_length=100)
     sync_interval_seconds: int = Field(300, ge=60, le=86_400)
@@ -61,6 +62,7 @@ class ChannelPatch(Strict):
     settings: dict[str, Any] | None = None
     download_location_id: uuid.UUID | None = None
     stock_location_ids: list[uuid.UUID] | None = Field(None, max_length=50)
+    fulfilment_location_id: uuid.UUID | None = None
     download_unpaid: bool | None = None
     status_overrides: dict[text(100, 1), StatusOverride] | None = Field(None, max_length=100)
     sync_interval_seconds: int | None = Field(None, ge=60, le=86_400)
@@ -82,13 +84,15 @@ async def channel_of(channel_id: uuid.UUID) -> tuple[Connection, Channel]:
     return connection, await Channel.get(id=channel_id)
 
 
-async def _locations(download_id: uuid.UUID | None, stock_ids: list[uuid.UUID]) -> tuple[Location, list[Location]]:
+async def _locations(download_id: uuid.UUID | None, stock_ids: list[uuid.UUID],
+                     fulfilment_id: uuid.UUID | None = None) -> tuple[Location, list[Location]]:  # fmt: skip
     """The download location (the default one when None) and the stock locations, held for the
-    transaction; unknown ids are errors naming the field."""
-    wanted = {*stock_ids, *([download_id] if download_id else [])}
+    transaction with the fulfilment location (if any); unknown ids are errors naming the field."""
+    wanted = {*stock_ids, *([download_id] if download_id else []), *([fulfilment_id] if fulfilment_id else [])}
     found = await hold_locations(wanted)
-    errors = [FieldError(f"Location {i} does not exist", "downloadLocationId", ErrorCode.NOT_FOUND)
-              for i in [download_id] if i and i not in found]  # fmt: skip
+    errors = [FieldError(f"Location {i} does not exist", field, ErrorCode.NOT_FOUND)
+              for i, field in ((download_id, "downloadLocationId"), (fulfilment_id, "fulfilmentLocationId"))
+              if i and i not in found]  # fmt: skip
     errors += [FieldError(f"Location {i} does not exist", f"stockLocationIds.{n}", ErrorCode.NOT_FOUND)
                for n, i in enumerate(stock_ids) if i not in found]  # fmt: skip
     if errors:
@@ -103,6 +107,7 @@ def _snapshot(connection: Connection, channel: Channel, stock: list[Location], s
         "settings": connection.settings, "secretsSet": secrets,
         "downloadLocationId": str(channel.download_location_id),
         "stockLocationIds": [str(loc.id) for loc in stock], "downloadUnpaid": channel.download_unpaid,
+        "fulfilmentLocationId": str(channel.fulfilment_location_id) if channel.fulfilment_location_id else None,
         "statusOverrides": channel.status_overrides, "syncIntervalSeconds": connection.sync_interval_seconds,
     }  # fmt: skip
 
@@ -113,14 +118,15 @@ async def create_channel(data: ChannelInput | dict, actor: Actor) -> Channel:
     connector = _connector(given.plugin)
     async with transaction():
         await require_unique_name(given.name)
-        download, stock = await _locations(given.download_location_id, given.stock_location_ids)
+        download, stock = await _locations(given.download_location_id, given.stock_location_ids,
+                                           given.fulfilment_location_id)  # fmt: skip
         connection = Connection(name=given.name, kind=ConnectionKind.CHANNEL, connector=connector.name,
                                 enabled=given.enabled, sync_interval_seconds=given.sync_interval_seconds)  # fmt: skip
         secrets = seal(connection, connector, given.settings)
         await connection.save()
         channel = Channel(
             id=connection.id, connection=connection, source=connector.source, download_location_id=download.id,
-            download_unpaid=given.download_unpaid,
+            fulfilment_location_id=given.fulfilment_location_id, download_unpaid=given.download_unpaid,
             status_overrides={k: v.model_dump() for k, v in given.status_overrides.items()},
         )  # fmt: skip
         await channel.save()
@@ -137,7 +143,8 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
     """Change a channel's name, settings (merged: secrets left out are kept), locations, options."""
     patch = validated(ChannelPatch, data)
     changes = patch.model_dump(exclude_unset=True)
-    nulls = [name for name in changes if changes[name] is None and name != "download_location_id"]
+    nulls = [name for name in changes if changes[name] is None and name not in ("download_location_id",
+                                                                                "fulfilment_location_id")]  # fmt: skip
     if nulls:
         raise ServiceError([FieldError("cannot be null", name) for name in nulls])
     async with transaction():
@@ -152,8 +159,10 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
         if "settings" in changes:
             secrets = reseal(connection, connector, changes["settings"])
         stock_ids = changes.get("stock_location_ids", [loc.id for loc in old_stock])
-        download, stock = await _locations(changes.get("download_location_id", channel.download_location_id), stock_ids)
-        channel.download_location_id = download.id
+        fulfilment_id = changes.get("fulfilment_location_id", channel.fulfilment_location_id)
+        download, stock = await _locations(changes.get("download_location_id", channel.download_location_id), stock_ids,
+                                           fulfilment_id)  # fmt: skip
+        channel.download_location_id, channel.fulfilment_location_id = download.id, fulfilment_id
         channel.download_unpaid = changes.get("download_unpaid", channel.download_unpaid)
         connection.sync_interval_seconds = changes.get("sync_interval_seconds", connection.sync_interval_seconds)
         if "status_overrides" in changes:

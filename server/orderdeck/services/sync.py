@@ -9,6 +9,10 @@ For each order of a page:
   not take unpaid orders (each skip logged with its reference); otherwise created at the
   channel's download location (unpaid ones parked), lines linked through the channel's listings
   then by SKU, stock reserved (a line whose SKU matches nothing stays unlinked, and is logged);
+- fulfilled by the channel itself (Amazon FBA): created at the channel's fulfilment location,
+  held there (BY_CHANNEL: locked and parked, reserving nothing, never exported), then processed
+  when the channel reports it shipped (no dispatch note is owed) or cancelled when it cancels it;
+  refused (logged) while the channel has no fulfilment location;
 - unreadable (rejected by the plugin, or invalid for orderdeck): logged as failed, the rest of
   the page goes on.
 The page's notices (what the plugin says about the download itself) are logged as NOTICE issues.
@@ -34,6 +38,7 @@ from orderdeck.models import (
     AuditKind,
     Channel,
     Connection,
+    FulfilmentState,
     Order,
     OrderItem,
     OrderState,
@@ -131,11 +136,20 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
                 counts.duplicates += 1
             latest[order.reference] = order
         known = {o.reference: o for o in await Order.filter(channel_id=channel.id, reference__in=list(latest))}
-        new_inputs, paid_now, cancelled_now = [], [], []
+        new_inputs, held_inputs, paid_now, cancelled_now = [], [], [], []
+        shipped_by_channel, cancelled_by_channel = [], []
         for reference, order in latest.items():
             mapping = status_of(channel, connector, connection, order)
             existing = known.get(reference)
-            if existing is not None:
+            if existing is not None and existing.fulfilment_state == FulfilmentState.BY_CHANNEL:
+                change = _update_by_channel(existing, mapping)
+                if change == "shipped":
+                    shipped_by_channel.append(existing.id)
+                elif change == "cancelled":
+                    cancelled_by_channel.append(existing.id)
+                counts.updated += change is not None
+                counts.duplicates += change is None
+            elif existing is not None:
                 change = _update_for(existing, mapping)
                 if change == "paid":
                     paid_now.append(existing.id)
@@ -152,28 +166,67 @@ async def ingest_page(channel_id: uuid.UUID, page: OrderPage, claim: Claim | Non
             elif not mapping.paid and not channel.download_unpaid:
                 counts.skipped_unpaid += 1
                 counts.issues.append((reference, "SKIPPED_UNPAID", f"not paid ({order.status}); the channel takes paid orders only"))
+            elif order.fulfilled_by_channel and channel.fulfilment_location_id is None:
+                counts.failed += 1
+                counts.issues.append((reference, "FAILED", "the channel fulfils this order itself (e.g. Amazon FBA): give "
+                                                           "the channel a fulfilment location to download such orders"))  # fmt: skip
             else:
                 try:
-                    new_inputs.append(validated(OrderInput, order_input(account, channel, order, mapping.paid)))
+                    given = validated(OrderInput, order_input(account, channel, order, mapping.paid))
                 except ServiceError as exc:
                     counts.failed += 1
                     counts.issues.append((reference, "FAILED", str(exc)))
-        if new_inputs:
-            created = await order_service.create_orders(new_inputs, actor, source=channel.source,
-                                                        allow_unlinked=True, channel_id=channel.id)  # fmt: skip
-            counts.downloaded += len(created)
-            unlinked = await OrderItem.filter(order_id__in=[o.id for o in created], stock_item_id=None).values_list(
-                "order__reference", "sku")
-            counts.issues += [(ref, "UNLINKED", f"{sku} matches no listing or stock item: link it to reserve its stock")
-                              for ref, sku in unlinked]  # fmt: skip
+                else:
+                    (held_inputs if order.fulfilled_by_channel else new_inputs).append(given)
+        for inputs, held in ((new_inputs, False), (held_inputs, True)):
+            if inputs:
+                await _create(inputs, held, channel, actor, counts)
         if paid_now:
             await order_service.set_status(paid_now, OrderStatus.PAID, actor)
         if cancelled_now:
             await _flag_cancelled(cancelled_now, actor)
+        if shipped_by_channel:
+            done = await order_service.process_orders([{"order_id": i} for i in shipped_by_channel], actor, by_centre=True)
+            counts.failed += len(done.failures)
+            counts.issues += [(_reference(known, f.order_id), "FAILED", f"shipped by the channel, not processed "
+                               f"here: {f.message}") for f in done.failures]  # fmt: skip
+        if cancelled_by_channel:
+            await order_service.cancel_by_channel(cancelled_by_channel, actor)
         account.cursor = page.cursor
         account.last_run_at = datetime.now(timezone.utc)
         await account.save(update_fields=["cursor", "last_run_at", "updated_at"])
     return counts
+
+
+async def _create(inputs: list[OrderInput], held: bool, channel: Channel, actor: Actor, counts: PageCounts) -> None:
+    """Create new channel orders (``held``: ones the channel fulfils itself, at its fulfilment
+    location); count them and log their unlinked lines."""
+    if held:
+        inputs = [i.model_copy(update={"location_id": channel.fulfilment_location_id}) for i in inputs]
+    created = await order_service.create_orders(inputs, actor, source=channel.source, allow_unlinked=True,
+                                                channel_id=channel.id, fulfilled_by_channel=held)  # fmt: skip
+    counts.downloaded += len(created)
+    unlinked = await OrderItem.filter(order_id__in=[o.id for o in created], stock_item_id=None).values_list(
+        "order__reference", "sku")
+    counts.issues += [(ref, "UNLINKED", f"{sku} matches no listing or stock item: link it to reserve its stock")
+                      for ref, sku in unlinked]  # fmt: skip
+
+
+def _reference(known: dict[str, Order], order_id: uuid.UUID) -> str:
+    """The reference of a known order, by id."""
+    return next((ref for ref, o in known.items() if o.id == order_id), "")
+
+
+def _update_by_channel(existing: Order, mapping: StatusMapping) -> str | None:
+    """What a re-downloaded order the channel fulfils itself changes: "shipped", "cancelled" or
+    nothing (None)."""
+    if existing.state != OrderState.OPEN:
+        return None
+    if mapping.cancelled:
+        return "cancelled"
+    if mapping.shipped:
+        return "shipped"
+    return None
 
 
 def _update_for(existing: Order, mapping: StatusMapping) -> str | None:

@@ -15,7 +15,8 @@ The ``orders_file`` setting names a JSON list of orders, oldest first, each like
                  "country": "GB"},
      "lines": [{"sku": "MUG-BLUE", "quantity": 2, "price": "8.50", "title": "Blue mug"}]}
 
-``status`` is paid, unpaid, shipped or cancelled. The file only grows: a changed order is appended
+``status`` is paid, unpaid, shipped or cancelled; ``"fulfilled_by": "channel"`` (default ``"seller"``)
+marks an order the channel ships itself, as Amazon does its FBA orders. The file only grows: a changed order is appended
 again under the same number (orderdeck updates the order it already has). The download cursor is
 the count of entries already handed over ("0", "2", ...), so each entry is downloaded once and a
 download from the stored cursor finds only what was appended since.
@@ -102,6 +103,8 @@ class SampleOrder(BaseModel):
     currency: str = Field("GBP", pattern=r"^[A-Z]{3}$")
     postage: Decimal = Field(Decimal(0), ge=0)
     address: Address = Field(default_factory=Address)
+    fulfilled_by: Literal["seller", "channel"] = "seller"
+    """Who ships the order: the seller (from orderdeck) or the channel itself (like Amazon FBA)."""
 
     def to_channel_order(self) -> ChannelOrder:
         """The order as orderdeck takes it (lines are numbered from 1: the ids dispatches quote)."""
@@ -114,6 +117,7 @@ class SampleOrder(BaseModel):
             reference=self.number, status=self.status, received_at=self.placed_at, lines=lines,
             paid_at=self.placed_at if STATUSES[self.status].paid else None, buyer_name=self.buyer,
             email=self.email, currency=self.currency, postage=self.postage, shipping_address=self.address,
+            fulfilled_by_channel=self.fulfilled_by == "channel",
         )  # fmt: skip
 
 

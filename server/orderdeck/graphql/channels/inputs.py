@@ -51,6 +51,10 @@ SETTINGS = (
 )
 
 
+FULFILMENT_LOCATION = ("Where the orders the channel fulfils itself (e.g. Amazon FBA) go, held there (fulfilmentState "
+                       "BY_CHANNEL) until the channel ships or cancels them.")
+
+
 @strawberry.input(description="A new channel. Fields left out (or null) take their default.")
 class CreateChannelInput:
     name: str = strawberry.field(description="Unique, 1 to 100 characters.")
@@ -62,6 +66,8 @@ class CreateChannelInput:
     stock_location_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="Whose stock is offered on the channel (at most 50). Default: none."
     )
+    fulfilment_location_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description=FULFILMENT_LOCATION + " Default: none (such orders are refused, logged).")
     download_unpaid: bool | None = strawberry.field(default=strawberry.UNSET, description="Default false.")
     status_overrides: JSON | None = strawberry.field(
         default=strawberry.UNSET,
@@ -74,13 +80,15 @@ class CreateChannelInput:
 @strawberry.input(
     description="Changes to a channel: fields left out stay as they are. `settings` is merged into the current "
     "settings: settings left out are kept, and so are secrets (clients never see them to send back); give a "
-    "secret to replace it. Null downloadLocationId means the default location; other fields cannot be null."
+    "secret to replace it. Null downloadLocationId means the default location, null fulfilmentLocationId none; other "
+    "fields cannot be null."
 )
 class UpdateChannelInput(Patch):
     name: str | None = strawberry.UNSET
     settings: JSON | None = strawberry.field(default=strawberry.UNSET, description=SETTINGS)
     download_location_id: strawberry.ID | None = strawberry.UNSET
     stock_location_ids: list[strawberry.ID] | None = strawberry.UNSET
+    fulfilment_location_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description=FULFILMENT_LOCATION)
     download_unpaid: bool | None = strawberry.UNSET
     status_overrides: JSON | None = strawberry.UNSET
     sync_interval_seconds: int | None = strawberry.UNSET
@@ -91,6 +99,8 @@ def channel_fields(input: CreateChannelInput | UpdateChannelInput) -> dict[str, 
     data = given(input)
     if data.get("download_location_id") is not None:
         data["download_location_id"] = decode_id(data["download_location_id"], "Location", "downloadLocationId")
+    if data.get("fulfilment_location_id") is not None:
+        data["fulfilment_location_id"] = decode_id(data["fulfilment_location_id"], "Location", "fulfilmentLocationId")
     if data.get("stock_location_ids"):
         data["stock_location_ids"] = decode_ids(data["stock_location_ids"], "Location", "stockLocationIds", limit=50)
     return data

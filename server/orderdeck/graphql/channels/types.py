@@ -112,6 +112,11 @@ class Channel(Node):
     download_location = batched_field(
         Location, location_by_id, key=by("download_location_id"), description="Where downloaded orders go."
     )
+    fulfilment_location = batched_field(
+        Location | None, location_by_id, key=by("fulfilment_location_id"),
+        description="Where the orders the channel fulfils itself (e.g. Amazon FBA) go, held there (fulfilmentState "
+        "BY_CHANNEL) until the channel ships or cancels them; null: such orders are refused (logged).",
+    )  # fmt: skip
 
     @strawberry.field(description="Whose available stock is offered on the channel (none: nothing is pushed).")
     async def stock_locations(self, info: Info) -> list[Location]:

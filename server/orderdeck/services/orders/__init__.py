@@ -15,6 +15,7 @@ a level below zero.
 
 from orderdeck.services.orders.actions import (
     add_tags,
+    cancel_by_channel,
     cancel_orders,
     delete_orders,
     move_orders,
@@ -30,7 +31,7 @@ from orderdeck.services.orders.edit import update_order
 from orderdeck.services.orders.process import process_orders
 
 __all__ = [
-    "BULK_LIMIT", "BatchResult", "OrderFailure", "add_tags", "cancel_orders", "create_direct_order", "create_orders",
+    "BULK_LIMIT", "BatchResult", "OrderFailure", "add_tags", "cancel_by_channel", "cancel_orders", "create_direct_order", "create_orders",
     "delete_orders", "move_orders", "process_orders", "remove_tags", "set_locked", "set_on_hold", "set_parked",
     "set_status", "update_order",
 ]  # fmt: skip

@@ -13,6 +13,7 @@ from orderdeck.models import (
     Location,
     Order,
     OrderItem,
+    FulfilmentState,
     OrderState,
     OrderStatus,
     OrderTag,
@@ -225,6 +226,19 @@ async def cancel_orders(order_ids: list[uuid.UUID], reason: str, actor: Actor) -
             ctx.changes += allocation_changes(order, ctx.lines[order.id], -1, StockChangeReason.ORDER_CANCELLED)
         order.state, order.cancelled_at = OrderState.CANCELLED, now()
         ctx.audit.order(AuditKind.CANCELLED, order, reason)
+
+    return await _run_batch(order_ids, actor, step, ["state", "cancelled_at"])
+
+
+async def cancel_by_channel(order_ids: list[uuid.UUID], actor: Actor) -> BatchResult:
+    """Cancel open orders their channel fulfils itself (BY_CHANNEL, e.g. Amazon FBA) because the
+    channel cancelled them: they held no stock (their channel's inventory counted them)."""
+
+    def step(order: Order, ctx: BatchContext) -> None:
+        if order.state != OrderState.OPEN or order.fulfilment_state != FulfilmentState.BY_CHANNEL:
+            raise Refusal(f"Order {order.number} is not an open order its channel fulfils")
+        order.state, order.cancelled_at = OrderState.CANCELLED, now()
+        ctx.audit.order(AuditKind.CANCELLED, order, "Cancelled on the channel, which fulfils it")
 
     return await _run_batch(order_ids, actor, step, ["state", "cancelled_at"])
 

@@ -16,6 +16,7 @@ from orderdeck.models import (
     LOCKED_IN,
     TAGGED_ORDER_KEYS,
     Counter,
+    FulfilmentState,
     Location,
     Order,
     OrderItem,
@@ -188,6 +189,9 @@ def refuse_locked_in(order: Order, verb: str) -> None:
     if order.export_claimed_at is not None and order.fulfilment_state is None:
         raise Refusal(f"Order {order.number} is being exported to its fulfilment centre and cannot be {verb} "
                       "now", ErrorCode.FULFILMENT_LOCKED)  # fmt: skip
+    if order.fulfilment_state == FulfilmentState.BY_CHANNEL:
+        raise Refusal(f"Order {order.number} is fulfilled by its channel (e.g. Amazon FBA) and cannot be {verb}: the "
+                      "channel ships or cancels it", ErrorCode.FULFILMENT_LOCKED)  # fmt: skip
     if order.fulfilment_state in LOCKED_IN:
         at = f" on {order.exported_at:%Y-%m-%d %H:%M}" if order.exported_at else ""
         raise Refusal(f"Order {order.number} was exported to its fulfilment centre{at} and cannot be {verb} until "

@@ -54,13 +54,16 @@ async def create_orders(
     source: str = Source.DIRECT,
     allow_unlinked: bool = False,
     channel_id: uuid.UUID | None = None,
+    fulfilled_by_channel: bool = False,
 ) -> list[Order]:
     """Create orders in bulk (one transaction, a constant number of statements per call).
 
     Lines link to stock items by SKU; for a channel's orders (``channel_id``), first through the
     channel's listings of that SKU. Unknown SKUs are an error unless ``allow_unlinked`` (channel
     downloads and imports), in which case the line stays unlinked and holds no stock. A reference
-    already used by an order of the same source and subsource is an error.
+    already used by an order of the same source and subsource is an error. Orders the channel
+    fulfils itself (``fulfilled_by_channel``, Amazon FBA) are held: locked and parked, BY_CHANNEL,
+    allocating no stock.
     """
     if not 1 <= len(batch) <= BULK_LIMIT:
         raise ServiceError.one(f"Give between 1 and {BULK_LIMIT} orders", "orders", ErrorCode.TOO_MANY)
@@ -100,7 +103,7 @@ async def create_orders(
         default = await resolve_location(None, "locationId") if any(o.location_id is None for o in inputs) else None
         await _refuse_existing_references(source, inputs, prefix)
         first = await next_numbers(len(inputs))
-        rows = build_rows(inputs, source, first, items, locations, default, actor, channel_id)
+        rows = build_rows(inputs, source, first, items, locations, default, actor, channel_id, fulfilled_by_channel)
         await apply_stock_changes(rows.changes, actor)
         try:
             await insert_rows(Order, rows.orders)

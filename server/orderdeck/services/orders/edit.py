@@ -71,13 +71,13 @@ def _editable(order: Order) -> None:
     if order.state != OrderState.OPEN:
         raise ServiceError.one(f"Order {order.number} is {order.state.value.lower()} and cannot be edited",
                                "id", ErrorCode.INVALID_TRANSITION)  # fmt: skip
-    if order.locked:
-        raise ServiceError.one(f"Order {order.number} is locked: unlock it to edit it", "id",
-                               ErrorCode.INVALID_TRANSITION)  # fmt: skip
     try:
         refuse_locked_in(order, "edited")
     except Refusal as refusal:
         raise ServiceError.one(refusal.message, "id", refusal.code) from None
+    if order.locked:
+        raise ServiceError.one(f"Order {order.number} is locked: unlock it to edit it", "id",
+                               ErrorCode.INVALID_TRANSITION)  # fmt: skip
 
 
 async def _replace_lines(order: Order, edits: list[ItemEdit], actor: Actor, audit: AuditLog) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from orderdeck.models import TAGGED_ORDER_KEYS, Location, OrderState, OrderStatus, StockChangeReason
+from orderdeck.models import TAGGED_ORDER_KEYS, FulfilmentState, Location, OrderState, OrderStatus, StockChangeReason
 from orderdeck.services.context import Actor
 from orderdeck.services.errors import ServiceError
 from orderdeck.services.fields import MAX_MONEY, MAX_WEIGHT
@@ -111,9 +111,11 @@ def build_rows(
     default: Location | None,
     actor: Actor,
     channel_id: uuid.UUID | None = None,
+    fulfilled_by_channel: bool = False,
 ) -> IntakeRows:
     """The rows of new orders numbered from ``first_number``, and the allocations they need.
-    Notes given with an order are written by the actor creating it."""
+    Notes given with an order are written by the actor creating it. Orders the channel fulfils
+    itself (``fulfilled_by_channel``) are held: locked, parked, BY_CHANNEL, allocating nothing."""
     received = datetime.now(timezone.utc)
     rows = IntakeRows()
     weights = {i.id: i.weight for i in items.values()}
@@ -126,7 +128,9 @@ def build_rows(
         order = {"id": uuid.uuid4(), "source": source, "location_id": location.id, "number": first_number + n,
                  "channel_id": channel_id} | order_fields(data)  # fmt: skip
         order["received_at"] = o.received_at or received
-        order["parked"] = o.status == OrderStatus.UNPAID
+        order["parked"] = o.status == OrderStatus.UNPAID or fulfilled_by_channel
+        if fulfilled_by_channel:
+            order["locked"], order["fulfilment_state"] = True, FulfilmentState.BY_CHANNEL
         if o.status == OrderStatus.PAID and order.get("paid_at") is None:
             order["paid_at"] = order["received_at"]
         lines = []
@@ -141,7 +145,7 @@ def build_rows(
                         allocated=line["quantity"], order_id=order["id"], order_number=order["number"],
                         received_at=order["received_at"], new_order=True)  # fmt: skip
             for line in lines
-            if line["stock_item_id"] is not None
+            if line["stock_item_id"] is not None and not fulfilled_by_channel
         ]
         rows.tags += [tag_row(order, t) for t in dict.fromkeys(o.tags)]
         rows.notes += [{"order_id": order["id"], "author": actor.name, **note.model_dump()} for note in o.notes]

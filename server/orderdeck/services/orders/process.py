@@ -44,8 +44,10 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor, *,
     Skipped, each with its reason: parked, locked, on-hold and unpaid orders, orders with unlinked
     lines, orders whose location does not physically hold their quantities, and orders a
     fulfilment centre holds (FULFILMENT_LOCKED). ``by_centre``: the fulfilment centre holding
-    the orders shipped them (a status import): they are processed (SHIPPED), and their stock is
-    deducted only where the location says so (deduct_stock_when_processed).
+    the orders shipped them (a status import), or their channel, which fulfils them itself
+    (BY_CHANNEL: no dispatch note is owed to it, and its hold on them is no refusal): they are
+    processed (SHIPPED), and their stock is deducted only where the location says so
+    (deduct_stock_when_processed).
     """
     if not 1 <= len(shipments) <= 100:
         raise ServiceError.one("Give between 1 and 100 orders", "orders", ErrorCode.TOO_MANY)
@@ -74,12 +76,14 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor, *,
             except Refusal as refusal:
                 result.failures.append(OrderFailure(oid, refusal.message, refusal.code, order.number))
                 continue
+            held = order.holds_stock
             for line in lines[oid]:
                 taken = line.quantity if deduct else 0
                 left[(line.stock_item_id, order.location_id)] -= taken
                 changes.append(StockChange(line.stock_item_id, order.location_id, StockChangeReason.ORDER_PROCESSED,
-                                           level=-taken, allocated=-line.quantity,
+                                           level=-taken, allocated=-line.quantity if held else 0,
                                            order_id=order.id, order_number=order.number))  # fmt: skip
+            by_channel = order.fulfilment_state == FulfilmentState.BY_CHANNEL  # the channel shipped it: nothing to tell
             if by_centre:
                 order.fulfilment_state = FulfilmentState.SHIPPED
             for name in ("tracking_number", "shipping_vendor", "shipping_service"):
@@ -89,7 +93,7 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor, *,
             dispatches.append(Dispatch(
                 order_id=order.id, carrier=order.shipping_vendor, service=order.shipping_service,
                 tracking_number=order.tracking_number,
-                state=DispatchState.PENDING if order.channel_id else DispatchState.NOT_REQUIRED,
+                state=DispatchState.PENDING if order.channel_id and not by_channel else DispatchState.NOT_REQUIRED,
             ))  # fmt: skip
             audit.order(AuditKind.PROCESSED, order, f"Processed at {stamp.isoformat()}",
                         after={"trackingNumber": order.tracking_number})  # fmt: skip
@@ -99,9 +103,22 @@ async def process_orders(shipments: list[ShipmentInput | dict], actor: Actor, *,
             await save_orders(result.orders, ["state", "processed_at", "updated_at", "tracking_number",
                                               "shipping_vendor", "shipping_service", "fulfilment_state"])  # fmt: skip
             await Dispatch.bulk_create(dispatches)
-            outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.channel_id})
+            owed = {o.id for o, d in zip(result.orders, dispatches, strict=True) if d.state == DispatchState.PENDING}
+            outbox.wake(SyncKind.DISPATCH, {o.channel_id for o in result.orders if o.id in owed})
         await audit.write()
     return result
+
+
+def _refuse_held(order: Order) -> None:
+    """Refuse an order the seller holds back: locked, parked, on hold or unpaid."""
+    if order.locked:
+        raise Refusal(f"Order {order.number} is locked", ErrorCode.ORDER_LOCKED)
+    if order.parked:
+        raise Refusal(f"Order {order.number} is parked", ErrorCode.ORDER_PARKED)
+    if order.on_hold:
+        raise Refusal(f"Order {order.number} is on hold", ErrorCode.ORDER_ON_HOLD)
+    if order.status == OrderStatus.UNPAID:
+        raise Refusal(f"Order {order.number} is unpaid", ErrorCode.ORDER_UNPAID)
 
 
 def _processable(order: Order, lines: list[OrderItem], left: dict[tuple, int] | None, by_centre: bool) -> None:
@@ -112,14 +129,8 @@ def _processable(order: Order, lines: list[OrderItem], left: dict[tuple, int] | 
             raise Refusal(f"Order {order.number} is not held by a fulfilment centre ({order.state.value.lower()})")
     else:
         refuse_unless_open(order, "processed")
-    if order.locked:
-        raise Refusal(f"Order {order.number} is locked", ErrorCode.ORDER_LOCKED)
-    if order.parked:
-        raise Refusal(f"Order {order.number} is parked", ErrorCode.ORDER_PARKED)
-    if order.on_hold:
-        raise Refusal(f"Order {order.number} is on hold", ErrorCode.ORDER_ON_HOLD)
-    if order.status == OrderStatus.UNPAID:
-        raise Refusal(f"Order {order.number} is unpaid", ErrorCode.ORDER_UNPAID)
+    if order.fulfilment_state != FulfilmentState.BY_CHANNEL:  # held (locked, parked) for the channel, which shipped it
+        _refuse_held(order)
     unlinked = [l.sku for l in lines if l.stock_item_id is None]
     if unlinked:
         raise Refusal(f"Order {order.number} has unlinked items: {', '.join(unlinked)}", ErrorCode.UNLINKED_ITEMS)

@@ -3,6 +3,8 @@ from orderdeck.migration_ops import DescriptionOnly
 from tortoise.migrations import operations as ops
 from orderdeck.models.audit import AuditKind
 from orderdeck.models.connections import SyncKind
+from orderdeck.models.orders import FulfilmentState
+from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
@@ -28,6 +30,13 @@ class Migration(migrations.Migration):
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
         ops.AddField(
+            model_name='Channel',
+            name='fulfilment_location',
+            field=fields.ForeignKeyField('models.Location', source_field='fulfilment_location_id', null=True, db_index=True, db_constraint=True, to_field='id', related_name='fulfilling_channels', on_delete=OnDelete.RESTRICT),
+        ),
+        # A foreign key added to an existing table gets no index from Tortoise: the model's, by its name.
+        ops.RunSQL('CREATE INDEX IF NOT EXISTS "idx_channel_fulfilm_91bebd" ON "channel" ("fulfilment_location_id")'),
+        ops.AddField(
             model_name='Dispatch',
             name='follow_up_error',
             field=fields.TextField(null=True, unique=False),
@@ -45,6 +54,11 @@ class Migration(migrations.Migration):
             model_name='ImportedReport',
             name='kind',
             field=fields.CharEnumField(description='DOWNLOAD: DOWNLOAD\nSTOCK_PUSH: STOCK_PUSH\nDISPATCH: DISPATCH\nFOLLOW_UP: FOLLOW_UP\nEXPORT: EXPORT\nSTATUS_IMPORT: STATUS_IMPORT\nSTOCK_IMPORT: STOCK_IMPORT', enum_type=SyncKind, max_length=16),
+        ),
+        DescriptionOnly(
+            model_name='Order',
+            name='fulfilment_state',
+            field=fields.CharEnumField(null=True, description='EXPORTED: EXPORTED\nERROR: ERROR\nSHIPPED: SHIPPED\nCANCELLED: CANCELLED\nBY_CHANNEL: BY_CHANNEL', enum_type=FulfilmentState, max_length=16),
         ),
         DescriptionOnly(
             model_name='RunClaim',
