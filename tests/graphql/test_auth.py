@@ -81,7 +81,7 @@ MUTATION_PERMISSIONS = {
     "MANAGE_LOCATIONS": ["createLocation", "renameLocation", "setDefaultLocation", "deleteLocation",
                          "setLocationFulfilment"],
     "MANAGE_TOKENS": ["createToken", "revokeToken"],
-    "MANAGE_CHANNELS": ["createChannel", "updateChannel", "enableChannel", "disableChannel", "deleteChannel",
+    "MANAGE_CHANNELS": ["createChannel", "updateChannel", "enableChannel", "disableChannel", "setChannelFollowUp", "deleteChannel",
                         "testChannelConnection", "syncChannel", "retryFailedJob", "createFulfilmentConnection",
                         "updateFulfilmentConnection", "setFulfilmentConnectionEnabled", "deleteFulfilmentConnection",
                         "testFulfilmentConnection", "syncFulfilmentConnection"],

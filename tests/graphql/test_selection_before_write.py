@@ -228,6 +228,7 @@ ARRANGE: dict[str, Any] = {
     "updateChannel": lambda w: {"id": w["channel"], "input": {"name": "Renamed shop"}},
     "enableChannel": lambda w: {"id": w["disabled"]},
     "disableChannel": lambda w: {"id": w["channel"]},
+    "setChannelFollowUp": lambda w: {"id": w["channel"], "enabled": False, "afterDays": 3},
     "syncChannel": lambda w: {"id": w["channel"], "download": False, "stockPush": True},
     "retryFailedJob": lambda w: {"id": w["job"]},
     "linkListing": lambda w: {"input": {"channelId": w["channel"], "channelSku": "TEE-1", "sku": "TEE"}},

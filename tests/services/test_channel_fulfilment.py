@@ -161,3 +161,36 @@ async def test_graphql_shows_and_sets_the_fulfilment_location(client, world, fba
     assert bad["updateChannel"]["errors"] == [{"field": "fulfilmentLocationId", "code": "NOT_FOUND"}]
     cleared = await client.gql(update, {"id": gid("Channel", channel.id), "input": {"fulfilmentLocationId": None}})
     assert cleared["updateChannel"] == {"channel": {"fulfilmentLocation": None}, "errors": []}
+
+
+async def test_a_new_channel_gets_the_centre_it_runs_itself_with_its_settings(tmp_path, default_location, actor):
+    """The sample connector names its own centre (sample_centre, as Amazon names FBA): a new channel
+    comes with that centre's connection (the channel's settings, secrets sealed) and the location
+    it serves; the centre's stock report sets that location's levels; a rotated key reaches it."""
+    from orderdeck.models import Connection, ConnectionKind
+    from orderdeck.services.connections import hook_connection
+    from orderdeck.services.fulfilment import imports
+
+    await make_item("MUG", actor)
+    shop = Shop(tmp_path / "orders.json")
+    channel = await channels.create_channel({"name": "Sample", "plugin": "sample", "download_location_id": default_location.id,
+                                             "settings": {"orders_file": str(shop.path), "api_key": "sk_1"}}, actor)  # fmt: skip
+    centre = await Connection.get(kind=ConnectionKind.FULFILMENT_CENTRE)
+    location = await Location.get(id=(await Channel.get(id=channel.id)).fulfilment_location_id)
+    assert (centre.name, centre.connector) == ("Sample (Sample fulfilment)", "sample_centre")
+    assert (location.name, location.fulfilment_connection_id, location.deduct_stock_when_processed) == (
+        "Sample (Sample fulfilment)", centre.id, False)
+    assert "sk_1" not in str(centre.settings) and hook_connection(centre)[1].settings.api_key.get_secret_value() == "sk_1"
+
+    shop.path.with_suffix(".centre_stock.json").write_text(json.dumps({"MUG": 7}))
+    await imports.import_stock(centre.id)
+    assert await levels_of("MUG", location.id) == (7, 0)
+    shop.add(entry("F-1"))
+    await sync.download_channel(channel.id)
+    assert (await Order.get(reference="F-1")).location_id == location.id
+
+    await channels.update_channel(channel.id, {"settings": {"api_key": "sk_2"}}, actor)
+    assert hook_connection(await Connection.get(id=centre.id))[1].settings.api_key.get_secret_value() == "sk_2"
+    other = await channels.create_channel({"name": "Sample 2", "plugin": "sample", "download_location_id": default_location.id,
+                                           "settings": {"orders_file": str(shop.path), "api_key": "sk_3"}}, actor)  # fmt: skip
+    assert (await Location.get(id=(await Channel.get(id=other.id)).fulfilment_location_id)).name == "Sample 2 (Sample fulfilment)"

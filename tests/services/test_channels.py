@@ -57,7 +57,7 @@ async def test_an_update_merges_settings_and_keeps_secrets_left_out(default_loca
 @pytest.mark.parametrize(
     ("data", "field", "code"),
     [
-        ({"plugin": "ebay"}, "plugin", ErrorCode.NOT_FOUND),
+        ({"plugin": "etsy"}, "plugin", ErrorCode.NOT_FOUND),
         ({"settings": {**SHOP, "url": "not a url"}}, "settings.url", ErrorCode.INVALID),
         ({"settings": {"url": "https://shop.example.com"}}, "settings.consumerKey", ErrorCode.INVALID),
         ({"settings": {**SHOP, "colour": "red"}}, None, None),  # extra settings are ignored by the plugin

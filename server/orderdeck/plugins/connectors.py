@@ -136,6 +136,10 @@ class ChannelConnector(Connector):
     """The most notes one send_dispatches call takes."""
     follow_up_batch_size: ClassVar[int] = 20
     """The most orders one follow_up call takes."""
+    fulfilment_connector: ClassVar[str] = ""
+    """The fulfilment connector of the centre the channel runs itself (e.g. "amazon_fba"), if any:
+    each new channel gets one, a connection with the channel's settings (those its model has) and a
+    location it serves, where the orders the channel fulfils itself go."""
     attributes = {"source": str, "stock_batch_size": int, "dispatch_batch_size": int, "follow_up_batch_size": int}
 
     @hook()

@@ -19,6 +19,7 @@ from orderdeck.services import outbox
 from orderdeck.services.audit import AuditLog
 from orderdeck.services.connections import (
     connector_of,
+    snapshot,
     hook_connection,
     locked_connection,
     require_unique_name,
@@ -29,7 +30,7 @@ from orderdeck.services.connections import (
 from orderdeck.services.context import Actor, transaction
 from orderdeck.services.errors import ErrorCode, FieldError, ServiceError, validated
 from orderdeck.services.fields import Strict, text
-from orderdeck.services.locations import hold_locations
+from orderdeck.services.locations import create_location, hold_locations
 
 
 class StatusOverride(Strict):
@@ -101,6 +102,60 @@ async def _locations(download_id: uuid.UUID | None, stock_ids: list[uuid.UUID],
     return download, [found[i] for i in dict.fromkeys(stock_ids)]
 
 
+async def _companion_centre(channel: Connection, connector: ChannelConnector, settings: dict[str, Any],
+                            actor: Actor) -> Location | None:  # fmt: skip
+    """The centre a new channel runs itself (``connector.fulfilment_connector``, e.g. Amazon FBA),
+    set up with it: a fulfilment connection with the channel's settings its connector takes, and
+    the location it serves (stock not deducted when processed: the centre reports its levels).
+    None when the connector names none, or that connector is not installed."""
+    try:
+        centre = connector_of(ConnectionKind.FULFILMENT_CENTRE, connector.fulfilment_connector) if connector.fulfilment_connector else None
+    except ServiceError:
+        return None
+    if centre is None:
+        return None
+    name = await _free_name(f"{channel.name} ({centre.title})"[:100])
+    connection = Connection(name=name, kind=ConnectionKind.FULFILMENT_CENTRE, connector=centre.name,
+                            enabled=channel.enabled, sync_interval_seconds=channel.sync_interval_seconds)  # fmt: skip
+    secrets = seal(connection, centre, _settings_of(centre, settings))
+    await connection.save()
+    location = await create_location(name, actor)
+    location.fulfilment_connection_id, location.deduct_stock_when_processed = connection.id, False
+    await location.save(update_fields=["fulfilment_connection_id", "deduct_stock_when_processed", "updated_at"])
+    audit = AuditLog(actor)
+    audit.add(AuditKind.CONNECTION_CREATED, AuditSubject.CONNECTION, connection.id, name, after=snapshot(connection, secrets))
+    audit.add(AuditKind.LOCATION_FULFILMENT_SET, AuditSubject.LOCATION, location.id, name,
+              after={"connectionId": str(connection.id), "deductStockWhenProcessed": False})  # fmt: skip
+    await audit.write()
+    return location
+
+
+async def _reseal_companion(channel: Channel, connector: ChannelConnector, changes: dict[str, Any]) -> None:
+    """Give the centre the channel runs itself the channel's changed settings (its credentials)."""
+    if not connector.fulfilment_connector or channel.fulfilment_location_id is None:
+        return
+    location = await Location.get(id=channel.fulfilment_location_id)
+    centre = await Connection.get_or_none(id=location.fulfilment_connection_id, connector=connector.fulfilment_connector)
+    if centre is not None:
+        found = connector_of(ConnectionKind.FULFILMENT_CENTRE, centre.connector)
+        reseal(centre, found, _settings_of(found, changes))
+        await centre.save(update_fields=["settings", "secrets", "updated_at"])
+
+
+def _settings_of(centre: connectors.Connector, settings: dict[str, Any]) -> dict[str, Any]:
+    """The channel's settings the centre's connector takes."""
+    return {name: value for name, value in settings.items() if name in centre.settings.model_fields}
+
+
+async def _free_name(name: str) -> str:
+    """``name``, or with a number after it, free among connections and locations."""
+    candidate, n = name, 1
+    while await Connection.filter(name=candidate).exists() or await Location.filter(name=candidate).exists():
+        n += 1
+        candidate = f"{name[:95]} {n}"
+    return candidate
+
+
 def _snapshot(connection: Connection, channel: Channel, stock: list[Location], secrets: list[str]) -> dict[str, Any]:
     return {
         "name": connection.name, "plugin": connection.connector, "enabled": connection.enabled,
@@ -129,6 +184,9 @@ async def create_channel(data: ChannelInput | dict, actor: Actor) -> Channel:
             fulfilment_location_id=given.fulfilment_location_id, download_unpaid=given.download_unpaid,
             status_overrides={k: v.model_dump() for k, v in given.status_overrides.items()},
         )  # fmt: skip
+        if channel.fulfilment_location_id is None:
+            centre = await _companion_centre(connection, connector, given.settings, actor)
+            channel.fulfilment_location_id = centre.id if centre else None
         await channel.save()
         if stock:
             await channel.stock_locations.add(*stock)
@@ -158,6 +216,7 @@ async def update_channel(channel_id: uuid.UUID, data: ChannelPatch | dict, actor
         secrets = before["secretsSet"]
         if "settings" in changes:
             secrets = reseal(connection, connector, changes["settings"])
+            await _reseal_companion(channel, connector, changes["settings"])
         stock_ids = changes.get("stock_location_ids", [loc.id for loc in old_stock])
         fulfilment_id = changes.get("fulfilment_location_id", channel.fulfilment_location_id)
         download, stock = await _locations(changes.get("download_location_id", channel.download_location_id), stock_ids,

@@ -31,6 +31,7 @@ credentials (any non-empty key is accepted).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -41,17 +42,23 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, SecretStr, ValidationError, field_validator
 
-from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins.connectors import ChannelConnector, Connection, Connector, FulfilmentConnector
 from orderdeck.plugins.dto import (
     Address,
     ChannelOrder,
     ChannelOrderLine,
     ConnectionResult,
     DispatchNote,
+    ExportBatch,
+    ExportResult,
     FollowUp,
+    ImportedFile,
     ItemResult,
     OrderPage,
     StatusMapping,
+    StatusReport,
+    StockLine,
+    StockReport,
     StockUpdate,
 )
 from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerError, PartnerUnavailable
@@ -188,6 +195,7 @@ class SampleChannel(ChannelConnector):
     description = "A channel whose orders come from a JSON file on disk: the example for plugin authors."
     settings = SampleSettings
     source = "SAMPLE"
+    fulfilment_connector = "sample_centre"  # its own fulfilment centre, set up with each channel
     stock_batch_size = 100
     dispatch_batch_size = 50
 
@@ -294,7 +302,48 @@ class SampleChannel(ChannelConnector):
         return results
 
 
+class SampleCentre(FulfilmentConnector):
+    """The sample channel's own fulfilment centre (as Amazon has FBA): it ships the orders marked
+    ``"fulfilled_by": "channel"`` itself, and reports its stock in ``orders.centre_stock.json``
+    (SKU -> quantity). orderdeck sets one up with each sample channel, with the channel's settings."""
+
+    name = "sample_centre"
+    title = "Sample fulfilment"
+    version = __version__
+    description = "The sample channel's own fulfilment centre: the example of a channel's companion centre."
+    settings = SampleSettings
+
+    async def test_connection(self, connection: Connection[SampleSettings]) -> ConnectionResult:
+        """The channel's test: the API key is set and the orders file can be read."""
+        return await SampleChannel().test_connection(connection)
+
+    async def export_orders(self, connection: Connection[SampleSettings], batch: ExportBatch) -> ExportResult:
+        """The centre takes no orders from orderdeck: it ships those its channel hands it."""
+        refused = [ItemResult(order.order_id, False, "the sample centre ships only the orders its channel gives it")
+                   for order in batch.orders]  # fmt: skip
+        return ExportResult(reference=batch.file_name, refused=refused)
+
+    async def import_statuses(self, connection: Connection[SampleSettings]) -> list[StatusReport]:
+        """None: the channel's own downloads say when it shipped or cancelled an order."""
+        return []
+
+    async def import_stock(self, connection: Connection[SampleSettings]) -> list[StockReport]:
+        """The levels in ``orders.centre_stock.json``, if the centre has written it."""
+        path = _settings(connection).orders_file.with_suffix(".centre_stock.json")
+        if not path.exists():
+            return []
+        content = await asyncio.to_thread(path.read_bytes)
+        try:
+            levels = json.loads(content)
+        except ValueError as exc:
+            raise PartnerDataError(f"{path} is not JSON: {exc}") from None
+        if not isinstance(levels, dict):
+            raise PartnerDataError(f"{path} must hold a JSON object of SKU -> quantity")
+        lines = [StockLine(row=n, sku=str(sku), quantity=int(quantity)) for n, (sku, quantity) in enumerate(levels.items(), 1)]
+        return [StockReport(file=ImportedFile(path.name, hashlib.sha256(content).hexdigest()), levels=lines)]
+
+
 @hookimpl
-def orderdeck_register_connectors() -> list[ChannelConnector]:
-    """This plugin's one connector: the sample channel."""
-    return [SampleChannel()]
+def orderdeck_register_connectors() -> list[Connector]:
+    """This plugin's connectors: the sample channel and its fulfilment centre."""
+    return [SampleChannel(), SampleCentre()]
