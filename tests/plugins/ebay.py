@@ -1,5 +1,6 @@
-"""What the eBay tests share: the sandbox served behind an exchange recorder, its control API,
-connections to it, and eBay's OpenAPI 3 contracts (Sell Fulfillment, Sell Inventory)."""
+"""What the eBay tests share: the sandbox served behind eBay's OpenAPI 3 contracts (Sell
+Fulfillment, Sell Inventory: every request and answer checked, tests.plugins.support.SpecChecked),
+its control API, and connections to it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from orderdeck.plugins.connectors import Connection
 from orderdeck.plugins.sandbox.serving import serve
 from orderdeck_ebay import EbaySettings
 from orderdeck_ebay.sandbox import create_app
-from tests.plugins.oas3 import SPECS, Exchange, ExchangeRecorder, Oas3Contract, assert_exchanges_keep
+from tests.plugins.support import ApiSpec, SpecChecked
 
 CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "test-app", "test-cert", "v^1.1#test-refresh"
 SKUS = ["MUG-RED", "MUG-BLUE", "TEE-S"]
@@ -27,16 +28,17 @@ declare few of their error statuses, and none with a body)."""
 
 
 @cache
-def contracts() -> list[Oas3Contract]:
-    """eBay's Sell Fulfillment and Sell Inventory contracts (207: the 200's body)."""
-    return [Oas3Contract.load(SPECS / "ebay-sell-fulfillment-v1-oas3.json", error_schema=EBAY_ERRORS),
-            Oas3Contract.load(SPECS / "ebay-sell-inventory-v1-oas3.json", error_schema=EBAY_ERRORS,
-                              same_body_as={"207": "200"})]  # fmt: skip
+def contracts() -> list[ApiSpec]:
+    """eBay's Sell Fulfillment and Sell Inventory contracts (errors: EBAY_ERRORS; 207: the 200's body)."""
+    return [ApiSpec.load("ebay-sell-fulfillment-v1-oas3.json", error_schema=EBAY_ERRORS),
+            ApiSpec.load("ebay-sell-inventory-v1-oas3.json", error_schema=EBAY_ERRORS, same_body_as={"207": "200"})]  # fmt: skip
 
 
-def assert_kept(exchanges: list[Exchange]) -> int:
-    """Every API exchange (the token endpoint is in neither contract) keeps eBay's contracts."""
-    return assert_exchanges_keep(exchanges, contracts(), ignore=("/identity/",))
+def assert_kept(checked: SpecChecked) -> int:
+    """Every API request and answer (the token endpoint is in neither contract) kept eBay's
+    contracts; the number of answers checked."""
+    assert not checked.problems, "\n".join(checked.problems)
+    return checked.checked
 
 
 def past(seconds_ago: float) -> str:
@@ -46,11 +48,11 @@ def past(seconds_ago: float) -> str:
 
 
 class EbayControl:
-    """The sandbox's control API (/__sandbox/) and what it recorded."""
+    """The sandbox's control API (/__sandbox/) and what its contract checks saw (``checked``)."""
 
-    def __init__(self, url: str, recorder: ExchangeRecorder) -> None:
+    def __init__(self, url: str, checked: SpecChecked) -> None:
         self.url = url
-        self.recorder = recorder
+        self.checked = checked
         self.http = httpx.Client(base_url=f"{url}/__sandbox", timeout=10)
 
     def _ok(self, response: httpx.Response) -> Any:
@@ -81,11 +83,12 @@ class EbayControl:
 
 @contextmanager
 def ebay_sandbox(**options: Any) -> Iterator[EbayControl]:
-    """A fresh sandbox account, served on loopback behind an exchange recorder."""
-    recorder = ExchangeRecorder(create_app(**{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                              "refresh_token": REFRESH_TOKEN, "skus": SKUS, "seed": 3, **options}))  # fmt: skip
-    with serve(recorder) as running:
-        control = EbayControl(running.url, recorder)
+    """A fresh sandbox account, served on loopback behind eBay's contracts."""
+    app = create_app(**{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
+                        "skus": SKUS, "seed": 3, **options})  # fmt: skip
+    checked = SpecChecked(app, contracts(), skip=("/__sandbox", "/identity/"))
+    with serve(checked) as running:
+        control = EbayControl(running.url, checked)
         try:
             yield control
         finally:

@@ -14,7 +14,7 @@ from orderdeck.models import Connection, Order, OrderItem, SyncIssue, SyncOutcom
 from orderdeck.plugins.oauth import TOKENS
 from orderdeck.services import channels, listings, sync
 from orderdeck_ebay import download
-from tests.plugins.ebay import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, EbayControl, ebay_sandbox, past
+from tests.plugins.ebay import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, EbayControl, assert_kept, ebay_sandbox, past
 from tests.services.helpers import make_item
 
 
@@ -23,6 +23,7 @@ def ebay() -> Iterator[EbayControl]:
     TOKENS.clear()
     with ebay_sandbox() as control:
         yield control
+        assert_kept(control.checked)
 
 
 async def test_a_download_run_takes_ebay_orders_and_logs_what_it_skipped(ebay, default_location, actor):

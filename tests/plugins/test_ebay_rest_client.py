@@ -20,7 +20,7 @@ from tests.plugins.ebay import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, EbayCont
 def ebay() -> Iterator[EbayControl]:
     with ebay_sandbox() as control:
         yield control
-        assert assert_kept(control.recorder.exchanges) > 0
+        assert assert_kept(control.checked) > 0
 
 
 def configured(module, ebay: EbayControl, base_path: str):

@@ -1,9 +1,10 @@
 """The eBay sandbox behaves as eBay's APIs do (OAuth, getOrders' filters and paging, shipping
-fulfillments, bulk quantities, call limits), and every answer it serves keeps eBay's OpenAPI 3
-contracts (tests/plugins/oas3.py), which are shown to catch what breaks them."""
+fulfillments, bulk quantities, call limits), and every request and answer keeps eBay's OpenAPI 3
+contracts (tests/plugins/support.py: ApiSpec, SpecChecked), which are shown to catch what breaks them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ SCOPES = "https://api.ebay.com/oauth/api_scope/sell.fulfillment https://api.ebay
 def ebay() -> Iterator[EbayControl]:
     with ebay_sandbox() as control:
         yield control
-        assert_kept(control.recorder.exchanges)  # every test's exchanges keep eBay's contracts
+        assert_kept(control.checked)  # every test's exchanges keep eBay's contracts
 
 
 def token(ebay: EbayControl, *, secret: str = CLIENT_SECRET, refresh: str = REFRESH_TOKEN, scope: str = SCOPES) -> httpx.Response:
@@ -159,21 +160,45 @@ def test_faults_answer_in_ebays_error_shape(ebay):
 
 
 def test_the_contracts_catch_answers_and_requests_that_break_them():
-    """The checks can fail: an order whose quantity is a string and a total that is not a
-    number, a fulfillment whose line item quantity is text, an error without an errorId."""
+    """The checks can fail: an order whose quantity is a string (the sandbox's answer), a
+    fulfillment whose line item quantity is text and a query parameter getOrders does not take (the
+    client's requests), each caught as it passes."""
     with ebay_sandbox() as ebay:
         ebay.orders({"orderId": "03-00000-00001", "overrides": {"lineItems": [{"lineItemId": "1", "quantity": "2"}]}})
         client = api(ebay)
         client.get(f"{FULFILLMENT}/order/03-00000-00001")
         client.post(f"{FULFILLMENT}/order/03-00000-00001/shipping_fulfillment", json={"lineItems": [{"lineItemId": "1", "quantity": "two"}]})
+        client.get(f"{FULFILLMENT}/order", params={"limit": "10", "sort": "newest"})
         with pytest.raises(AssertionError) as broken:
-            assert_kept(ebay.recorder.exchanges)
-    text = str(broken.value)
-    assert "GET /sell/fulfillment/v1/order/03-00000-00001 -> 200: response" in text and "'2' is not of type 'integer'" in text
-    assert "POST /sell/fulfillment/v1/order/03-00000-00001/shipping_fulfillment" in text and "'two' is not of type 'integer'" in text
-    fulfillment = contracts()[0]
-    from tests.plugins.oas3 import Exchange  # noqa: PLC0415 - the one exchange made up here
-    bad_error = Exchange("GET", f"{FULFILLMENT}/order", "", {}, b"", 401, {"content-type": "application/json"},
-                         b'{"errors": [{"message": "no id"}]}')  # fmt: skip
-    assert any("'errorId' is a required property" in p for p in fulfillment.problems(bad_error))
-    assert not fulfillment.covers(Exchange("POST", f"{INVENTORY}/bulk_update_price_quantity", "", {}, b""))
+            assert_kept(ebay.checked)
+    assert str(broken.value).splitlines() == [
+        "getOrder 200: lineItems/0/quantity: '2' is not of type 'integer'",
+        "createShippingFulfillment request body: lineItems/0/quantity: 'two' is not of type 'integer'",
+        "getOrders: query parameter sort is not the operation's",
+        "getOrders 200: orders/0/lineItems/0/quantity: '2' is not of type 'integer'",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "body", "problem"), [
+    (401, {"errors": [{"message": "no id"}]}, "getOrders 401: errors/0: 'errorId' is a required property"),
+    (500, {"error": "boom"}, "getOrders 500: (root): 'errors' is a required property"),
+    (200, {"orders": [{"orderId": "1", "lineItems": [{"quantity": 2**31}]}]}, "2147483648 is not a 'int32'"),
+    (204, {}, "getOrders 204: status 204 is not documented"),
+])  # fmt: skip
+def test_the_contracts_hold_ebays_errors_to_ebays_error_shape(status, body, problem):
+    """eBay documents few error statuses and none with a body: each error answer is checked
+    against eBay's Error schema; int32 is a format the checks know."""
+    problems = contracts()[0].response_problems("GET", f"{FULFILLMENT}/order", status, json.dumps(body).encode())
+    assert any(problem in found for found in problems), problems
+
+
+def test_the_contracts_read_207_as_the_200_and_want_content_language_where_documented():
+    inventory = contracts()[1]
+    mixed = {"responses": [{"sku": "A", "statusCode": "404"}]}
+    assert inventory.response_problems("POST", f"{INVENTORY}/bulk_update_price_quantity", 207, json.dumps(mixed).encode()) == [
+        "bulkUpdatePriceQuantity 207: responses/0/statusCode: '404' is not of type 'integer'"]  # fmt: skip
+    item = json.dumps({"availability": {"shipToLocationAvailability": {"quantity": 1}}}).encode()
+    assert inventory.request_problems("PUT", f"{INVENTORY}/inventory_item/MUG-RED", [], item, headers={}) == [
+        "createOrReplaceInventoryItem: the required header parameter Content-Language is missing"]  # fmt: skip
+    assert inventory.request_problems("PUT", f"{INVENTORY}/inventory_item/MUG-RED", [], item, headers={"content-language": "en-GB"}) == []
+    assert contracts()[0].operation("POST", f"{INVENTORY}/bulk_update_price_quantity") is None
