@@ -76,8 +76,9 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
 from orderdeck import db  # noqa: E402
-from orderdeck.models import Channel, SyncRun  # noqa: E402
+from orderdeck.models import Channel, Connection, SyncRun  # noqa: E402
 from orderdeck.services import channels  # noqa: E402
+from orderdeck.plugins.oauth1 import OAuth1  # noqa: E402
 from orderdeck.plugins.sandbox.serving import serve  # noqa: E402
 from orderdeck.services.channels import channel_connection  # noqa: E402
 from orderdeck.services.sync import download_channel  # noqa: E402
@@ -155,7 +156,7 @@ async def reset(channel_id: uuid.UUID) -> None:
     """Forget the downloaded orders: empty the order tables, zero the allocations, drop the cursor."""
     await truncate_orders()
     await db.connection().execute_script("UPDATE stock_level SET allocated = 0")
-    await Channel.filter(id=channel_id).update(download_cursor=None, last_download_at=None)
+    await Connection.filter(id=channel_id).update(cursor=None, last_run_at=None)
 
 
 # --- the pipeline and its check ------------------------------------------------------------
@@ -282,7 +283,7 @@ async def copy_baseline(database, rows: dict[str, tuple[list[str], list]], table
 async def hook_only(channel_id: uuid.UUID) -> tuple[float, int, int]:
     """Seconds to page through the shop with the download hook alone (no database writes);
     (seconds, orders, pages)."""
-    channel = await Channel.get(id=channel_id)
+    channel = await Connection.get(id=channel_id)
     hooks, context = channel_connection(channel)
     cursor, orders, pages = None, 0, 0
     with Clock() as clock:
@@ -297,13 +298,16 @@ async def hook_only(channel_id: uuid.UUID) -> tuple[float, int, int]:
 
 
 async def raw_http(shop: Shop, requests: list[dict[str, Any]], decode: bool) -> tuple[float, int]:
-    """Seconds to send these (logged) requests again with one plain client; (seconds, bytes)."""
+    """Seconds to send these (logged) requests again with one plain client; (seconds, bytes). The
+    shop takes plain HTTP signed (OAuth 1.0a, a nonce once): each is signed afresh, as the
+    connector signs it."""
     size = 0
-    async with httpx.AsyncClient(base_url=shop.url, auth=(KEY, SECRET), timeout=60) as client:
+    async with httpx.AsyncClient(base_url=shop.url, auth=OAuth1(KEY, SECRET, placement="query"), timeout=60) as client:
         await client.get("/wp-json/wc/v3/orders", params={"per_page": 1})  # connect first, as keep-alive would
         with Clock() as clock:
             for request in requests:
-                response = await client.request(request["method"], f"{request['path']}?{request['query']}")
+                query = "&".join(p for p in request["query"].split("&") if not p.startswith("oauth_"))
+                response = await client.request(request["method"], f"{request['path']}?{query}")
                 response.raise_for_status()
                 size += len(response.content)
                 if decode:
