@@ -95,6 +95,15 @@ async def eventually(check: Callable[[], Awaitable[T] | T], timeout: float = 10.
         await asyncio.sleep(0.02)
 
 
+async def caught_up(hub: events.Hub) -> None:
+    """Wait until the hub has read every event committed so far: a subscription made after this
+    starts after them (one made before may still be handed the set-up's last events)."""
+    from orderdeck.events.store import last_id
+
+    newest = await last_id()
+    await eventually(lambda: hub.last_id >= newest)
+
+
 async def subscribed(hub: events.Hub, count: int) -> None:
     """Wait until the hub serves ``count`` subscriptions: from then on each gets every new event
     (a fixed pause before publishing races a busy machine, and is slower)."""
