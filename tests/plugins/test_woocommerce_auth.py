@@ -16,6 +16,7 @@ import requests
 import woocommerce
 from woocommerce.oauth import OAuth
 
+from orderdeck.plugins.errors import PartnerAuthError
 from orderdeck.plugins.connectors import Connection
 from orderdeck.plugins.oauth1 import OAuth1
 from orderdeck_woocommerce import WooCommerceSettings
@@ -167,4 +168,6 @@ async def test_the_connector_over_https_uses_basic_and_trusts_the_given_certific
 async def test_the_connector_refuses_a_certificate_it_was_not_told_to_trust(hooks, tls_sandbox, tls_control):
     result = await hooks.test_connection(make_channel(tls_sandbox.url))
     assert not result.ok and "CERTIFICATE_VERIFY_FAILED" in result.message, result.message
+    with pytest.raises(PartnerAuthError, match="TLS certificate is not trusted"):  # waits for the settings: no retries
+        await hooks.download_orders(make_channel(tls_sandbox.url), cursor=None, page_size=10)
     assert tls_control.requests() == [], "nothing reached the shop"

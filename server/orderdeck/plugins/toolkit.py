@@ -16,6 +16,7 @@ and typed errors, so no plugin re-implements them.
   Retry-After waits one interval of the operation's rate). A rate header (e.g. Amazon's
   x-amzn-RateLimit-Limit) re-tunes the bucket of the operation it answered (or the client's own
   rate, for requests without an operation) to what the channel announces.
+- A TLS certificate the client does not trust raises PartnerAuthError at once (a settings matter).
 - Timeouts, connection errors and 5xx are retried ``retries`` times with exponential backoff, then
   raise PartnerUnavailable. 401/403 raise PartnerAuthError; other 4xx raise PartnerDataError, with the
   channel's own message; unreadable bodies raise PartnerUnreadable (retried: see errors.py).
@@ -89,6 +90,16 @@ def _retry_after(response: httpx.Response, default: float) -> float:
         return max(0.0, float(value))
     except ValueError:
         return default
+
+
+def _untrusted_certificate(error: BaseException) -> bool:
+    """Whether a transport error is a TLS certificate the client does not trust (or not the host's)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _message(response: httpx.Response) -> str:
@@ -192,6 +203,8 @@ class PartnerHttp:
         try:
             response = await self.client.request(method, url, **kwargs)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
+            if _untrusted_certificate(exc):  # a settings matter: trying again changes nothing
+                raise PartnerAuthError(f"{method} {url}: the partner's TLS certificate is not trusted: {exc}") from exc
             raise PartnerUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         self._follow_rate(response, operation)
         status = response.status_code
