@@ -53,6 +53,8 @@ async def follow_up(client: AmazonClient, request: FollowUp, marketplaces: list[
     """One order's follow-up: the review request when Amazon offers it, else a failed result
     saying why (see the module docstring)."""
     order_id = request.external_reference or request.order_reference
+    if not order_id:
+        return ItemResult(request.dispatch_id, False, "the order has no Amazon order id")
     try:
         marketplace = await _marketplace(client, order_id, marketplaces)
         offered = await client.solicitation_actions(order_id, marketplace)

@@ -68,10 +68,12 @@ async def test_an_order_out_of_amazons_days_is_refused_saying_so(amazon, hooks, 
 async def test_each_order_has_its_own_result_and_an_unknown_one_is_refused(amazon, hooks):
     good, early = shipped(amazon, "204-2000000-0000001", 7), shipped(amazon, "204-2000000-0000002", 2)
     unknown = FollowUp("d-unknown", "204-2999999-0000001", datetime.now(UTC) - timedelta(days=7), "204-2999999-0000001")
-    results = await hooks.follow_up(amazon.connection(), [good, unknown, early])
+    nameless = FollowUp("d-nameless", "", datetime.now(UTC) - timedelta(days=7))
+    results = await hooks.follow_up(amazon.connection(), [good, unknown, early, nameless])
     assert [(r.id, r.ok) for r in results] == [("d-204-2000000-0000001", True), ("d-unknown", False),
-                                               ("d-204-2000000-0000002", False)]  # fmt: skip
+                                               ("d-204-2000000-0000002", False), ("d-nameless", False)]  # fmt: skip
     assert results[1].error.startswith("Amazon cannot follow up order 204-2999999-0000001: ") and "404" in results[1].error
+    assert results[3].error == "the order has no Amazon order id"
 
 
 async def test_a_403_right_after_the_offer_is_a_refusal_of_that_order_not_of_the_token(amazon, hooks):
