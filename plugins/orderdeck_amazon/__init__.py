@@ -2,8 +2,9 @@
 
 Registered in pyproject.toml as ``[project.entry-points.orderdeck] amazon = "orderdeck_amazon"``;
 this module holds the settings and the hook implementations, ``client`` the API calls (Login with
-Amazon tokens, usage plans), ``mapping`` the translation to orderdeck's DTOs and ``sandbox`` an
-emulated seller account (offered through ``orderdeck_register_sandboxes``).
+Amazon tokens, usage plans), ``mapping`` the translation to orderdeck's DTOs, ``solicitations`` the
+follow-up on a sale and ``sandbox`` an emulated seller account (offered through
+``orderdeck_register_sandboxes``).
 
 Download cursor
 ---------------
@@ -28,6 +29,11 @@ cursor) starts ``first_download_days`` ago.
 Items: ``getOrderItems`` (with its own NextToken pages) for each order of the page, except those
 nothing would be read from: cancelled ones and shipped ones the seller fulfilled
 (``mapping.needs_items``; each saves a call at 0.5 a second).
+
+Follow-up on a sale
+-------------------
+Amazon's Solicitations API asks the buyer for a product review and seller feedback, once per
+order, 5 to 30 days after delivery: see ``solicitations``.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from orderdeck.plugins.dto import (
     ConnectionResult,
     DispatchLine,
     DispatchNote,
+    FollowUp,
     ItemResult,
     OrderPage,
     StatusMapping,
@@ -53,8 +60,8 @@ from orderdeck.plugins.dto import (
 from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerError, PartnerUnreadable
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck.plugins.sandbox import Sandbox
-from orderdeck_amazon import mapping
-from orderdeck_amazon.client import OPERATION_RATES, REGIONS, TOKEN_URL, AmazonClient, Credentials
+from orderdeck_amazon import mapping, solicitations
+from orderdeck_amazon.client import OPERATION_RATES, REGIONS, TOKEN_URL, AmazonClient, Credentials, seller_account
 from orderdeck_amazon.sandbox import SANDBOX
 
 __version__ = "0.1.0"
@@ -116,9 +123,10 @@ def _client(connection: Connection[AmazonSettings]) -> AmazonClient:
     settings = connection.settings
     credentials = Credentials(settings.client_id, settings.client_secret.get_secret_value(),
                               settings.refresh_token.get_secret_value())  # fmt: skip
+    endpoint = settings.endpoint or REGIONS[settings.region]
     return AmazonClient(
-        settings.endpoint or REGIONS[settings.region], settings.token_url or TOKEN_URL, credentials,
-        cache_key=connection.connection_id, timeout=settings.timeout_seconds,
+        endpoint, settings.token_url or TOKEN_URL, credentials, cache_key=connection.connection_id,
+        limit_key=seller_account(endpoint, settings.seller_id, settings.client_id), timeout=settings.timeout_seconds,
         rates={op: (plan.rate, plan.burst) for op, plan in settings.rate_overrides.items()},
     )  # fmt: skip
 
@@ -254,16 +262,18 @@ def listing_result(update: StockUpdate, answer: dict[str, Any]) -> ItemResult:
 
 class Amazon(ChannelConnector):
     """Amazon seller accounts over the Selling Partner API: orders (v0), quantities (Listings
-    Items) and shipment confirmations."""
+    Items), shipment confirmations and review requests (Solicitations)."""
 
     name = "amazon"
     title = "Amazon"
     version = __version__
-    description = "Amazon seller accounts over the Selling Partner API: orders, listing quantities and shipment confirmations."
+    description = ("Amazon seller accounts over the Selling Partner API: orders, listing quantities, shipment "
+                   "confirmations and review requests.")  # fmt: skip
     settings = AmazonSettings
     source = "AMAZON"
     stock_batch_size = 20  # patchListingsItem: one call per SKU, 5 a second
     dispatch_batch_size = 10  # getOrder, getOrderItems and confirmShipment per note
+    follow_up_batch_size = 10  # two Solicitations calls an order, each 1 a second (burst 5): ~15 s a batch
 
     async def test_connection(self, connection: Connection[AmazonSettings]) -> ConnectionResult:
         """A token from LWA, then one getOrders of the last day (one order): the app is authorised
@@ -344,6 +354,18 @@ class Amazon(ChannelConnector):
         date, the items and quantities still unshipped). A note sent again confirms nothing twice."""
         async with _client(connection) as client:
             return [await _dispatch(client, note, connection.settings.marketplace_ids[0]) for note in notes]
+
+
+    async def follow_up(self, connection: Connection[AmazonSettings], requests: list[FollowUp]) -> list[ItemResult]:
+        """Per order, getSolicitationActionsForOrder in its marketplace; when Amazon offers
+        productReviewAndSellerFeedback, createProductReviewAndSellerFeedbackSolicitation (the buyer
+        is asked for a product review and seller feedback). Not offered (too early, too late, asked
+        before, not eligible), unknown to Amazon, or refused with a 403 right after the offer: a
+        failed result saying so. A call failing as a whole raises (the batch is asked again later;
+        orders asked in between are then refused as asked before)."""
+        async with _client(connection) as client:
+            return [await solicitations.follow_up(client, request, connection.settings.marketplace_ids)
+                    for request in requests]
 
 
 @hookimpl

@@ -13,6 +13,10 @@ retries and typed errors live there). Amazon's ways this module adds:
 - Each operation has Amazon's documented usage plan (``OPERATION_RATES``, rate a second and burst)
   as its own token bucket; ``x-amzn-RateLimit-Limit`` on an answer re-tunes that operation's rate.
 - Errors are ``{"errors": [{"code", "message", "details"}]}``: ``amazon_error`` reads them.
+- Solicitations answer in HAL (``application/hal+json``): the actions offered for an order are
+  ``_links.actions`` (``{href, name}``). Amazon answers a review request it does not take (made
+  before, outside 5 to 30 days after delivery) with 403 ``Unauthorized``, as it answers a refused
+  token: ``request_review`` does not renew the token for it (see there).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ OPERATION_RATES: dict[str, tuple[float, int]] = {
     "confirmShipment": (2.0, 10),
     "getListingsItem": (5.0, 10),
     "patchListingsItem": (5.0, 5),
+    "getSolicitationActionsForOrder": (1.0, 5),
+    "createProductReviewAndSellerFeedbackSolicitation": (1.0, 5),
 }
 """Amazon's default usage plan of each operation orderdeck calls: (requests a second, burst), as
 the API models' descriptions give them (a test compares them with the specs)."""
@@ -56,6 +62,9 @@ MAX_RESULTS_PER_PAGE = 100
 
 ORDERS = "/orders/v0/orders"
 LISTINGS = "/listings/2021-08-01/items"
+SOLICITATIONS = "/solicitations/v1/orders"
+REVIEW_REQUEST = "productReviewAndSellerFeedback"
+"""The Solicitations API's one solicitation: a request for a product review and seller feedback."""
 
 
 def amazon_error(response: httpx.Response) -> str:
@@ -89,7 +98,11 @@ class Credentials:
 
 
 class AmazonClient:
-    """A client of one seller's SP-API account. Use as an async context manager."""
+    """A client of one seller's SP-API account. Use as an async context manager.
+
+    ``cache_key`` keys the access token cache (the connection); ``limit_key`` the usage plans'
+    buckets (else ``cache_key``): Amazon counts a plan per seller and application in a region, so
+    every connection of that seller and app shares them (``seller_account``)."""
 
     def __init__(
         self,
@@ -98,6 +111,7 @@ class AmazonClient:
         credentials: Credentials,
         *,
         cache_key: str,
+        limit_key: str | None = None,
         rates: dict[str, tuple[float, int]] | None = None,
         timeout: float = 30.0,
         retries: int = 2,
@@ -113,7 +127,7 @@ class AmazonClient:
             timeout=timeout,
             retries=retries,
             rate_header=RATE_HEADER,
-            limit_key=cache_key,  # one budget per seller account, shared by every call and worker
+            limit_key=limit_key or cache_key,  # Amazon's budget: shared by every call, connection and worker of it
             operation_rates={**OPERATION_RATES, "lwaToken": LWA_RATE, **(rates or {})},
             headers={"Accept": "application/json", "User-Agent": "orderdeck-amazon/0.1 (Language=Python)"},
         )
@@ -148,15 +162,18 @@ class AmazonClient:
         """Drop the cached access token (the API refused it)."""
         _tokens.pop(self.token_key, None)
 
-    async def call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def call(self, operation: str, method: str, path: str, *, renew_on_refusal: bool = True,
+                   **kwargs: Any) -> httpx.Response:  # fmt: skip
         """One SP-API request of ``operation``, with the access token; a 401/403 renews the token
-        and tries once more."""
+        and tries once more (unless ``renew_on_refusal`` is False: then it raises at once)."""
         for renew in (False, True):
             token = await self.access_token(renew=renew)
             try:
                 return await self.http.request(method, path, operation=operation,
                                                headers={"x-amz-access-token": token}, **kwargs)  # fmt: skip
             except PartnerAuthError:
+                if not renew_on_refusal:
+                    raise  # the token stays: the caller knows the refusal is of the request
                 self.forget_token()
                 if renew:
                     raise
@@ -218,6 +235,37 @@ class AmazonClient:
         path = f"{LISTINGS}/{_segment(seller_id)}/{_segment(sku)}"
         params = {"marketplaceIds": ",".join(marketplace_ids), "includedData": "issues"}
         return await self.call_json("patchListingsItem", "PATCH", path, params=params, json=body)
+
+
+    # Solicitations v1
+
+    async def solicitation_actions(self, order_id: str, marketplace_id: str) -> list[str]:
+        """getSolicitationActionsForOrder: the names of the solicitations Amazon offers for the
+        order now (HAL ``_links.actions``; none when it is too early, too late, done or not allowed)."""
+        body = await self.call_json("getSolicitationActionsForOrder", "GET", f"{SOLICITATIONS}/{_segment(order_id)}",
+                                    params={"marketplaceIds": marketplace_id})  # fmt: skip
+        links = body.get("_links")
+        actions = links.get("actions") if isinstance(links, dict) else None
+        if not isinstance(actions, list) or not all(isinstance(action, dict) for action in actions):
+            raise PartnerUnreadable(f"getSolicitationActionsForOrder {order_id}: no _links.actions list: {str(body)[:200]}")
+        return [str(action.get("name") or "") for action in actions]
+
+    async def request_review(self, order_id: str, marketplace_id: str) -> None:
+        """createProductReviewAndSellerFeedbackSolicitation: 201 (any other success, e.g. a proxy's
+        page, is unreadable). Amazon refuses a request it does not take (made before, or outside 5
+        to 30 days after delivery) with 403 Unauthorized: sent right after the same token was
+        accepted for the order's actions, that 403 raises PartnerAuthError at once (no renewal)."""
+        path = f"{SOLICITATIONS}/{_segment(order_id)}/solicitations/{REVIEW_REQUEST}"
+        response = await self.call("createProductReviewAndSellerFeedbackSolicitation", "POST", path,
+                                    params={"marketplaceIds": marketplace_id}, renew_on_refusal=False)  # fmt: skip
+        if response.status_code != 201:
+            raise PartnerUnreadable(f"createProductReviewAndSellerFeedbackSolicitation {order_id}: expected 201, got "
+                                    f"{response.status_code} {response.text[:200]!r}")  # fmt: skip
+
+
+def seller_account(endpoint: str, seller_id: str, client_id: str) -> str:
+    """The key of a seller's usage plans: its region's endpoint, the seller and the LWA app."""
+    return f"amazon|{endpoint.rstrip('/')}|{seller_id}|{client_id}"
 
 
 def _segment(value: str) -> str:

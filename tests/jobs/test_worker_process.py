@@ -93,12 +93,14 @@ def namespace() -> Iterator[str]:
         client.delete(*keys)
 
 
-def start_worker(database_url: str, namespace: str) -> subprocess.Popen:
+def start_worker(database_url: str, namespace: str, *, threads: int = 4, **env: str) -> subprocess.Popen:
+    """An `orderdeck worker` process (one Dramatiq process of ``threads`` threads; ``env``: more
+    environment) on the database and Redis namespace."""
     env = {**os.environ, "ORDERDECK_DATABASE_URL": database_url, "ORDERDECK_BROKER_URL": REDIS_URL,
            "ORDERDECK_BROKER_NAMESPACE": namespace, "ORDERDECK_JOB_MIN_BACKOFF_MS": "100",
            "ORDERDECK_JOB_MAX_BACKOFF_MS": "500", "ORDERDECK_JOB_MAX_RETRIES": "2",
-           "ORDERDECK_RUN_LEASE_SECONDS": str(LEASE)}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "orderdeck.cli", "worker", "--processes", "1", "--threads", "4"],
+           "ORDERDECK_RUN_LEASE_SECONDS": str(LEASE), **env}  # fmt: skip
+    return subprocess.Popen([sys.executable, "-m", "orderdeck.cli", "worker", "--processes", "1", "--threads", str(threads)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)  # fmt: skip
 

@@ -5,6 +5,7 @@ every answer the sandbox gives is checked against Amazon's API models."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from orderdeck_amazon.sandbox import SellerAccount, create_app
 from tests.plugins.support import ApiSpec, SpecChecked, serve
 from tests.plugins.test_amazon_contract import CLIENT_ID, CLIENT_SECRET, FAST, MARKETPLACE, REFRESH_TOKEN, SELLER, amazon_settings
 
-SPECS = ("amazon-sp-api-ordersV0.json", "amazon-sp-api-listingsItems_2021-08-01.json")
+SPECS = ("amazon-sp-api-ordersV0.json", "amazon-sp-api-listingsItems_2021-08-01.json", "amazon-sp-api-solicitations.json")
 WHEN = "2026-03-02T09:00:00Z"
 
 
@@ -320,3 +321,21 @@ async def test_the_rate_amazon_announces_is_kept_to(amazon, hooks):
     assert all(r.ok for r in results)
     assert [r["status"] for r in calls(amazon, "/listings/")] == [200] * 5
     assert time.monotonic() - started >= 0.5
+
+
+@pytest.mark.parametrize("sandbox_options", [{"rates": {**FAST, "patchListingsItem": (4.0, 2)}}])
+async def test_connections_of_one_seller_share_its_usage_plans(amazon, hooks):
+    """Amazon counts a usage plan per seller and app: two channels of the seller (say UK and DE)
+    pushing at once keep to it together (4 a second, burst 1 in orderdeck; the sandbox allows a
+    burst of 2 for the network's jitter), so the sandbox answers no 429. A bucket per connection
+    would send two at once from each."""
+    plans = {op: {"rate": rate, "burst": burst} for op, (rate, burst) in FAST.items()}
+    plans["patchListingsItem"] = {"rate": 4, "burst": 1}
+    uk, de = (amazon.connection(rate_overrides=plans) for _ in range(2))
+    await asyncio.gather(hooks.test_connection(uk), hooks.test_connection(de))  # the tokens first
+    started = time.monotonic()
+    pushed = await asyncio.gather(*(hooks.push_stock(connection, [StockUpdate(f"{n}", sku, n) for n, sku in enumerate(skus)])
+                                    for connection, skus in ((uk, ["AMZ-MUG", "AMZ-CUP"]), (de, ["AMZ-CUP", "AMZ-MUG"]))))  # fmt: skip
+    assert all(r.ok for results in pushed for r in results)
+    assert [r["status"] for r in calls(amazon, "/listings/")] == [200] * 4
+    assert time.monotonic() - started >= 0.7  # three intervals of 0.25 s after the first

@@ -19,7 +19,8 @@ CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "amzn1.application-oa2-client.contract
 SELLER, MARKETPLACE = "A1CONTRACTSELLER", "A1F83G8C2ARO7P"
 STATUSES = {"paid": "Unshipped", "unpaid": "Pending", "shipped": "Shipped", "cancelled": "Canceled"}
 """Amazon's OrderStatus for each state the contract places orders in."""
-FAST = {op: (1000.0, 1000) for op in ("getOrders", "getOrder", "getOrderItems", "confirmShipment", "patchListingsItem")}
+FAST = {op: (1000.0, 1000) for op in ("getOrders", "getOrder", "getOrderItems", "confirmShipment", "patchListingsItem",
+                                      "getSolicitationActionsForOrder", "createProductReviewAndSellerFeedbackSolicitation")}
 """Usage plans raised for the tests (sandbox and connection alike): Amazon's would make them wait minutes."""
 SPECS = ("amazon-sp-api-ordersV0.json", "amazon-sp-api-listingsItems_2021-08-01.json")
 
@@ -43,7 +44,7 @@ class AmazonAdapter(ChannelSandboxAdapter):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.connection_id = f"amazon-contract-{uuid.uuid4().hex[:8]}"  # a fresh usage budget and token cache
+        self.connection_id = f"amazon-contract-{uuid.uuid4().hex[:8]}"  # a fresh token cache
 
     def connection(self, *, valid: bool = True) -> Connection[AmazonSettings]:
         settings = amazon_settings(self.url, refresh_token=REFRESH_TOKEN if valid else "Atzr|revoked")

@@ -1,5 +1,6 @@
 """The Amazon sandbox behaves as Amazon documents: LWA's answers, getOrders' validation and window,
-confirmShipment's rules, listings, tokens and usage plans; every answer checked against the API models."""
+confirmShipment's rules, listings, solicitations, tokens and usage plans; every answer checked
+against the API models."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ WHEN = "2026-03-02T09:00:00Z"
 def api() -> Iterator[tuple[httpx.Client, object]]:
     """A client of a fresh sandbox account holding an access token, and the account."""
     app = create_app(skus=["SB-MUG"], seller_id=SELLER, marketplace_ids=[MARKETPLACE], seed=1,
-                     rates={"getOrders": (100.0, 100)})  # fmt: skip
+                     rates={op: (100.0, 100) for op in ("getOrders", "getSolicitationActionsForOrder",
+                                                        "createProductReviewAndSellerFeedbackSolicitation")})  # fmt: skip
     account = app.state.sandbox
-    specs = [ApiSpec.load("amazon-sp-api-ordersV0.json"), ApiSpec.load("amazon-sp-api-listingsItems_2021-08-01.json")]
+    specs = [ApiSpec.load("amazon-sp-api-ordersV0.json"), ApiSpec.load("amazon-sp-api-listingsItems_2021-08-01.json"),
+             ApiSpec.load("amazon-sp-api-solicitations.json")]  # fmt: skip
     checked = SpecChecked(app, specs, requests=False, skip=("/__sandbox", "/auth/o2/token"))
     with serve(checked) as running:
         token, _ = account.issue_token()
@@ -108,6 +111,48 @@ def test_listings_answer_as_amazon_documents(api):
     assert unknown["status"] == "INVALID" and unknown["issues"][0]["severity"] == "ERROR"
     assert client.get(f"{path}/SB-NONE", params=params).status_code == 404
     assert client.patch("/listings/2021-08-01/items/A9OTHER/SB-MUG", params=params, json=body).status_code == 403
+
+
+def test_a_review_request_is_offered_5_to_30_days_after_delivery_once(api):
+    client, account = api
+    order = account.place_order({"AmazonOrderId": "203-2000000-0000001", "items": [{"sku": "SB-MUG", "quantity": 1}]})
+    path, params = "/solicitations/v1/orders/203-2000000-0000001", {"marketplaceIds": MARKETPLACE}
+    review = f"{path}/solicitations/productReviewAndSellerFeedback"
+
+    def offered() -> list[str]:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/hal+json"
+        body = answer.json()
+        assert body["_links"]["self"]["href"] == f"{path}?marketplaceIds={MARKETPLACE}"
+        assert [a["payload"]["name"] for a in body["_embedded"]["actions"]] == [a["name"] for a in body["_links"]["actions"]]
+        return [a["name"] for a in body["_links"]["actions"]]
+
+    def advance(days: float) -> None:
+        httpx.post(f"{client.base_url}/__sandbox/clock", json={"advance": days * 86400}).raise_for_status()
+
+    assert offered() == [], "not shipped"
+    account.change_order(order, "Shipped")
+    advance(4.9)
+    assert offered() == []
+    too_early = client.post(review, params=params)
+    assert too_early.status_code == 403 and "5-30 day range" in too_early.json()["errors"][0]["message"]
+    advance(0.2)
+    assert offered() == ["productReviewAndSellerFeedback"]
+    created = client.post(review, params=params)
+    assert created.status_code == 201 and created.json() == {}
+    assert offered() == [], "once per order"
+    again = client.post(review, params=params)
+    assert again.status_code == 403 and again.json()["errors"][0] == {
+        "code": "Unauthorized", "message": "The requested solicitation is not available for this amazonOrderId.", "details": ""}  # fmt: skip
+    assert [s["name"] for s in order.solicitations] == ["productReviewAndSellerFeedback"]
+    late = account.place_order({"AmazonOrderId": "203-2000000-0000002", "status": "Shipped", "ship_date": "2020-01-01T00:00:00Z",
+                                "items": [{"sku": "SB-MUG", "quantity": 1}]})  # fmt: skip
+    assert client.post(f"/solicitations/v1/orders/{late.id}/solicitations/productReviewAndSellerFeedback",
+                       params=params).status_code == 403 and late.solicitations == []  # fmt: skip
+    assert client.get("/solicitations/v1/orders/203-9999999-0000001", params=params).status_code == 404
+    assert client.get(path, params={"marketplaceIds": "ATVPDKIKX0DER"}).status_code == 400, "not the seller's"
+    assert client.get(path, params={"marketplaceIds": f"{MARKETPLACE},{MARKETPLACE}"}).status_code == 400, "one marketplace"
+    assert client.get(path).status_code == 400
 
 
 def test_each_operation_keeps_its_usage_plan():

@@ -1,21 +1,24 @@
 """An independent client speaks to the Amazon sandbox: python-amazon-sp-api (not written by this
 project), its SP-API endpoint and LWA token host pointed at the sandbox, fetches orders and their
-items and patches a listing; every answer it gets is checked against Amazon's API models."""
+items, patches a listing and asks a buyer for a review; every answer it gets is checked against
+Amazon's API models."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sp_api.api import ListingsItems, Orders
+from sp_api.api import ListingsItems, Orders, Solicitations
 from sp_api.auth import AccessTokenClient
 from sp_api.auth.access_token_client import cache as token_cache
-from sp_api.base import Marketplaces, SellingApiException
+from sp_api.base import Marketplaces, SellingApiException, SellingApiForbiddenException
 
 from orderdeck_amazon.sandbox import create_app
+from orderdeck_amazon.sandbox.account import iso
 from tests.plugins.support import ApiSpec, SpecChecked, serve
 
 SELLER, MARKETPLACE = "A1INDEPENDENT", "ATVPDKIKX0DER"
@@ -32,7 +35,10 @@ def amazon() -> Iterator[tuple[str, SpecChecked, Any]]:
     account.place_order({"AmazonOrderId": "111-0000001-0000001", "items": [{"sku": "IND-MUG", "quantity": 2},
                                                                            {"sku": "IND-CUP", "quantity": 1}],
                          "purchase_date": "2026-01-05T10:00:00Z", "last_update_date": "2026-01-05T10:00:00Z"})  # fmt: skip
-    specs = [ApiSpec.load("amazon-sp-api-ordersV0.json"), ApiSpec.load("amazon-sp-api-listingsItems_2021-08-01.json")]
+    account.place_order({"AmazonOrderId": "111-0000002-0000001", "status": "Shipped", "items": [{"sku": "IND-MUG", "quantity": 1}],
+                         "ship_date": iso(account.now() - timedelta(days=6))})  # fmt: skip
+    specs = [ApiSpec.load("amazon-sp-api-ordersV0.json"), ApiSpec.load("amazon-sp-api-listingsItems_2021-08-01.json"),
+             ApiSpec.load("amazon-sp-api-solicitations.json")]  # fmt: skip
     # Its requests carry extra marketplace parameters (MarketplaceId, marketplace_ids...): only the answers are checked.
     checked = SpecChecked(app, specs, requests=False, skip=("/__sandbox", "/auth/o2/token"))
     token_cache.clear()  # the library keeps tokens by refresh token for the process, whatever the host
@@ -82,3 +88,27 @@ def test_python_amazon_sp_api_sees_amazons_errors(amazon):
     with pytest.raises(SellingApiException) as refused:
         client(Orders, url, version="v0").get_order("999-9999999-9999999")
     assert refused.value.code == 404
+
+
+def test_python_amazon_sp_api_asks_for_a_review_once(amazon):
+    url, checked, account = amazon
+
+    def work() -> tuple:
+        solicitations = client(Solicitations, url)
+        offered = solicitations.get_solicitation_actions_for_order("111-0000002-0000001", marketplaceIds=[MARKETPLACE])
+        created = solicitations.create_product_review_and_seller_feedback_solicitation(
+            "111-0000002-0000001", marketplaceIds=[MARKETPLACE])  # fmt: skip
+        after = solicitations.get_solicitation_actions_for_order("111-0000002-0000001", marketplaceIds=[MARKETPLACE])
+        try:
+            solicitations.create_product_review_and_seller_feedback_solicitation("111-0000002-0000001", marketplaceIds=[MARKETPLACE])
+        except SellingApiForbiddenException as exc:
+            return offered, created, after, exc
+        raise AssertionError("a second request was taken")
+
+    offered, created, after, refused = asyncio.run(asyncio.to_thread(work))
+
+    assert [a["name"] for a in offered.payload["_links"]["actions"]] == ["productReviewAndSellerFeedback"]
+    assert created.payload == {} and after.payload["_links"]["actions"] == []
+    assert refused.error[0]["message"] == "The requested solicitation is not available for this amazonOrderId."
+    assert [s["name"] for s in account.orders["111-0000002-0000001"].solicitations] == ["productReviewAndSellerFeedback"]
+    assert checked.checked == 4

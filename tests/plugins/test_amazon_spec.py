@@ -1,6 +1,7 @@
 """The Amazon sandbox and client against Amazon's published API models (../shared/specs): the
 contract checker itself, the usage plans, and the models' static sandbox cases (31 of Orders v0,
-14 of Listings Items) replayed against the sandbox, each request built from the case's parameters."""
+14 of Listings Items, 2 of Solicitations) replayed against the sandbox, each request built from
+the case's parameters."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from orderdeck_amazon.sandbox import USAGE_PLANS, create_app, static
 from tests.plugins.support import SPECS, ApiSpec, serve
 
 ORDERS_V0, LISTINGS = "amazon-sp-api-ordersV0.json", "amazon-sp-api-listingsItems_2021-08-01.json"
+SOLICITATIONS = "amazon-sp-api-solicitations.json"
+MODELS = (ORDERS_V0, LISTINGS, SOLICITATIONS)
 SELLER, MARKETPLACE, SKU = "A1SPECSELLER", "ATVPDKIKX0DER", "SPEC-MUG"
 ORDER_DEFINITION = {"AmazonOrderId": "902-3159896-1390916", "PurchaseDate": "2026-01-20T19:49:35Z",
                     "LastUpdateDate": "2026-01-20T19:49:35Z", "OrderStatus": "Unshipped"}  # fmt: skip
@@ -52,9 +55,11 @@ def test_the_checker_passes_what_fits_the_orders_model():
     ("POST", "/orders/v0/orders/1/shipmentConfirmation", [], b'{"marketplaceId": "X"}', "'packageDetail' is a required"),
     ("POST", "/orders/v0/orders/1/shipmentConfirmation", [], None, "required body is missing"),
     ("GET", "/orders/v0/everything", [], None, "no operation"),
+    ("GET", "/solicitations/v1/orders/1", [("marketplaceIds", "A,B")], None, "is too long"),
 ])  # fmt: skip
 def test_the_checker_finds_a_request_that_does_not_fit(method, path, query, body, problem):
-    problems = ApiSpec.load(ORDERS_V0).request_problems(method, path, query, body)
+    problems = ApiSpec.load(SOLICITATIONS if path.startswith("/solicitations") else ORDERS_V0).request_problems(
+        method, path, query, body)  # fmt: skip
     assert any(problem in found for found in problems), problems
 
 
@@ -66,9 +71,11 @@ def test_the_checker_finds_a_request_that_does_not_fit(method, path, query, body
     ("PATCH", "/listings/2021-08-01/items/S/SKU", 404, {"errors": [{"code": "NOT_FOUND", "message": "no"}]}, "not documented"),
     ("PATCH", "/listings/2021-08-01/items/S/SKU", 200, {"sku": "SKU", "status": "DONE", "submissionId": "1"}, "'DONE' is not one of"),
     ("GET", "/orders/v0/orders/1", 400, {"errors": [{"code": "InvalidInput"}]}, "'message' is a required"),
+    ("GET", "/solicitations/v1/orders/1", 200, {"_links": {"actions": []}}, "'self' is a required"),
+    ("GET", "/solicitations/v1/orders/1", 200, {"_links": {"actions": [{"name": "x"}], "self": {"href": "/"}}}, "'href' is a required"),
 ])  # fmt: skip
 def test_the_checker_finds_an_answer_that_does_not_fit(method, path, status, body, problem):
-    specs = {"/orders": ApiSpec.load(ORDERS_V0), "/listings": ApiSpec.load(LISTINGS)}
+    specs = {"/orders": ApiSpec.load(ORDERS_V0), "/listings": ApiSpec.load(LISTINGS), "/solicitations": ApiSpec.load(SOLICITATIONS)}
     spec = next(s for prefix, s in specs.items() if path.startswith(prefix))
     problems = spec.response_problems(method, path, status, json.dumps(body).encode())
     assert any(problem in found for found in problems), problems
@@ -99,17 +106,17 @@ def usage_plans(document: dict[str, Any]) -> dict[str, tuple[float, int]]:
 
 
 def test_the_usage_plans_are_the_models():
-    documented = {**usage_plans(spec_document(ORDERS_V0)), **usage_plans(spec_document(LISTINGS))}
+    documented = {op: plan for name in MODELS for op, plan in usage_plans(spec_document(name)).items()}
     assert USAGE_PLANS == documented
     assert OPERATION_RATES == {op: documented[op] for op in OPERATION_RATES}
     assert OPERATION_RATES["getOrders"] == (0.0167, 20) and OPERATION_RATES["confirmShipment"] == (2.0, 10)
+    assert OPERATION_RATES["createProductReviewAndSellerFeedbackSolicitation"] == (1.0, 5)
 
 
 def test_the_shipped_static_cases_are_the_models():
     shipped = json.loads(static.CASES_FILE.read_text())["sources"]
-    assert [source["cases"] for source in shipped] == [static.extract(spec_document(ORDERS_V0)),
-                                                        static.extract(spec_document(LISTINGS))]  # fmt: skip
-    assert [sum(map(len, source["cases"].values())) for source in shipped] == [31, 14]
+    assert [source["cases"] for source in shipped] == [static.extract(spec_document(name)) for name in MODELS]
+    assert [sum(map(len, source["cases"].values())) for source in shipped] == [31, 14, 2]
 
 
 # The static cases replayed
@@ -154,7 +161,7 @@ def query_value(value: Any) -> str:
 @pytest.mark.parametrize("case", all_cases())
 def test_a_static_case_is_answered_as_the_model_says(amazon, case):
     client, order_id = amazon
-    spec = ApiSpec.load(ORDERS_V0 if case.operation in usage_plans(spec_document(ORDERS_V0)) else LISTINGS)
+    spec = ApiSpec.load(next(name for name in MODELS if case.operation in usage_plans(spec_document(name))))
     operation = next(op for op in spec.operations if op.name == case.operation)
     values = dict(case.parameters)
     for parameter in operation.parameters:

@@ -32,9 +32,15 @@ The emulated API, as Amazon's behaves (the real field names, enums and ISO 8601 
   sets the quantity: ACCEPTED, or VALID with mode=VALIDATION_PREVIEW; a bad value or an unknown
   SKU is 200 INVALID with the issues, as the operation documents no 404); a sellerId other than
   the account's is 403.
-- The models' static sandbox cases (31 of Orders v0, 14 of Listings Items) answer requests with
-  their parameter values (``TEST_CASE_200``, ``VALIDATION_INVALID``...), as Amazon's static
-  sandbox does; the operations emulated only that way are getOrderBuyerInfo, getOrderAddress,
+- Solicitations v1: ``getSolicitationActionsForOrder`` (HAL: ``_links.actions`` and
+  ``_embedded.actions`` offer ``productReviewAndSellerFeedback`` for a shipped order 5 to 30 days
+  after its ship date, taken as its delivery date, by the account's clock, until it is made; else
+  empty lists) and ``createProductReviewAndSellerFeedbackSolicitation`` (201, once per order; out of
+  its days or made before, 403 ``Unauthorized`` with Amazon's own messages). ``marketplaceIds``
+  names one marketplace, the order's (another: 404).
+- The models' static sandbox cases (31 of Orders v0, 14 of Listings Items, 2 of Solicitations)
+  answer requests with their parameter values (``TEST_CASE_200``, ``VALIDATION_INVALID``,
+  order ``123-1234567-1234567``...), as Amazon's static sandbox does; the operations emulated only that way are getOrderBuyerInfo, getOrderAddress,
   getOrderItemsBuyerInfo, updateShipmentStatus, the regulatedInfo pair, putListingsItem,
   deleteListingsItem and searchListingsItems.
 
@@ -42,10 +48,10 @@ The control API under /__sandbox/ is not Amazon's (no auth; JSON in, JSON out):
 - ``POST /__sandbox/orders`` ``{"random": K}`` and/or ``{"orders": [spec, ...]}``. A spec may give
   AmazonOrderId, status (an OrderStatus), fulfillment_channel (MFN, AFN), marketplace_id,
   purchase_date, last_update_date, items [{sku, quantity, price, shipped, title}], buyer_name,
-  email, address, is_prime and a ``defect``: unknown_sku, missing_sku, bad_date, no_items. What it
-  leaves out is random; dates default to the account's clock.
-- ``PATCH /__sandbox/orders/{id}`` ``{"status"?, "last_update_date"?}``: a change made on Amazon
-  (LastUpdateDate becomes now unless given; Shipped ships every item).
+  email, address, is_prime, ship_date (a shipped order's) and a ``defect``: unknown_sku,
+  missing_sku, bad_date, no_items. What it leaves out is random; dates default to the account's clock.
+- ``PATCH /__sandbox/orders/{id}`` ``{"status"?, "last_update_date"?, "ship_date"?}``: a change made
+  on Amazon (LastUpdateDate becomes now unless given; Shipped ships every item).
 - ``POST /__sandbox/listings`` ``{"listings": [{sku, quantity?, asin?, title?}]}``.
 - ``POST /__sandbox/tokens/expire``: every access token issued expires now.
 - ``POST /__sandbox/clock`` ``{"advance": seconds}``: moves the account's clock (order dates and the
@@ -53,7 +59,8 @@ The control API under /__sandbox/ is not Amazon's (no auth; JSON in, JSON out):
 - The base's: ``POST /__sandbox/faults`` (rate_limit with Retry-After, server_error, delay,
   malformed, disconnect) plus ``unauthorized`` (401) and ``forbidden`` (403), and ``bad_order``
   (``{"kind": "bad_order", "defect"}`` places a defective order); ``GET /__sandbox/state``
-  (orders with items, shipments and buyer messages; listings; tokens; the clock);
+  (orders with items, ship date, shipments, buyer messages and solicitations; listings; tokens;
+  the clock);
   ``GET /__sandbox/requests``.
 """
 
@@ -75,7 +82,8 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getOrderItems": (0.5, 30), "getOrderItemsBuyerInfo": (0.5, 30), "updateShipmentStatus": (5, 15),
     "getOrderRegulatedInfo": (0.5, 30), "updateVerificationStatus": (0.5, 30), "confirmShipment": (2, 10),
     "deleteListingsItem": (5, 5), "getListingsItem": (5, 10), "patchListingsItem": (5, 5), "putListingsItem": (5, 10),
-    "searchListingsItems": (5, 5),
+    "searchListingsItems": (5, 5), "getSolicitationActionsForOrder": (1, 5),
+    "createProductReviewAndSellerFeedbackSolicitation": (1, 5),
 }  # fmt: skip
 """Each emulated operation's default usage plan (requests a second, burst), as the API models
 document them (a test compares them)."""
@@ -125,6 +133,6 @@ SANDBOX = Sandbox(
     name="amazon",
     title="Amazon seller account",
     create_app=create_app,
-    description="Amazon's Selling Partner API (Orders v0, Listings Items) and Login with Amazon, with state",
+    description="Amazon's Selling Partner API (Orders v0, Listings Items, Solicitations) and Login with Amazon, with state",
 )
 """What the plugin offers through orderdeck_register_sandboxes."""

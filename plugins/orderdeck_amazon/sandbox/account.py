@@ -30,6 +30,13 @@ AMAZON_FAULT_KINDS = ("unauthorized", "forbidden")
 """Faults of this sandbox's own: the next requests are answered 401 / 403 (as a revoked grant)."""
 DEFAULT_SKUS = ["MUG-RED", "MUG-BLUE", "TEE-S", "TEE-M", "POSTER-A2"]
 NAMES = ["Olivia Smith", "Noah Jones", "Amelia Taylor", "Leo Brown", "Isla Wilson", "Oscar Davies", "Ava Patel"]
+REVIEW_REQUEST = "productReviewAndSellerFeedback"
+"""The one solicitation Amazon offers (getSolicitationActionsForOrder's action name)."""
+REVIEW_WINDOW = (timedelta(days=5), timedelta(days=30))
+"""When after delivery (here: the order's ship date) Amazon offers the review request."""
+NOT_AVAILABLE = "The requested solicitation is not available for this amazonOrderId."
+OUTSIDE_WINDOW = "You can't use this feature to request a review outside the 5-30 day range after the order delivery date."
+"""Amazon's 403 messages for a review request it does not take (already made, or out of its days)."""
 ADDRESSES = [("1 Cross St.", "Canton", "MI", "48817"), ("500 Pine St", "Seattle", "WA", "98101"),
              ("77 Massachusetts Ave", "Cambridge", "MA", "02139"), ("350 Fifth Ave", "New York", "NY", "10118")]  # fmt: skip
 
@@ -88,7 +95,9 @@ class Order:
     address: dict[str, str]
     service_level: str = "Std US D2D Dom"
     is_prime: bool = False
+    shipped_at: datetime | None = None  # when the last item shipped (the sandbox's delivery date too)
     shipments: list[dict[str, Any]] = field(default_factory=list)
+    solicitations: list[dict[str, str]] = field(default_factory=list)
     buyer_messages: list[str] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -147,7 +156,8 @@ class SellerAccount(Emulator):
                         "LastUpdateDate": iso(o.updated),
                         "items": [{"OrderItemId": i.order_item_id, "SellerSKU": i.sku, "QuantityOrdered": i.quantity,
                                    "QuantityShipped": i.shipped} for i in o.items],
-                        "shipments": o.shipments, "buyer_messages": o.buyer_messages}
+                        "ShipDate": iso(o.shipped_at) if o.shipped_at else None,
+                        "shipments": o.shipments, "buyer_messages": o.buyer_messages, "solicitations": o.solicitations}
                        for o in sorted(self.orders.values(), key=lambda o: (o.updated, o.id))],
             "listings": [{"sku": listing.sku, "asin": listing.asin, "quantity": listing.quantity,
                           "submissions": len(listing.submissions)} for listing in self.listings.values()],
@@ -254,6 +264,8 @@ class SellerAccount(Emulator):
             buyer_email=str(spec.get("email") or f"{secrets.token_hex(8)}@marketplace.amazon.com"), address=address,
             is_prime=bool(spec.get("is_prime", False)),
         )  # fmt: skip
+        if status in ("Shipped", "InvoiceUnconfirmed"):
+            order.shipped_at = parse_iso(spec["ship_date"]) if spec.get("ship_date") else updated
         if order.id in self.orders:
             raise ValueError(f"order {order.id} exists")
         self._spoil(order, spec.get("defect"))
@@ -273,8 +285,10 @@ class SellerAccount(Emulator):
         elif defect is not None:
             raise ValueError(f"unknown defect {defect!r}; one of {DEFECTS}")
 
-    def change_order(self, order: Order, status: str | None, updated: datetime | None = None) -> None:
-        """A change made on Amazon (a status, if given): LastUpdateDate becomes ``updated`` or now."""
+    def change_order(self, order: Order, status: str | None, updated: datetime | None = None,
+                     shipped: datetime | None = None) -> None:  # fmt: skip
+        """A change made on Amazon (a status, if given): LastUpdateDate becomes ``updated`` or now;
+        a shipped order's ship date ``shipped``, or when it shipped."""
         if status is not None:
             if status not in ORDER_STATUSES:
                 raise ValueError(f"unknown OrderStatus {status!r}")
@@ -282,7 +296,10 @@ class SellerAccount(Emulator):
             if status in ("Shipped", "InvoiceUnconfirmed"):
                 for item in order.items:
                     item.shipped = item.quantity
+                order.shipped_at = order.shipped_at or updated or self.now()
         order.updated = updated or self.now()
+        if shipped is not None:
+            order.shipped_at = shipped
 
     def confirm_shipment(self, order: Order, body: dict[str, Any]) -> None:
         """confirmShipment, validated as Amazon does: the package's items ship, the buyer is told."""
@@ -317,10 +334,34 @@ class SellerAccount(Emulator):
             item.shipped += quantity
         order.status = "Shipped" if all(i.shipped >= i.quantity for i in order.items) else "PartiallyShipped"
         order.updated = self.now()
+        if order.status == "Shipped":
+            order.shipped_at = order.updated
         order.shipments.append({key: package.get(key) for key in ("packageReferenceId", "carrierCode", "carrierName",
                                                                  "shippingMethod", "trackingNumber", "shipDate", "orderItems")})  # fmt: skip
         carrier = package.get("carrierName") or package["carrierCode"]
         order.buyer_messages.append(f"Your package has shipped with {carrier}, tracking number {package['trackingNumber']}.")
+
+    # Solicitations
+
+    def review_refusal(self, order: Order) -> str | None:
+        """Why Amazon would not take a review request for the order now (its 403 message), None
+        when it would: once per order, for a shipped order, 5 to 30 days after its delivery (the
+        sandbox takes the ship date for it) by the account's clock."""
+        if any(s["name"] == REVIEW_REQUEST for s in order.solicitations):
+            return NOT_AVAILABLE
+        if order.status not in ("Shipped", "InvoiceUnconfirmed") or order.shipped_at is None:
+            return NOT_AVAILABLE
+        if not REVIEW_WINDOW[0] <= self.now() - order.shipped_at <= REVIEW_WINDOW[1]:
+            return OUTSIDE_WINDOW
+        return None
+
+    def request_review(self, order: Order, marketplace_id: str) -> None:
+        """createProductReviewAndSellerFeedbackSolicitation: the buyer is asked, once; Amazon's 403
+        when it does not take the request."""
+        refusal = self.review_refusal(order)
+        if refusal is not None:
+            raise AmazonError(403, "Unauthorized", refusal, "")
+        order.solicitations.append({"name": REVIEW_REQUEST, "marketplaceId": marketplace_id, "sent": iso(self.now())})
 
     # Listings
 

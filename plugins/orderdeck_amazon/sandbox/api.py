@@ -1,5 +1,5 @@
-"""The emulated Selling Partner API routes (Orders v0, Listings Items 2021-08-01) and Login with
-Amazon's token endpoint. Each SP-API route is one operation: logged and faulted by the base
+"""The emulated Selling Partner API routes (Orders v0, Listings Items 2021-08-01, Solicitations v1)
+and Login with Amazon's token endpoint. Each SP-API route is one operation: logged and faulted by the base
 (``SellerAccount.api``), then throttled by its usage plan (429), its token checked (403), its static
 cases tried (``static``), then served from the account's state; every answer carries
 ``x-amzn-RateLimit-Limit`` and ``x-amzn-RequestId``."""
@@ -23,6 +23,7 @@ from orderdeck_amazon.sandbox import static
 from orderdeck_amazon.sandbox.account import (
     MARKETPLACES,
     ORDER_STATUSES,
+    REVIEW_REQUEST,
     AmazonError,
     Item,
     Order,
@@ -35,6 +36,9 @@ from orderdeck_amazon.sandbox.account import (
 Handler = Callable[[Request], Awaitable[Response]]
 ORDERS = "/orders/v0/orders"
 LISTINGS = "/listings/2021-08-01/items"
+SOLICITATIONS = "/solicitations/v1/orders"
+HAL = "application/hal+json"
+"""What the Solicitations API answers in (JSON Hypertext Application Language)."""
 CENT = Decimal("0.01")
 
 
@@ -134,7 +138,7 @@ def api_routes(account: SellerAccount) -> list[BaseRoute]:
             account.check_token(request)
             case = static.best(name, await request_parameters(request))
             if case is not None and (case.parameters or handler is None):
-                if case.status == 204 or case.response in (None, {}) and case.status < 300:
+                if case.status == 204 or case.response is None and case.status < 300:
                     return Response(status_code=case.status)
                 return JSONResponse(case.response, status_code=case.status)
             if handler is None:
@@ -300,6 +304,35 @@ def api_routes(account: SellerAccount) -> list[BaseRoute]:
         listing.submissions.append(submission)
         return JSONResponse({"sku": sku, "status": "VALID" if preview else "ACCEPTED", "submissionId": submission, "issues": []})
 
+    def solicited_order(request: Request) -> tuple[Order, str]:
+        """The order of a Solicitations path and the one marketplace asked about (``marketplaceIds``,
+        at most one); an order not sold there is not found."""
+        given = marketplaces(request, "marketplaceIds")
+        if len(given) > 1:
+            raise invalid_input("Only one marketplace can be specified in marketplaceIds.")
+        order = account.orders.get(request.path_params["amazonOrderId"])
+        if order is None or order.marketplace_id != given[0]:
+            raise AmazonError(404, "NotFound", "The resource specified does not exist.",
+                              f"No order {request.path_params['amazonOrderId']} in marketplace {given[0]}.")  # fmt: skip
+        return order, given[0]
+
+    async def solicitation_actions(request: Request) -> Response:
+        order, marketplace = solicited_order(request)
+        base, query = f"{SOLICITATIONS}/{order.id}", f"?marketplaceIds={marketplace}"
+        offered = account.review_refusal(order) is None
+        action = f"{base}/solicitations/{REVIEW_REQUEST}"
+        links = [{"href": action + query, "name": REVIEW_REQUEST}] if offered else []
+        embedded = [{"_links": {"self": {"href": action + query, "name": REVIEW_REQUEST},
+                                "schema": {"href": f"{action}/schema", "name": REVIEW_REQUEST}},
+                     "payload": {"name": REVIEW_REQUEST}}] if offered else []  # fmt: skip
+        return JSONResponse({"_links": {"actions": links, "self": {"href": base + query}}, "_embedded": {"actions": embedded}},
+                            media_type=HAL)  # fmt: skip
+
+    async def request_review(request: Request) -> Response:
+        order, marketplace = solicited_order(request)
+        account.request_review(order, marketplace)
+        return JSONResponse({}, status_code=201, media_type=HAL)
+
     async def lwa_token(request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))  # application/x-www-form-urlencoded
         if form.get("grant_type") != "refresh_token":
@@ -314,6 +347,7 @@ def api_routes(account: SellerAccount) -> list[BaseRoute]:
 
     order_path = f"{ORDERS}/{{orderId}}"
     item_path = f"{LISTINGS}/{{sellerId}}/{{sku:path}}"
+    solicited = f"{SOLICITATIONS}/{{amazonOrderId}}"
     return [
         Route("/auth/o2/token", account.api(lwa_token, authenticate=False), methods=["POST"]),
         Route(ORDERS, operation("getOrders", get_orders), methods=["GET"]),
@@ -331,4 +365,7 @@ def api_routes(account: SellerAccount) -> list[BaseRoute]:
         Route(item_path, operation("putListingsItem", None), methods=["PUT"]),
         Route(item_path, operation("deleteListingsItem", None), methods=["DELETE"]),
         Route(f"{LISTINGS}/{{sellerId}}", operation("searchListingsItems", None), methods=["GET"]),
+        Route(solicited, operation("getSolicitationActionsForOrder", solicitation_actions), methods=["GET"]),
+        Route(f"{solicited}/solicitations/{REVIEW_REQUEST}",
+              operation("createProductReviewAndSellerFeedbackSolicitation", request_review), methods=["POST"]),
     ]

@@ -35,7 +35,8 @@ def control_routes(account: SellerAccount) -> list[BaseRoute]:
         try:
             body = await control_json(request)
             updated = parse_iso(body["last_update_date"]) if body.get("last_update_date") else None
-            account.change_order(order, body.get("status"), updated)
+            shipped = parse_iso(body["ship_date"]) if body.get("ship_date") else None
+            account.change_order(order, body.get("status"), updated, shipped)
         except (ValueError, TypeError) as exc:
             return control_error(str(exc))
         return JSONResponse(order_json(order))

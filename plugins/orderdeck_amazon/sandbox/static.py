@@ -2,10 +2,11 @@
 Amazon's own static sandbox serves them: a request whose parameters have a case's values gets that
 case's canned answer.
 
-``static_cases.json`` holds the cases of Orders v0 (31) and Listings Items 2021-08-01 (14), as
-``extract(spec)`` reads them from the models (amzn/selling-partner-api-models, Apache-2.0; a test
-checks the file against the specs): by operationId, each ``{"status", "parameters": {name: value},
-"response"}`` with only the parameters a case gives a value for.
+``static_cases.json`` holds the cases of Orders v0 (31), Listings Items 2021-08-01 (14) and
+Solicitations v1 (2), as ``extract(spec)`` reads them from the models
+(amzn/selling-partner-api-models, Apache-2.0; a test checks the file against the specs): by
+operationId, each ``{"status", "parameters": {name: value}, "response"}`` with only the
+parameters a case gives a value for.
 
 Matching: a case matches when every parameter it names has its value in the request (path, query,
 or the JSON body as ``body``; a list value is compared with the comma-separated query value). Of
