@@ -77,7 +77,8 @@ def test_the_checker_finds_a_request_that_does_not_fit(method, path, query, body
 def test_the_checker_finds_an_answer_that_does_not_fit(method, path, status, body, problem):
     specs = {"/orders": ApiSpec.load(ORDERS_V0), "/listings": ApiSpec.load(LISTINGS), "/solicitations": ApiSpec.load(SOLICITATIONS)}
     spec = next(s for prefix, s in specs.items() if path.startswith(prefix))
-    problems = spec.response_problems(method, path, status, json.dumps(body).encode())
+    kind = "application/hal+json" if path.startswith("/solicitations") else "application/json"
+    problems = spec.response_problems(method, path, status, json.dumps(body).encode(), kind)
     assert any(problem in found for found in problems), problems
 
 

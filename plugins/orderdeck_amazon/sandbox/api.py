@@ -149,6 +149,9 @@ def api_routes(account: SellerAccount) -> list[BaseRoute]:
 
         async def endpoint(request: Request) -> Response:
             response = await logged(request)
+            if request.url.path.startswith(SOLICITATIONS) and response.headers.get("content-type", "").startswith(
+                    "application/json"):  # fmt: skip
+                response.headers["content-type"] = HAL  # Solicitations answer everything, errors too, in HAL
             response.headers["x-amzn-RateLimit-Limit"] = f"{account.rates[name][0]:g}"
             response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
             return response
