@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins.connectors import ChannelConnector, Connection, FulfilmentConnector
 from orderdeck.plugins.dto import (
     ChannelOrder,
     ConnectionResult,
@@ -262,6 +262,7 @@ class Amazon(ChannelConnector):
     description = "Amazon seller accounts over the Selling Partner API: orders, listing quantities and shipment confirmations."
     settings = AmazonSettings
     source = "AMAZON"
+    fulfilment_connector = "amazon_fba"  # FBA: each channel comes with its FBA centre and location (fba.py)
     stock_batch_size = 20  # patchListingsItem: one call per SKU, 5 a second
     dispatch_batch_size = 10  # getOrder, getOrderItems and confirmShipment per note
 
@@ -347,9 +348,11 @@ class Amazon(ChannelConnector):
 
 
 @hookimpl
-def orderdeck_register_connectors() -> list[ChannelConnector]:
-    """The Amazon channel."""
-    return [Amazon()]
+def orderdeck_register_connectors() -> list[ChannelConnector | FulfilmentConnector]:
+    """The Amazon channel and its FBA centre (``orderdeck_amazon.fba``)."""
+    from orderdeck_amazon.fba import AmazonFba  # it builds on this module's settings
+
+    return [Amazon(), AmazonFba()]
 
 
 @hookimpl
