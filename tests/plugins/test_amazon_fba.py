@@ -7,6 +7,7 @@ is checked against Amazon's API models."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -21,10 +22,10 @@ from orderdeck.plugins.errors import PartnerAuthError, PartnerRateLimited, Partn
 from orderdeck.plugins.manager import channel_connector, fulfilment_connector
 from orderdeck_amazon import AmazonSettings, mapping
 from orderdeck_amazon.fba import FBA_RATES, REFUSAL, FbaSettings, stock_report
-from orderdeck_amazon.sandbox import static
+from orderdeck_amazon.sandbox import create_app, static
 from orderdeck_amazon.sandbox.fba import FBA_USAGE_PLANS
 from tests.plugins.amazon_fba import FBA_FAST, SHIP_AFTER, FbaSandbox, fba_sandbox
-from tests.plugins.support import SPECS
+from tests.plugins.support import SPECS, ApiSpec, SpecChecked, serve
 from tests.plugins.test_amazon_contract import MARKETPLACE
 
 SUMMARIES = "/fba/inventory/v1/summaries"
@@ -351,3 +352,37 @@ def test_the_usage_plan_and_sandbox_cases_are_the_models():
     sandbox_only = {op["operationId"] for item in document["paths"].values() for method, op in item.items()
                     if isinstance(op, dict) and "operationId" in op and item.get("x-amzn-api-sandbox-only")}  # fmt: skip
     assert sandbox_only == set(FBA_USAGE_PLANS) - {"getInventorySummaries"}
+
+
+# An independent client
+
+
+def test_python_amazon_sp_api_reads_the_fba_inventory():
+    """python-amazon-sp-api (not written by this project) pages through the sandbox's inventory;
+    its requests carry parameters of its own (only the answers are checked against the model)."""
+    from sp_api.api import Inventories
+    from sp_api.auth.access_token_client import cache as token_cache
+
+    from tests.plugins.test_amazon_sp_api_client import CREDENTIALS, REFRESH_TOKEN, client
+
+    app = create_app(client_id=CREDENTIALS["lwa_app_id"], client_secret=CREDENTIALS["lwa_client_secret"],
+                     refresh_token=REFRESH_TOKEN, fba_stock={"AMZ-MUG": 7, "AMZ-CUP": 2}, fba_page_size=1, seed=5)  # fmt: skip
+    checked = SpecChecked(app, [ApiSpec.load("amazon-sp-api-fbaInventory.json")], requests=False,
+                          skip=("/__sandbox", "/auth/o2/token"))  # fmt: skip
+    token_cache.clear()  # the library keeps tokens by refresh token for the process
+
+    def read(url: str) -> list[dict[str, Any]]:
+        api = client(Inventories, url)
+        found, token = [], None
+        while True:
+            page = api.get_inventory_summary_marketplace(details="true", marketplaceIds="ATVPDKIKX0DER",
+                                                         **({"nextToken": token} if token else {}))  # fmt: skip
+            found += page.payload["inventorySummaries"]
+            token = page.next_token
+            if not token:
+                return found
+
+    with serve(checked) as running:
+        found = asyncio.run(asyncio.to_thread(read, running.url))  # the library is synchronous
+    assert [(s["sellerSku"], s["inventoryDetails"]["fulfillableQuantity"]) for s in found] == [("AMZ-CUP", 2), ("AMZ-MUG", 7)]
+    assert checked.problems == [] and checked.checked == 2
