@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from orderdeck.plugins.connectors import ChannelConnector, Connection
+from orderdeck.plugins.connectors import ChannelConnector, Connection, FulfilmentConnector
 from orderdeck.plugins.dto import (
     ChannelOrder,
     ConnectionResult,
@@ -271,6 +271,7 @@ class Amazon(ChannelConnector):
                    "confirmations and review requests.")  # fmt: skip
     settings = AmazonSettings
     source = "AMAZON"
+    fulfilment_connector = "amazon_fba"  # FBA: each channel comes with its FBA centre and location (fba.py)
     stock_batch_size = 20  # patchListingsItem: one call per SKU, 5 a second
     dispatch_batch_size = 10  # getOrder, getOrderItems and confirmShipment per note
     follow_up_batch_size = 10  # two Solicitations calls an order, each 1 a second (burst 5): ~15 s a batch
@@ -369,9 +370,11 @@ class Amazon(ChannelConnector):
 
 
 @hookimpl
-def orderdeck_register_connectors() -> list[ChannelConnector]:
-    """The Amazon channel."""
-    return [Amazon()]
+def orderdeck_register_connectors() -> list[ChannelConnector | FulfilmentConnector]:
+    """The Amazon channel and its FBA centre (``orderdeck_amazon.fba``)."""
+    from orderdeck_amazon.fba import AmazonFba  # it builds on this module's settings
+
+    return [Amazon(), AmazonFba()]
 
 
 @hookimpl

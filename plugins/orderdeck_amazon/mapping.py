@@ -18,6 +18,7 @@ Mapping (one Amazon order -> one ChannelOrder):
   order still open) are left out.
 - properties: ``FulfillmentChannel`` (AFN: Amazon fulfils the order, FBA; MFN: the seller does),
   ``MarketplaceId``, and ``IsPrime``, ``IsBusinessOrder`` and ``LatestShipDate`` when Amazon sends them.
+- fulfilled_by_channel: FulfillmentChannel AFN (orderdeck holds it at the channel's FBA location).
 
 An order that cannot be read is rejected with the reason (the rest of the page goes on): no
 AmazonOrderId, no OrderStatus, an unreadable PurchaseDate, an open order without items, an item
@@ -215,4 +216,5 @@ def map_order(raw: Any, items: list[Any] | None) -> ChannelOrder:
         shipping_address=address,
         shipping_service=_text(raw.get("ShipServiceLevel")) or _text(raw.get("ShipmentServiceLevelCategory")),
         postage=postage, total=total, payment_method=_text(raw.get("PaymentMethod")), properties=_properties(raw),
+        fulfilled_by_channel=raw.get("FulfillmentChannel") == "AFN",  # FBA: Amazon ships it
     )  # fmt: skip

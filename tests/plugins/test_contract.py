@@ -165,14 +165,14 @@ def test_the_connectors_that_keep_the_contract_work_beside_the_broken_ones(plugi
     names = {c.name: c.kind for c in manager.connectors()}
     assert names == {"pair_shop": ConnectorKind.CHANNEL, "pair_warehouse": ConnectorKind.FULFILMENT_CENTRE,
                      "sample": ConnectorKind.CHANNEL, "woocommerce": ConnectorKind.CHANNEL, "amazon": ConnectorKind.CHANNEL, "ebay": ConnectorKind.CHANNEL,
-                     "url_dropship": ConnectorKind.FULFILMENT_CENTRE,
+                     "url_dropship": ConnectorKind.FULFILMENT_CENTRE, "amazon_fba": ConnectorKind.FULFILMENT_CENTRE,
                      "ftp_warehouse": ConnectorKind.FULFILMENT_CENTRE, "sample_centre": ConnectorKind.FULFILMENT_CENTRE}  # fmt: skip
     assert manager.loaded().origins["pair_warehouse"] == "good_pair"
     assert isinstance(manager.fulfilment_connector("pair_warehouse"), FulfilmentConnector)
     assert manager.channel_connector("woocommerce").title == "WooCommerce"  # not the copy
     with pytest.raises(manager.UnknownConnector, match="No channel connector named half is installed"):
         manager.channel_connector("half")
-    with pytest.raises(manager.UnknownConnector, match=r"installed: ftp_warehouse, pair_warehouse, sample_centre, url_dropship\)"):
+    with pytest.raises(manager.UnknownConnector, match=r"installed: amazon_fba, ftp_warehouse, pair_warehouse, sample_centre, url_dropship\)"):
         manager.fulfilment_connector("pair_shop")  # a channel is not a fulfilment connector
 
 
@@ -199,8 +199,8 @@ async def test_graphql_lists_connectors_of_a_kind_and_the_problems(plugins_folde
     data = await client.gql("""{ connectors(kind: FULFILMENT_CENTRE) { name kind title source settingsSchema }
                                  pluginProblems { plugin connector message } }""")  # fmt: skip
     names = [c["name"] for c in data["connectors"]]
-    assert names == ["ftp_warehouse", "pair_warehouse", "sample_centre", "url_dropship"]
-    pair = data["connectors"][1]
+    assert names == ["amazon_fba", "ftp_warehouse", "pair_warehouse", "sample_centre", "url_dropship"]
+    pair = next(c for c in data["connectors"] if c["name"] == "pair_warehouse")
     assert pair == {"name": "pair_warehouse", "kind": "FULFILMENT_CENTRE", "title": "A centre", "source": None,
                     "settingsSchema": pair["settingsSchema"]}  # fmt: skip
     assert pair["settingsSchema"]["properties"]["folder"]["default"] == "/srv/out"

@@ -43,6 +43,9 @@ The emulated API, as Amazon's behaves (the real field names, enums and ISO 8601 
   order ``123-1234567-1234567``...), as Amazon's static sandbox does; the operations emulated only that way are getOrderBuyerInfo, getOrderAddress,
   getOrderItemsBuyerInfo, updateShipmentStatus, the regulatedInfo pair, putListingsItem,
   deleteListingsItem and searchListingsItems.
+- FBA (``fba``): FBA Inventory v1 ``getInventorySummaries`` over the account's FBA inventory, the
+  model's sandbox-only inventory operations, and AFN orders that Amazon ships on its own after a
+  delay of the account's clock (``POST /__sandbox/fba/inventory``, ``POST /__sandbox/fba/orders``).
 
 The control API under /__sandbox/ is not Amazon's (no auth; JSON in, JSON out):
 - ``POST /__sandbox/orders`` ``{"random": K}`` and/or ``{"orders": [spec, ...]}``. A spec may give
@@ -74,6 +77,13 @@ from orderdeck.plugins.sandbox import Sandbox, sandbox_app
 from orderdeck_amazon.sandbox.account import DEFAULT_SKUS, SellerAccount, iso
 from orderdeck_amazon.sandbox.api import api_routes
 from orderdeck_amazon.sandbox.control import control_routes
+from orderdeck_amazon.sandbox.fba import (
+    FBA_USAGE_PLANS,
+    FulfilmentNetwork,
+    ShipsBeforeEachRequest,
+    fba_api_routes,
+    fba_control_routes,
+)
 
 __all__ = ["SANDBOX", "USAGE_PLANS", "SellerAccount", "create_app"]
 
@@ -104,15 +114,21 @@ def create_app(
     rates: dict[str, tuple[float, int]] | None = None,
     enforce_rates: bool = True,
     seed: int | None = None,
+    fba_stock: dict[str, int] | None = None,
+    fba_ship_after_seconds: float = 300,
+    fba_page_size: int = 50,
+    fba_next_token_seconds: float = 30,
 ) -> Starlette:
     """A new seller account: ``skus`` are listed with random quantities, ``seed_orders`` random
     orders placed; ``rates`` override usage plans by operation (``enforce_rates`` False: none).
-    ``app.state.sandbox`` is its ``SellerAccount``."""
+    ``app.state.sandbox`` is its ``SellerAccount``; ``app.state.fba`` its FBA side (``fba``:
+    ``fba_stock`` fulfillable units by SKU, AFN orders it places shipped ``fba_ship_after_seconds``
+    after purchase on the account's clock, inventory pages of ``fba_page_size``)."""
     account = SellerAccount(
         client_id=client_id, client_secret=client_secret, refresh_token=refresh_token, seller_id=seller_id,
         marketplace_ids=list(marketplace_ids or ["ATVPDKIKX0DER"]), token_lifetime=token_lifetime,
         settle_seconds=settle_seconds, items_per_page=items_per_page,
-        rates={**USAGE_PLANS, **{op: (float(r), int(b)) for op, (r, b) in (rates or {}).items()}},
+        rates={**USAGE_PLANS, **FBA_USAGE_PLANS, **{op: (float(r), int(b)) for op, (r, b) in (rates or {}).items()}},
         enforce_rates=enforce_rates, seed=seed,
     )  # fmt: skip
     for sku in DEFAULT_SKUS if skus is None else skus:
@@ -126,7 +142,15 @@ def create_app(
         f"{seller_id!r}, marketplaces {account.marketplace_ids}; {len(account.listings)} listings, "
         f"{len(account.orders)} orders; control API under /__sandbox/"
     )
-    return sandbox_app(account, api_routes(account), control=control_routes(account), banner=banner)
+    network = FulfilmentNetwork(account, ship_after_seconds=fba_ship_after_seconds, page_size=fba_page_size,
+                                next_token_seconds=fba_next_token_seconds)  # fmt: skip
+    for sku, fulfillable in (fba_stock or {}).items():
+        network.set_stock({"sku": sku, "fulfillable": fulfillable})
+    app = sandbox_app(account, api_routes(account) + fba_api_routes(network),
+                      control=control_routes(account) + fba_control_routes(network), banner=banner)  # fmt: skip
+    app.state.fba = network
+    app.add_middleware(ShipsBeforeEachRequest, network=network)
+    return app
 
 
 SANDBOX = Sandbox(

@@ -127,36 +127,41 @@ def _date(request: Request, name: str) -> datetime | None:
         raise invalid_input(f"{name} {raw!r} is not a valid ISO 8601 date-time.") from None
 
 
+def amazon_operation(account: SellerAccount, name: str, handler: Handler | None) -> Handler:
+    """The endpoint of ``account``'s operation ``name`` (see the module docstring); without a
+    handler only its static cases answer."""
+
+    async def serve(request: Request) -> Response:
+        await account.throttle(name)
+        account.check_token(request)
+        case = static.best(name, await request_parameters(request))
+        if case is not None and (case.parameters or handler is None):
+            if case.status == 204 or case.response is None and case.status < 300:
+                return Response(status_code=case.status)
+            return JSONResponse(case.response, status_code=case.status)
+        if handler is None:
+            raise invalid_input("This sandbox answers this operation's documented static cases only; none matches.")
+        return await handler(request)
+
+    logged = account.api(serve, authenticate=False)
+
+    async def endpoint(request: Request) -> Response:
+        response = await logged(request)
+        if request.url.path.startswith(SOLICITATIONS) and response.headers.get("content-type", "").startswith(
+                "application/json"):  # fmt: skip
+            response.headers["content-type"] = HAL  # Solicitations answer everything, errors too, in HAL
+        response.headers["x-amzn-RateLimit-Limit"] = f"{account.rates[name][0]:g}"
+        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        return response
+
+    return endpoint
+
+
 def api_routes(account: SellerAccount) -> list[BaseRoute]:
     """The SP-API of ``account`` and its LWA token endpoint."""
 
     def operation(name: str, handler: Handler | None) -> Handler:
-        """An operation's endpoint; without a handler only its static cases answer."""
-
-        async def serve(request: Request) -> Response:
-            await account.throttle(name)
-            account.check_token(request)
-            case = static.best(name, await request_parameters(request))
-            if case is not None and (case.parameters or handler is None):
-                if case.status == 204 or case.response is None and case.status < 300:
-                    return Response(status_code=case.status)
-                return JSONResponse(case.response, status_code=case.status)
-            if handler is None:
-                raise invalid_input("This sandbox answers this operation's documented static cases only; none matches.")
-            return await handler(request)
-
-        logged = account.api(serve, authenticate=False)
-
-        async def endpoint(request: Request) -> Response:
-            response = await logged(request)
-            if request.url.path.startswith(SOLICITATIONS) and response.headers.get("content-type", "").startswith(
-                    "application/json"):  # fmt: skip
-                response.headers["content-type"] = HAL  # Solicitations answer everything, errors too, in HAL
-            response.headers["x-amzn-RateLimit-Limit"] = f"{account.rates[name][0]:g}"
-            response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-            return response
-
-        return endpoint
+        return amazon_operation(account, name, handler)
 
     def order_or_404(request: Request) -> Order:
         order = account.orders.get(request.path_params["orderId"])

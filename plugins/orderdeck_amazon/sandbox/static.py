@@ -40,7 +40,7 @@ def extract(spec: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for operations in spec["paths"].values():
         for method, operation in operations.items():
-            if method == "parameters":
+            if method == "parameters" or not isinstance(operation, dict):  # x-amzn-api-sandbox-only: true
                 continue
             for status, answer in operation.get("responses", {}).items():
                 for case in answer.get("x-amzn-api-sandbox", {}).get("static", []):
