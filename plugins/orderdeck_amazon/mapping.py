@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orderdeck.plugins.dto import Address, ChannelOrder, ChannelOrderLine, StatusMapping
+from orderdeck.plugins.dto import UNIT_PRICE_PLACES, Address, ChannelOrder, ChannelOrderLine, StatusMapping
+from orderdeck.plugins.errors import RejectedOrder
 
 STATUS_MAPPINGS: dict[str, StatusMapping] = {
     "PendingAvailability": StatusMapping(paid=False),  # a pre-order, payment not yet authorised
@@ -52,16 +53,6 @@ of them is imported, and a re-downloaded known order only changes its status."""
 SHIPPED_WITHOUT_ITEMS = {"Shipped", "InvoiceUnconfirmed"}
 """Shipped orders fulfilled by the seller (MFN) come without items too; those Amazon fulfils (AFN)
 come with them, as FBA records what Amazon shipped."""
-UNIT_PRICE_PLACES = Decimal("0.0001")
-
-
-class RejectedOrder(ValueError):
-    """An order that cannot be read, with its AmazonOrderId (or "") and why."""
-
-    def __init__(self, reference: str, reason: str) -> None:
-        super().__init__(reason)
-        self.reference = reference
-        self.reason = reason
 
 
 def map_status(status: str) -> StatusMapping:

@@ -43,18 +43,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orderdeck.plugins.dto import Address, ChannelOrder, ChannelOrderLine, StatusMapping
+from orderdeck.plugins.dto import UNIT_PRICE_PLACES, Address, ChannelOrder, ChannelOrderLine, StatusMapping
+from orderdeck.plugins.errors import RejectedOrder
 
 PAID_STATUSES = {"PAID", "PARTIALLY_REFUNDED"}
-UNIT_PRICE_PLACES = Decimal("0.0001")
-
-
-class RejectedOrder(ValueError):
-    """An order that cannot be read: the reference it had (or "") and why."""
-
-    def __init__(self, reference: str, reason: str) -> None:
-        super().__init__(reason)
-        self.reference, self.reason = reference, reason
 
 
 def order_status(raw: dict[str, Any]) -> str:

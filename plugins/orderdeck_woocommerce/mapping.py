@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orderdeck.plugins.dto import Address, ChannelOrder, ChannelOrderLine, StatusMapping
+from orderdeck.plugins.dto import UNIT_PRICE_PLACES, Address, ChannelOrder, ChannelOrderLine, StatusMapping
+from orderdeck.plugins.errors import RejectedOrder
 
 DOWNLOAD_STATUSES = ["processing", "on-hold", "pending", "completed", "cancelled"]
 """What the download hook asks WooCommerce for. Beyond the statuses orderdeck may import (paid:
@@ -46,17 +47,6 @@ STATUS_MAPPINGS: dict[str, StatusMapping] = {
 }
 UNKNOWN_STATUS = StatusMapping(paid=False)
 """A status added by another WordPress plugin: held as unpaid until a status override says more."""
-
-UNIT_PRICE_PLACES = Decimal("0.0001")
-
-
-class RejectedOrder(ValueError):
-    """An order that cannot be read, with the reference it had (or "") and why."""
-
-    def __init__(self, reference: str, reason: str) -> None:
-        super().__init__(reason)
-        self.reference = reference
-        self.reason = reason
 
 
 def map_status(status: str) -> StatusMapping:

@@ -40,6 +40,10 @@ class Address:
     phone: str = ""
 
 
+UNIT_PRICE_PLACES = Decimal("0.0001")
+"""The places a line's unit price is kept to (a channel's line total divided by its quantity)."""
+
+
 @dataclass(frozen=True)
 class ChannelOrderLine:
     """One line of a channel order.

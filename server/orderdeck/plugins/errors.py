@@ -41,3 +41,12 @@ class PartnerDataError(PartnerError):
 class PartnerUnreadable(PartnerUnavailable):
     """An answer or file that cannot be read (not JSON, not the promised shape): likely a proxy's
     error page or a cut-off body, so a later attempt may succeed."""
+
+
+class RejectedOrder(ValueError):
+    """A channel order a connector's mapping cannot read: the reference it had (or "") and why.
+    The download hook puts it in ``OrderPage.rejected`` (logged; the rest of the page goes on)."""
+
+    def __init__(self, reference: str, reason: str) -> None:
+        super().__init__(reason)
+        self.reference, self.reason = reference, reason
