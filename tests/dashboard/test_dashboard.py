@@ -358,6 +358,13 @@ def test_fulfilment_centres_and_orders_in_error_are_shown_and_followed_live(cent
         label = error_row(page, refused["id"])
         expect(label).to_have_attribute("data-problem", "LABEL_ERROR")
         expect(label.get_by_test_id("order-error-message")).to_have_text(centre_world.LABEL_ERROR)
+        # In the open orders, an order the centre holds says so instead of offering Process.
+        held = page.locator(f'[data-testid=order-row][data-order-id="{encode_id("Order", in_error["id"])}"]')
+        expect(held).to_have_attribute("data-fulfilment-state", "ERROR", timeout=SOON_MS)
+        expect(held.get_by_test_id("order-held")).to_have_text("Centre reported an error")
+        expect(held.get_by_test_id("process-order")).to_have_count(0)
+        free = page.locator(f'[data-testid=order-row][data-order-id="{encode_id("Order", refused["id"])}"]')
+        expect(free.get_by_test_id("process-order")).to_have_count(1)  # its export failed: it is not held
         page.evaluate("window.__notReloaded = true")
 
         # An export of the centre fails while the page is open: its sync event updates the panel, and the

@@ -24,7 +24,7 @@ const SYNC_KIND_LABEL = {
 // GraphQL documents
 
 const ORDER_FIELDS = `
-  id number reference source subsource status allocation receivedAt parked locked onHold
+  id number reference source subsource status allocation receivedAt parked locked onHold fulfilmentState
   location { id name }
   totals { total currency }`;
 
@@ -189,6 +189,11 @@ function badge(text, tone) {
   return h("span", { class: `badge ${tone || ""}`.trim() }, text);
 }
 
+const HELD_BY = {
+  EXPORTED: "With its fulfilment centre",
+  ERROR: "Centre reported an error",
+  BY_CHANNEL: "Fulfilled by the channel",
+};
 const STATUS_TONE = { PAID: "ok", UNPAID: "warn", PENDING: "info", RETURN: "bad", RESEND: "info" };
 const ALLOCATION_TONE = { FULL: "ok", PARTIAL: "warn", INSUFFICIENT: "bad", NOT_ALLOCATED: "muted" };
 const OUTCOME_TONE = { SUCCEEDED: "ok", PARTIAL: "warn", FAILED: "bad", RUNNING: "info" };
@@ -654,11 +659,13 @@ function fillOrderRow(tr, order) {
     reference: order.reference || "",
     status: order.status,
     allocation: order.allocation,
+    fulfilmentState: order.fulfilmentState || "",
   });
+  const held = HELD_BY[order.fulfilmentState]; // a centre or the channel ships it: not processed by hand
   const busy = state.processing.has(order.id);
   const outcome = state.outcomes.get(order.id);
   const label = `order ${order.number}${order.reference ? ` (${order.reference})` : ""}`;
-  const button = h(
+  const button = held ? h("span", { class: "sub", "data-testid": "order-held" }, held) : h(
     "button",
     {
       type: "button",
@@ -705,7 +712,7 @@ function fillOrderRow(tr, order) {
         : null,
     ),
   );
-  if (focused) button.focus();
+  if (focused && !held) button.focus();
 }
 
 async function processOrder(order) {
