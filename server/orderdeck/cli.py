@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 from pathlib import Path
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -315,7 +316,10 @@ def export_schema() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--seed-orders", default=0, show_default=True, type=click.IntRange(0), help="Random orders to start with.")
-def sandbox(name: str, host: str, port: int, seed_orders: int) -> None:
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="One of the sandbox's own options (repeatable), e.g. --set ftp_port=2121 --set tls=true; "
+              "the value is read as JSON when it can be, else as text.")  # fmt: skip
+def sandbox(name: str, host: str, port: int, seed_orders: int, settings: tuple[str, ...]) -> None:
     """Run the sandbox of connector NAME: an emulation of its partner's API, with state (for tests
     and demos). Plugins offer sandboxes through the orderdeck_register_sandboxes hook."""
     import inspect
@@ -328,13 +332,28 @@ def sandbox(name: str, host: str, port: int, seed_orders: int) -> None:
         offered = manager.sandbox(name)
     except manager.UnknownSandbox as exc:
         raise click.ClickException(str(exc)) from None
-    options: dict[str, int] = {}
+    parameters = inspect.signature(offered.create_app).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    options: dict[str, Any] = {}
     if seed_orders:
-        parameters = inspect.signature(offered.create_app).parameters
-        if "seed_orders" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        if "seed_orders" not in parameters and not takes_any:
             raise click.ClickException(f"The {name} sandbox takes no --seed-orders")
         options["seed_orders"] = seed_orders
-    app = offered.create_app(**options)
+    for setting in settings:
+        key, given, value = setting.partition("=")
+        if not given or not key.strip():
+            raise click.ClickException(f"--set {setting!r}: give NAME=VALUE")
+        if key not in parameters and not takes_any:
+            known = ", ".join(n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL) or "none"
+            raise click.ClickException(f"The {name} sandbox has no option {key!r} (its options: {known})")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    try:
+        app = offered.create_app(**options)
+    except (TypeError, ValueError) as exc:
+        raise click.ClickException(f"The {name} sandbox refused its options: {exc}") from None
     banner = getattr(app.state, "banner", "") or f"{offered.title} sandbox. {offered.description}"
     click.echo(f"{banner}\n{name} sandbox on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -21,6 +21,7 @@ from orderdeck.cli import main
 from orderdeck.plugins import manager
 from orderdeck.plugins.sandbox import Sandbox
 from tests.plugins.support import install_plugins, sandbox_command, serve
+from tests.support import free_port
 
 HEADER = '''
 from pydantic import BaseModel
@@ -166,6 +167,21 @@ def test_an_unknown_sandbox_is_refused_with_the_sandboxes_there_are(plugins_fold
     assert none.exit_code == 1 and "The sample connector offers no sandbox (sandboxes: amazon, ebay, ftp_warehouse, kiosk" in none.output
     seeded = runner.invoke(main, ["sandbox", "kiosk_plain", "--seed-orders", "3"])
     assert seeded.exit_code == 1 and "The kiosk_plain sandbox takes no --seed-orders" in seeded.output
+    for given, refusal in [("greeting", "--set 'greeting': give NAME=VALUE"),
+                           ("colour=red", "The kiosk sandbox has no option 'colour' (its options: seed_orders, greeting)"),
+                           ("seed_orders=[1]", "The kiosk sandbox refused its options")]:  # fmt: skip
+        refused = runner.invoke(main, ["sandbox", "kiosk", "--set", given])
+        assert refused.exit_code == 1 and refusal in refused.output, refused.output
+
+
+def test_a_sandbox_takes_its_own_options_from_the_command_line(tmp_path):
+    """``--set NAME=VALUE`` reaches the sandbox's create_app: the FTP warehouse on a chosen port, with TLS."""
+    ftp_port = free_port()
+    with sandbox_command("ftp_warehouse", "--set", f"ftp_port={ftp_port}", "--set", "tls=true",
+                         "--set", "username=depot", log=tmp_path / "sandbox.log") as running:  # fmt: skip
+        banner = running.log.read_text()
+    assert f"FTP on 127.0.0.1:{ftp_port}, user 'depot'" in banner, banner
+    assert "explicit TLS" in banner, banner
 
 
 def test_the_sandbox_command_serves_a_sandbox_found_through_the_hook(plugins_folder, tmp_path):
