@@ -60,6 +60,7 @@ from orderdeck.plugins.dto import (
 from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerError, PartnerUnreadable
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck.plugins.sandbox import Sandbox
+from orderdeck.plugins.toolkit import http_address
 from orderdeck_amazon import mapping, solicitations
 from orderdeck_amazon.client import OPERATION_RATES, REGIONS, TOKEN_URL, AmazonClient, Credentials, seller_account
 from orderdeck_amazon.sandbox import SANDBOX
@@ -103,12 +104,7 @@ class AmazonSettings(BaseModel):
     @field_validator("endpoint", "token_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip().rstrip("/")
-        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-            raise ValueError("must be an http(s) address")
-        return value
+        return (http_address(value, required=False) or None) if value is not None else None  # blank: Amazon's own
 
     @field_validator("rate_overrides")
     @classmethod

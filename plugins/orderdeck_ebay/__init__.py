@@ -21,6 +21,7 @@ from orderdeck.plugins.dto import ChannelOrder, ConnectionResult, DispatchNote, 
 from orderdeck.plugins.errors import PartnerAuthError, PartnerDataError, PartnerError, PartnerUnreadable
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck.plugins.sandbox import Sandbox
+from orderdeck.plugins.toolkit import http_address
 from orderdeck_ebay import download, mapping, outbound
 from orderdeck_ebay.client import MAX_PRICE_QUANTITY_REQUESTS, TOKEN_PATH, EbayClient, Limits
 from orderdeck_ebay.sandbox import SANDBOX
@@ -60,10 +61,7 @@ class EbaySettings(BaseModel):
     @field_validator("api_url", "token_url")
     @classmethod
     def _address(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-            raise ValueError("must be an http(s) address, e.g. https://api.ebay.com")
-        return value
+        return http_address(value, "an http(s) address, e.g. https://api.ebay.com", required=False)
 
     @field_validator("marketplace_id")
     @classmethod

@@ -37,7 +37,6 @@ The first download (no cursor) reads all orders of the downloaded statuses (see
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,7 +61,7 @@ from orderdeck.plugins.errors import (
 )
 from orderdeck.plugins.hookspecs import hookimpl
 from orderdeck.plugins.sandbox import Sandbox
-from orderdeck.plugins.toolkit import TrustedCertificate
+from orderdeck.plugins.toolkit import TrustedCertificate, http_address
 from orderdeck_woocommerce import mapping
 from orderdeck_woocommerce.client import MAX_BATCH, MAX_PER_PAGE, WooCommerceClient, gmt
 from orderdeck_woocommerce.sandbox import SANDBOX
@@ -93,10 +92,7 @@ class WooCommerceSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _shop_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-            raise ValueError("must be the shop's http(s) address, e.g. https://shop.example.com")
-        return value
+        return http_address(value, "the shop's http(s) address, e.g. https://shop.example.com")
 
     @field_validator("consumer_key")
     @classmethod

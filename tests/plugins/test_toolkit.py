@@ -176,3 +176,13 @@ async def test_with_redis_the_budget_is_shared_by_every_process(monkeypatch):
     finally:
         await second.close()
     assert waits[:2] == [0.0, 0.0] and all(wait > 0 for wait in waits[2:]), waits
+
+
+def test_http_address_is_one_check_of_a_partners_base_address():
+    from orderdeck.plugins.toolkit import http_address
+
+    assert http_address("  https://shop.example.com/wp/ ") == "https://shop.example.com/wp"
+    assert http_address(" ", required=False) == ""
+    for bad in ("", "ftp://shop.example.com", "https://shop example.com", "https://shop.example.com/?a=1"):
+        with pytest.raises(ValueError, match="must be the shop's address"):
+            http_address(bad, "the shop's address")

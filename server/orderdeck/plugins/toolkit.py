@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 import ssl
 import uuid
 from collections.abc import Callable
@@ -82,6 +83,20 @@ def _pem_certificate(value: str | None) -> str | None:
 
 TrustedCertificate = Annotated[str | None, AfterValidator(_pem_certificate)]
 """A connector setting: a PEM certificate to trust instead of the public CAs (empty: none)."""
+
+
+HTTP_ADDRESS = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+"""An http(s) base address: a host, an optional path, no query or fragment."""
+
+
+def http_address(value: str, what: str = "an http(s) address", *, required: bool = True) -> str:
+    """A settings validator's check of a partner's base address: stripped, without a trailing
+    slash; ValueError saying it must be ``what`` otherwise. Empty is refused too, unless not
+    ``required`` (then it stays empty: the connector's default address applies)."""
+    value = value.strip().rstrip("/")
+    if (value or required) and not HTTP_ADDRESS.fullmatch(value):
+        raise ValueError(f"must be {what}")
+    return value
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
