@@ -108,11 +108,11 @@ async def _companion_centre(channel: Connection, connector: ChannelConnector, se
     set up with it: a fulfilment connection with the channel's settings its connector takes, and
     the location it serves (stock not deducted when processed: the centre reports its levels).
     None when the connector names none, or that connector is not installed."""
-    try:
-        centre = connector_of(ConnectionKind.FULFILMENT_CENTRE, connector.fulfilment_connector) if connector.fulfilment_connector else None
-    except ServiceError:
+    if not connector.fulfilment_connector:
         return None
-    if centre is None:
+    try:
+        centre = connector_of(ConnectionKind.FULFILMENT_CENTRE, connector.fulfilment_connector)
+    except ServiceError:
         return None
     name = await _free_name(f"{channel.name} ({centre.title})"[:100])
     connection = Connection(name=name, kind=ConnectionKind.FULFILMENT_CENTRE, connector=centre.name,

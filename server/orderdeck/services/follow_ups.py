@@ -85,8 +85,6 @@ class FollowingUp:
     def __init__(self, connection: Connection, channel: Channel) -> None:
         self.connection_row, self.channel = connection, channel
         self.connector, self.connection = channel_connection(connection)
-        self.asked: set[uuid.UUID] = set()
-        """Dispatches this run has asked about: a refused batch is not asked again in the same run."""
 
     @classmethod
     async def start(cls, connection: Connection) -> FollowingUp:
@@ -95,11 +93,11 @@ class FollowingUp:
 
     async def claim(self, claim: Claim) -> list[Claimed] | None:
         now = datetime.now(timezone.utc)
-        dispatches = await (Dispatch.filter(due(self.channel, now)).exclude(id__in=list(self.asked) or [uuid.UUID(int=0)])
-                            .order_by("sent_at", "id").limit(self.connector.follow_up_batch_size))  # fmt: skip
+        # Each answered batch is recorded (no longer due); one failed as a whole ends the run.
+        dispatches = await (Dispatch.filter(due(self.channel, now)).order_by("sent_at", "id")
+                            .limit(self.connector.follow_up_batch_size))  # fmt: skip
         if not dispatches:
             return None
-        self.asked.update(d.id for d in dispatches)
         orders = {o.id: o for o in await Order.filter(id__in=[d.order_id for d in dispatches])}
         return [
             Claimed(d, orders[d.order_id], FollowUp(
